@@ -1,0 +1,206 @@
+/**
+ * Node configuration, decoded with io-ts at the edge. Flags, environment
+ * variables and an optional JSON file all arrive as untyped input; only a
+ * `NodeConfig` leaves this module, so nothing past it re-validates.
+ *
+ * Precedence: command-line flags > environment (RINGKV_*) > config file > defaults.
+ */
+import * as t from 'io-ts';
+import { pipe } from 'fp-ts/lib/function.js';
+import * as E from 'fp-ts/lib/Either.js';
+import { readFileSync } from 'node:fs';
+import { KvError } from '../errors.js';
+
+/** An integer in [min, max], given as a number or a decimal string (flags, env). */
+const intIn = (name: string, min: number, max: number): t.Type<number, number, unknown> =>
+  new t.Type<number, number, unknown>(
+    name,
+    (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= min && u <= max,
+    (u, c) => {
+      const n = typeof u === 'string' && /^-?\d+$/.test(u.trim()) ? Number(u) : u;
+      return typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max
+        ? t.success(n)
+        : t.failure(u, c, `expected an integer in ${min}..${max}`);
+    },
+    t.identity,
+  );
+
+/** A positive number (weights), from a number or a string. */
+const positive = (name: string): t.Type<number, number, unknown> =>
+  new t.Type<number, number, unknown>(
+    name,
+    (u): u is number => typeof u === 'number' && u > 0 && Number.isFinite(u),
+    (u, c) => {
+      const n = typeof u === 'string' && u.trim() !== '' ? Number(u) : u;
+      return typeof n === 'number' && Number.isFinite(n) && n > 0 ? t.success(n) : t.failure(u, c, 'expected a positive number');
+    },
+    t.identity,
+  );
+
+const bool = new t.Type<boolean, boolean, unknown>(
+  'boolean',
+  (u): u is boolean => typeof u === 'boolean',
+  (u, c) => {
+    if (typeof u === 'boolean') return t.success(u);
+    if (u === 'true' || u === '1' || u === '') return t.success(true);
+    if (u === 'false' || u === '0') return t.success(false);
+    return t.failure(u, c, 'expected true or false');
+  },
+  t.identity,
+);
+
+const nonEmpty = new t.Type<string, string, unknown>(
+  'non-empty string',
+  (u): u is string => typeof u === 'string' && u.length > 0,
+  (u, c) => (typeof u === 'string' && u.length > 0 ? t.success(u) : t.failure(u, c, 'expected a non-empty string')),
+  t.identity,
+);
+
+const MiB = 1024 * 1024;
+
+export const LimitsCodec = t.type({
+  maxFrameBytes: intIn('maxFrameBytes', 64, 256 * MiB),
+  maxKeyBytes: intIn('maxKeyBytes', 1, 65535),
+  maxValueBytes: intIn('maxValueBytes', 0, 128 * MiB),
+  maxConnections: intIn('maxConnections', 1, 1_000_000),
+  maxInFlightPerConnection: intIn('maxInFlightPerConnection', 1, 1_000_000),
+  handshakeTimeoutMs: intIn('handshakeTimeoutMs', 1, 3_600_000),
+  idleTimeoutMs: intIn('idleTimeoutMs', 0, 86_400_000),
+});
+export type Limits = t.TypeOf<typeof LimitsCodec>;
+
+export const NodeConfigCodec = t.type({
+  nodeId: t.union([nonEmpty, t.undefined]),
+  host: nonEmpty,
+  port: intIn('port', 0, 65535),
+  dataDir: nonEmpty,
+  backend: nonEmpty,
+  durability: t.keyof({ none: null, interval: null, always: null }),
+  syncIntervalMs: intIn('syncIntervalMs', 1, 60_000),
+  partitionBits: intIn('partitionBits', 1, 12),
+  weight: positive('weight'),
+  n: intIn('n', 1, 16),
+  r: intIn('r', 1, 16),
+  w: intIn('w', 1, 16),
+  requestTimeoutMs: intIn('requestTimeoutMs', 1, 600_000),
+  join: t.readonlyArray(t.string),
+  insecure: bool,
+  limits: LimitsCodec,
+});
+export type NodeConfig = t.TypeOf<typeof NodeConfigCodec>;
+
+export const defaultLimits: Limits = {
+  maxFrameBytes: 16 * MiB,
+  maxKeyBytes: 8 * 1024,
+  maxValueBytes: 8 * MiB,
+  maxConnections: 10_000,
+  maxInFlightPerConnection: 1024,
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 0,
+};
+
+export const defaultConfig: NodeConfig = {
+  nodeId: undefined,
+  host: '127.0.0.1',
+  port: 7401,
+  dataDir: './ringkv-data',
+  backend: 'log',
+  durability: 'interval',
+  syncIntervalMs: 100,
+  partitionBits: 6,
+  weight: 1,
+  n: 3,
+  r: 2,
+  w: 2,
+  requestTimeoutMs: 5_000,
+  join: [],
+  insecure: false,
+  limits: defaultLimits,
+};
+
+const limitKeys = Object.keys(defaultLimits) as (keyof Limits)[];
+
+/** Environment variable for a config key: `maxFrameBytes` → `RINGKV_MAX_FRAME_BYTES`. */
+export const envName = (key: string): string => 'RINGKV_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+
+const fromEnv = (env: Readonly<Record<string, string | undefined>>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(defaultConfig)) {
+    if (key === 'limits') continue;
+    const v = env[envName(key)];
+    if (v !== undefined) out[key] = key === 'join' ? v.split(',').filter((s) => s !== '') : v;
+  }
+  const limits: Record<string, unknown> = {};
+  for (const key of limitKeys) {
+    const v = env[envName(key)];
+    if (v !== undefined) limits[key] = v;
+  }
+  if (Object.keys(limits).length > 0) out['limits'] = limits;
+  return out;
+};
+
+/** Raw (untyped) layers, lowest precedence first; `limits` merge key by key. */
+const merge = (...layers: readonly Record<string, unknown>[]): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  const limits: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      if (k === 'limits' && typeof v === 'object' && v !== null) Object.assign(limits, v);
+      else if (limitKeys.includes(k as keyof Limits)) limits[k] = v;
+      else out[k] = v;
+    }
+  }
+  out['limits'] = limits;
+  return out;
+};
+
+const describe = (errors: t.Errors): string =>
+  errors
+    .map((e) => {
+      const path = e.context
+        .map((c) => c.key)
+        .filter((k) => k !== '' && !/^\d+$/.test(k))
+        .join('.');
+      const got = JSON.stringify(e.value);
+      return `${path || 'config'}: ${e.message ?? 'invalid'} (got ${got === undefined ? 'nothing' : got})`;
+    })
+    .join('; ');
+
+export interface ConfigSources {
+  /** Parsed command-line flags (strings or booleans), camelCase keys. */
+  readonly flags?: Readonly<Record<string, unknown>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Path of a JSON config file (flag `--config` or env RINGKV_CONFIG). */
+  readonly file?: string;
+}
+
+/**
+ * Decodes the node configuration from its sources, or fails with a
+ * `KV_BAD_ARGUMENT` error that names every bad field.
+ */
+export const decodeConfig = (sources: ConfigSources): E.Either<KvError, NodeConfig> => {
+  let fileLayer: Record<string, unknown> = {};
+  if (sources.file !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(sources.file, 'utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        return E.left(new KvError('KV_BAD_ARGUMENT', `config file ${sources.file}: expected a JSON object`));
+      }
+      fileLayer = parsed as Record<string, unknown>;
+    } catch (e) {
+      return E.left(new KvError('KV_BAD_ARGUMENT', `config file ${sources.file}: ${(e as Error).message}`, { cause: e }));
+    }
+  }
+  const raw = merge(defaultConfig as unknown as Record<string, unknown>, fileLayer, fromEnv(sources.env ?? {}), sources.flags ?? {});
+  if (typeof raw['join'] === 'string') raw['join'] = (raw['join'] as string).split(',').filter((s) => s !== '');
+  return pipe(
+    NodeConfigCodec.decode(raw),
+    E.mapLeft((errors) => new KvError('KV_BAD_ARGUMENT', describe(errors))),
+    E.chain((c) =>
+      c.r > c.n || c.w > c.n
+        ? E.left(new KvError('KV_BAD_ARGUMENT', `r (${c.r}) and w (${c.w}) must not exceed n (${c.n})`))
+        : E.right(c),
+    ),
+  );
+};
