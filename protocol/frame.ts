@@ -1,0 +1,261 @@
+/**
+ * Frames: the length prefix and fixed header every message shares, a header
+ * check that names its reason, and a push-based incremental decoder.
+ *
+ *   u32 length | u8 version | u8 opcode | u16 flags | u32 stream id | body
+ *   (big-endian; `length` counts everything after itself)
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { KvError } from '../src/errors.js';
+import {
+  DEFAULT_LIMITS,
+  FLAG_RESPONSE,
+  FLAGS_RESERVED,
+  HEADER_BYTES,
+  MAX_U32,
+  MIN_FRAME_BYTES,
+  PREFIX_BYTES,
+  SUPPORTED_VERSIONS,
+} from './opcodes.js';
+
+/**
+ * One decoded frame. `bytes` is the whole frame (prefix included) and `body`
+ * the bytes after the header; both may alias the chunk handed to
+ * `FrameDecoder.push` (zero-copy), so copy them before that memory is reused.
+ */
+export interface Frame {
+  readonly version: number;
+  readonly opcode: number;
+  readonly flags: number;
+  readonly streamId: number;
+  readonly bytes: Uint8Array;
+  readonly body: Uint8Array;
+}
+
+export const isResponse = (frame: Pick<Frame, 'flags'>): boolean => (frame.flags & FLAG_RESPONSE) !== 0;
+
+/** Why a frame's length field is unacceptable, with the code it is refused with; null when fine. */
+export const invalidLength = (
+  length: number,
+  maxFrameBytes: number,
+): { readonly code: 'KV_BAD_FRAME' | 'KV_TOO_LARGE'; readonly reason: string } | null => {
+  if (length < HEADER_BYTES) return { code: 'KV_BAD_FRAME', reason: 'length < header size' };
+  if (length + PREFIX_BYTES > maxFrameBytes) {
+    return { code: 'KV_TOO_LARGE', reason: `frame of ${length + PREFIX_BYTES} bytes > maxFrameBytes ${maxFrameBytes}` };
+  }
+  return null;
+};
+
+/**
+ * Why a header is invalid (TigerBeetle style: the reason, not a boolean), or
+ * null. Every reason is refused with KV_BAD_FRAME.
+ */
+export const invalidHeader = (version: number, flags: number): string | null => {
+  if (!SUPPORTED_VERSIONS.includes(version)) return `version ${version} not supported`;
+  if ((flags & FLAGS_RESERVED) !== 0) return 'reserved flags set';
+  return null;
+};
+
+const u32At = (b: Uint8Array, o: number): number =>
+  ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+
+/** Writes the prefix and header at `offset`; `bodyBytes` is the body's size. */
+export const writeHeader = (
+  out: Uint8Array,
+  offset: number,
+  bodyBytes: number,
+  version: number,
+  opcode: number,
+  flags: number,
+  streamId: number,
+): void => {
+  const length = HEADER_BYTES + bodyBytes;
+  out[offset] = length >>> 24;
+  out[offset + 1] = length >>> 16;
+  out[offset + 2] = length >>> 8;
+  out[offset + 3] = length;
+  out[offset + 4] = version;
+  out[offset + 5] = opcode;
+  out[offset + 6] = flags >>> 8;
+  out[offset + 7] = flags;
+  out[offset + 8] = streamId >>> 24;
+  out[offset + 9] = streamId >>> 16;
+  out[offset + 10] = streamId >>> 8;
+  out[offset + 11] = streamId;
+};
+
+const makeFrame = (bytes: Uint8Array): Frame => ({
+  version: bytes[4]!,
+  opcode: bytes[5]!,
+  flags: (bytes[6]! << 8) | bytes[7]!,
+  streamId: u32At(bytes, 8),
+  bytes,
+  body: bytes.subarray(MIN_FRAME_BYTES),
+});
+
+export interface FrameDecoderOptions {
+  /** Largest whole frame accepted (prefix included); default DEFAULT_LIMITS.maxFrameBytes. */
+  readonly maxFrameBytes?: number;
+}
+
+/**
+ * Push-based frame decoder. Feed it the byte stream in any split (one byte at
+ * a time works), then pull frames:
+ *
+ *   decoder.push(chunk);
+ *   for (let f = decoder.next(); f !== undefined; f = decoder.next()) handle(f);
+ *
+ * A frame wholly inside one chunk is returned as a subarray of that chunk (no
+ * copy); a frame split across chunks is assembled into one buffer of exactly
+ * its size, allocated only after its length passed the limit check.
+ *
+ * The first invalid header makes the decoder fail: `next()` hands out the
+ * frames that preceded it, then throws a KvError (KV_BAD_FRAME or
+ * KV_TOO_LARGE) with the reason, and keeps throwing it. The connection must
+ * then be closed. `push` itself never throws.
+ */
+export class FrameDecoder {
+  readonly maxFrameBytes: number;
+  // The partial frame: its first 12 bytes collect in `head` until the header
+  // is checked, then the whole frame collects in `partial`.
+  private readonly head = new Uint8Array(MIN_FRAME_BYTES);
+  private headFill = 0;
+  private partial: Uint8Array | null = null;
+  private partialFill = 0;
+  private ready: Frame[] = [];
+  private readyNext = 0;
+  private failure: KvError | null = null;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    const max = options.maxFrameBytes ?? DEFAULT_LIMITS.maxFrameBytes;
+    if (!Number.isInteger(max) || max < MIN_FRAME_BYTES || max > MAX_U32 + PREFIX_BYTES) {
+      throw new KvError('KV_BAD_ARGUMENT', `maxFrameBytes must be an integer in ${MIN_FRAME_BYTES}..${MAX_U32 + PREFIX_BYTES}`);
+    }
+    this.maxFrameBytes = max;
+  }
+
+  /** Bytes of an incomplete frame the decoder holds (never more than maxFrameBytes). */
+  get bufferedBytes(): number {
+    return this.partial !== null ? this.partialFill : this.headFill;
+  }
+
+  /** Frames decoded and not yet pulled. */
+  get pendingFrames(): number {
+    return this.ready.length - this.readyNext;
+  }
+
+  /** True once an invalid header was seen. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
+  /** Appends bytes of the stream. Bytes after an invalid header are ignored. */
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    const end = chunk.length;
+    while (at < end && this.failure === null) {
+      if (this.partial !== null) {
+        // Continue a frame that started in an earlier chunk.
+        const take = Math.min(this.partial.length - this.partialFill, end - at);
+        this.partial.set(chunk.subarray(at, at + take), this.partialFill);
+        this.partialFill += take;
+        at += take;
+        if (this.partialFill === this.partial.length) {
+          this.ready.push(makeFrame(this.partial));
+          this.partial = null;
+          this.partialFill = 0;
+        }
+        continue;
+      }
+      if (this.headFill === 0 && end - at >= MIN_FRAME_BYTES) {
+        // Fast path: the header is inside this chunk.
+        const length = u32At(chunk, at);
+        if (!this.check(length, chunk[at + 4]!, (chunk[at + 6]! << 8) | chunk[at + 7]!)) return;
+        const total = length + PREFIX_BYTES;
+        if (end - at >= total) {
+          this.ready.push(makeFrame(chunk.subarray(at, at + total)));
+          at += total;
+        } else {
+          this.partial = new Uint8Array(total);
+          this.partial.set(chunk.subarray(at, end), 0);
+          this.partialFill = end - at;
+          at = end;
+        }
+        continue;
+      }
+      // Slow path: collect the prefix and header byte by byte across chunks.
+      const take = Math.min(MIN_FRAME_BYTES - this.headFill, end - at);
+      this.head.set(chunk.subarray(at, at + take), this.headFill);
+      const before = this.headFill;
+      this.headFill += take;
+      at += take;
+      // Refuse a bad length as soon as its 4 bytes are known, before waiting for more.
+      if (before < PREFIX_BYTES && this.headFill >= PREFIX_BYTES) {
+        const bad = invalidLength(u32At(this.head, 0), this.maxFrameBytes);
+        if (bad !== null) {
+          this.failure = new KvError(bad.code, bad.reason);
+          return;
+        }
+      }
+      if (this.headFill === MIN_FRAME_BYTES) {
+        const length = u32At(this.head, 0);
+        if (!this.check(length, this.head[4]!, (this.head[6]! << 8) | this.head[7]!)) return;
+        const total = length + PREFIX_BYTES;
+        const frame = new Uint8Array(total);
+        frame.set(this.head, 0);
+        this.headFill = 0;
+        if (total === MIN_FRAME_BYTES) {
+          this.ready.push(makeFrame(frame));
+        } else {
+          this.partial = frame;
+          this.partialFill = MIN_FRAME_BYTES;
+        }
+      }
+    }
+  }
+
+  /** The next complete frame, or undefined; throws the decoder's KvError once frames before it are drained. */
+  next(): Frame | undefined {
+    if (this.readyNext < this.ready.length) {
+      const frame = this.ready[this.readyNext++]!;
+      if (this.readyNext === this.ready.length) {
+        this.ready.length = 0;
+        this.readyNext = 0;
+      }
+      return frame;
+    }
+    if (this.failure !== null) throw this.failure;
+    return undefined;
+  }
+
+  private check(length: number, version: number, flags: number): boolean {
+    const bad = invalidLength(length, this.maxFrameBytes);
+    if (bad !== null) {
+      this.failure = new KvError(bad.code, bad.reason);
+      return false;
+    }
+    const reason = invalidHeader(version, flags);
+    if (reason !== null) {
+      this.failure = new KvError('KV_BAD_FRAME', reason);
+      return false;
+    }
+    return true;
+  }
+}
+
+/**
+ * Decodes exactly one whole frame held in `bytes` (e.g. a test vector).
+ * Left(KvError) when the header is invalid or the bytes are not exactly one frame.
+ */
+export const decodeFrame = (bytes: Uint8Array, maxFrameBytes = DEFAULT_LIMITS.maxFrameBytes): E.Either<KvError, Frame> => {
+  if (bytes.length < MIN_FRAME_BYTES) return E.left(new KvError('KV_BAD_FRAME', `${bytes.length} bytes < frame header`));
+  const length = u32At(bytes, 0);
+  const badLength = invalidLength(length, maxFrameBytes);
+  if (badLength !== null) return E.left(new KvError(badLength.code, badLength.reason));
+  const reason = invalidHeader(bytes[4]!, (bytes[6]! << 8) | bytes[7]!);
+  if (reason !== null) return E.left(new KvError('KV_BAD_FRAME', reason));
+  if (length + PREFIX_BYTES !== bytes.length) {
+    return E.left(new KvError('KV_BAD_FRAME', `length says ${length + PREFIX_BYTES} bytes, have ${bytes.length}`));
+  }
+  return E.right(makeFrame(bytes));
+};

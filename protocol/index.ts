@@ -1,0 +1,45 @@
+/**
+ * ringkv binary protocol v1: the public entry. PROTOCOL.md is the normative
+ * spec; vectors/ holds exact frames for every message.
+ */
+export * from './opcodes.js';
+export { FrameDecoder, decodeFrame, invalidHeader, invalidLength, isResponse, writeHeader } from './frame.js';
+export type { Frame, FrameDecoderOptions } from './frame.js';
+export {
+  OPS,
+  closesConnection,
+  decodeMessage,
+  encode,
+  encodeInto,
+  encodedSize,
+  toKvError,
+  writeFrame,
+} from './messages.js';
+export type {
+  Delete,
+  DeleteReply,
+  ErrorMessage,
+  Get,
+  GetReply,
+  Hello,
+  HelloOk,
+  Message,
+  MessageOp,
+  NodeMessage,
+  Ping,
+  Pong,
+  Put,
+  PutReply,
+  Reply,
+  Request,
+  Ring,
+  RingReply,
+  Sibling,
+  Stat,
+  Stats,
+  StatsReply,
+} from './messages.js';
+export { FrameWriter } from './writer.js';
+export { fromHex, messageFromJson, messageToJson, toHex } from './json.js';
+export type { JsonMessage } from './json.js';
+export type { FrameWriterOptions } from './writer.js';
