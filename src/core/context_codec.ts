@@ -1,0 +1,357 @@
+/**
+ * Compact binary encodings of a causal context (what a client carries between
+ * a get and a put) and of a whole stored object (a clock with its sibling
+ * values as bytes, for the storage layer and replica messages).
+ *
+ * Context, kind 1 version 1:
+ *   u8      0x11                      (high nibble: kind 1 = context; low nibble: version 1)
+ *   varint  k                         number of entries
+ *   k ×     varint idBytes, utf8 id   the node-id table, ids strictly ascending (JS string order)
+ *   k ×     varint counter            counter of the id at the same position (≥ 1)
+ *
+ * Object, kind 2 version 1:
+ *   u8      0x21
+ *   varint  k
+ *   k ×     varint idBytes, utf8 id   the node-id table, strictly ascending
+ *   k ×     varint counter, varint valueCount   (valueCount ≤ counter)
+ *   for each entry in order, valueCount × (varint byteLength, bytes)   newest dot first
+ *
+ * Node ids are interned: each id is written once, in a table at the front, and
+ * everything after refers to it by position (values carry no ids or dots at
+ * all; a value's dot is implied by its position in its entry). Varints are
+ * unsigned LEB128, minimal, at most 8 bytes, ≤ 2^53 - 1.
+ *
+ * Decoders accept exactly the canonical bytes: non-minimal varints, unsorted
+ * or repeated ids, invalid UTF-8 and trailing bytes are refused. Hence:
+ *   decodeContext(encodeContext(c)) = ok(c)          for a valid context c
+ *   decodeObject(encodeObject(o))   = ok(o)          for a valid clock o
+ *   decode(b) = ok(x)  ⇒  encode(x) = b              (canonical: one encoding per value)
+ *   decode never throws, whatever the bytes; a refusal names its reason.
+ * Equal clocks therefore encode to equal bytes (digest-friendly).
+ *
+ * Ids are assumed well-formed Unicode; a lone surrogate is written as U+FFFD
+ * (as TextEncoder does), so such an id would not round-trip.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import type { Clock, Context, ContextEntry, Entry } from './dvvset.js';
+
+// ---------------------------------------------------------------- model
+
+export type Decoded<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly reason: string };
+
+export const CONTEXT_TAG = 0x11;
+export const OBJECT_TAG = 0x21;
+
+export interface DecodeLimits {
+  /** Most entries (replica ids) a clock or context may have. */
+  readonly maxEntries?: number;
+  /** Longest node id in UTF-8 bytes. */
+  readonly maxIdBytes?: number;
+  /** Most sibling values an object may hold. */
+  readonly maxValues?: number;
+}
+
+export interface ObjectDecodeOptions extends DecodeLimits {
+  /**
+   * Copy value bytes out of the input (default true) so the result does not
+   * pin, or change with, a buffer the caller reuses (storage folds reuse
+   * theirs). All values then share one fresh allocation. With false, values
+   * are views into the input.
+   */
+  readonly copyValues?: boolean;
+}
+
+export const defaultLimits: Required<DecodeLimits> = { maxEntries: 1024, maxIdBytes: 255, maxValues: 65536 };
+
+// ---------------------------------------------------------------- varints and UTF-8
+
+const varintBytes = (n: number): number => {
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
+  let s = 4;
+  let m = Math.floor(n / 0x10000000);
+  while (m > 0) {
+    s++;
+    m = Math.floor(m / 0x80);
+  }
+  return s;
+};
+
+const writeVarint = (out: Uint8Array, pos: number, n: number): number => {
+  while (n >= 0x80) {
+    // `%` and division keep bits above 32 (bit operators would truncate them).
+    out[pos++] = (n < 0x80000000 ? n & 0x7f : n % 0x80) | 0x80;
+    n = n < 0x80000000 ? n >>> 7 : Math.floor(n / 0x80);
+  }
+  out[pos++] = n;
+  return pos;
+};
+
+const utf8Bytes = (s: string): number => {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+};
+
+const writeUtf8 = (out: Uint8Array, pos: number, s: string): number => {
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      out[pos++] = c;
+    } else if (c < 0x800) {
+      out[pos++] = 0xc0 | (c >> 6);
+      out[pos++] = 0x80 | (c & 0x3f);
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      const cp = 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00);
+      out[pos++] = 0xf0 | (cp >> 18);
+      out[pos++] = 0x80 | ((cp >> 12) & 0x3f);
+      out[pos++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[pos++] = 0x80 | (cp & 0x3f);
+    } else {
+      if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // lone surrogate
+      out[pos++] = 0xe0 | (c >> 12);
+      out[pos++] = 0x80 | ((c >> 6) & 0x3f);
+      out[pos++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return pos;
+};
+
+// Fatal: invalid UTF-8 is a refusal, never a silent U+FFFD (which would break canonicity).
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A cursor over the input; `reason` is set on the first failure and stops everything. */
+class Reader {
+  pos = 0;
+  reason: string | null = null;
+  constructor(readonly bytes: Uint8Array) {}
+
+  fail(reason: string): number {
+    if (this.reason === null) this.reason = `${reason} at byte ${this.pos}`;
+    return -1;
+  }
+
+  varint(what: string): number {
+    const b = this.bytes;
+    let result = 0;
+    let mul = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= b.length) return this.fail(`truncated ${what}`);
+      const byte = b[this.pos++] as number;
+      result += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) {
+        if (byte === 0 && i > 0) return this.fail(`non-minimal varint in ${what}`);
+        if (result > Number.MAX_SAFE_INTEGER) return this.fail(`${what} above 2^53 - 1`);
+        return result;
+      }
+      mul *= 0x80;
+    }
+    return this.fail(`${what} varint longer than 8 bytes`);
+  }
+
+  id(maxIdBytes: number): string {
+    const len = this.varint('id length');
+    if (len < 0) return '';
+    if (len === 0) return (this.fail('empty node id'), '');
+    if (len > maxIdBytes) return (this.fail(`node id longer than ${maxIdBytes} bytes`), '');
+    if (len > this.bytes.length - this.pos) return (this.fail('truncated node id'), '');
+    const start = this.pos;
+    this.pos += len;
+    const b = this.bytes;
+    let ascii = true;
+    for (let i = start; i < start + len; i++) if ((b[i] as number) >= 0x80) ascii = false;
+    if (ascii) {
+      let s = '';
+      for (let i = start; i < start + len; i++) s += String.fromCharCode(b[i] as number);
+      return s;
+    }
+    try {
+      return utf8Decoder.decode(b.subarray(start, start + len));
+    } catch {
+      this.pos = start;
+      return (this.fail('node id is not valid UTF-8'), '');
+    }
+  }
+}
+
+const header = (r: Reader, tag: number, kind: string, limits: Required<DecodeLimits>): number => {
+  if (!(r.bytes instanceof Uint8Array)) return r.fail(`${kind} is not a Uint8Array`);
+  if (r.bytes.length === 0) return r.fail(`empty ${kind}`);
+  const first = r.bytes[r.pos++] as number;
+  if (first !== tag) {
+    r.pos--;
+    if (first >> 4 !== tag >> 4) return r.fail(`not a ${kind} (tag 0x${first.toString(16)})`);
+    return r.fail(`unsupported ${kind} version ${first & 0x0f}`);
+  }
+  const k = r.varint('entry count');
+  if (k < 0) return k;
+  if (k > limits.maxEntries) return r.fail(`${k} entries, more than ${limits.maxEntries}`);
+  // Each entry takes at least 3 bytes; refusing early avoids allocating for a lying count.
+  if (k * 3 > r.bytes.length - r.pos) return r.fail(`entry count ${k} exceeds the input`);
+  return k;
+};
+
+const readIds = (r: Reader, k: number, limits: Required<DecodeLimits>): string[] => {
+  const ids = new Array<string>(k);
+  for (let i = 0; i < k; i++) {
+    const id = r.id(limits.maxIdBytes);
+    if (r.reason !== null) return ids;
+    if (i > 0 && !((ids[i - 1] as string) < id)) return (r.fail('node ids not strictly ascending'), ids);
+    ids[i] = id;
+  }
+  return ids;
+};
+
+const withLimits = (l?: DecodeLimits): Required<DecodeLimits> =>
+  l === undefined ? defaultLimits : { ...defaultLimits, ...l };
+
+// ---------------------------------------------------------------- context
+
+/** Bytes of a valid context (see `invalidContext` in dvvset.ts). */
+export const encodeContext = (context: Context): Uint8Array => {
+  let size = 1 + varintBytes(context.length);
+  for (const e of context) {
+    const idLen = utf8Bytes(e.id);
+    size += varintBytes(idLen) + idLen + varintBytes(e.counter);
+  }
+  const out = new Uint8Array(size);
+  out[0] = CONTEXT_TAG;
+  let pos = writeVarint(out, 1, context.length);
+  for (const e of context) {
+    pos = writeVarint(out, pos, utf8Bytes(e.id));
+    pos = writeUtf8(out, pos, e.id);
+  }
+  for (const e of context) pos = writeVarint(out, pos, e.counter);
+  return out;
+};
+
+/** The context in `bytes`, or why the bytes are not one. Never throws. */
+export const decodeContext = (bytes: Uint8Array, limits?: DecodeLimits): Decoded<Context> => {
+  const lim = withLimits(limits);
+  const r = new Reader(bytes);
+  const k = header(r, CONTEXT_TAG, 'context', lim);
+  if (r.reason !== null) return { ok: false, reason: r.reason };
+  const ids = readIds(r, k, lim);
+  if (r.reason !== null) return { ok: false, reason: r.reason };
+  const out = new Array<ContextEntry>(k);
+  for (let i = 0; i < k; i++) {
+    const counter = r.varint('counter');
+    if (counter === 0) r.fail('counter 0');
+    if (r.reason !== null) return { ok: false, reason: r.reason };
+    out[i] = { id: ids[i] as string, counter };
+  }
+  if (r.pos !== bytes.length) return { ok: false, reason: `${bytes.length - r.pos} trailing bytes` };
+  return { ok: true, value: out };
+};
+
+/** `decodeContext` as an fp-ts Either (left: the reason). */
+export const decodeContextE = (bytes: Uint8Array, limits?: DecodeLimits): E.Either<string, Context> => {
+  const d = decodeContext(bytes, limits);
+  return d.ok ? E.right(d.value) : E.left(d.reason);
+};
+
+// ---------------------------------------------------------------- object
+
+/** Bytes of a valid clock whose values are bytes (see `invalid` in dvvset.ts). */
+export const encodeObject = (clock: Clock<Uint8Array>): Uint8Array => {
+  let size = 1 + varintBytes(clock.length);
+  for (const e of clock) {
+    const idLen = utf8Bytes(e.id);
+    size += varintBytes(idLen) + idLen + varintBytes(e.counter) + varintBytes(e.values.length);
+    for (const v of e.values) size += varintBytes(v.length) + v.length;
+  }
+  const out = new Uint8Array(size);
+  out[0] = OBJECT_TAG;
+  let pos = writeVarint(out, 1, clock.length);
+  for (const e of clock) {
+    pos = writeVarint(out, pos, utf8Bytes(e.id));
+    pos = writeUtf8(out, pos, e.id);
+  }
+  for (const e of clock) {
+    pos = writeVarint(out, pos, e.counter);
+    pos = writeVarint(out, pos, e.values.length);
+  }
+  for (const e of clock) {
+    for (const v of e.values) {
+      pos = writeVarint(out, pos, v.length);
+      out.set(v, pos);
+      pos += v.length;
+    }
+  }
+  return out;
+};
+
+/** The stored object in `bytes`, or why the bytes are not one. Never throws. */
+export const decodeObject = (bytes: Uint8Array, options?: ObjectDecodeOptions): Decoded<Clock<Uint8Array>> => {
+  const lim = withLimits(options);
+  const r = new Reader(bytes);
+  const k = header(r, OBJECT_TAG, 'object', lim);
+  if (r.reason !== null) return { ok: false, reason: r.reason };
+  const ids = readIds(r, k, lim);
+  if (r.reason !== null) return { ok: false, reason: r.reason };
+  const counters = new Array<number>(k);
+  const counts = new Array<number>(k);
+  let totalValues = 0;
+  for (let i = 0; i < k; i++) {
+    const counter = r.varint('counter');
+    if (counter === 0) r.fail('counter 0');
+    const count = r.varint('value count');
+    if (r.reason !== null) return { ok: false, reason: r.reason };
+    if (count > counter) return { ok: false, reason: `entry ${i} has ${count} values but counter ${counter}` };
+    totalValues += count;
+    if (totalValues > lim.maxValues) return { ok: false, reason: `more than ${lim.maxValues} values` };
+    counters[i] = counter;
+    counts[i] = count;
+  }
+  // First pass: find every value's bounds (and validate) before copying anything.
+  if (totalValues > bytes.length - r.pos) return { ok: false, reason: `value count ${totalValues} exceeds the input` };
+  // bounds[2v], bounds[2v + 1]: start and end of value v in `bytes`.
+  const bounds = new Array<number>(2 * totalValues);
+  const valuesStart = r.pos;
+  for (let v = 0; v < totalValues; v++) {
+    const len = r.varint('value length');
+    if (r.reason !== null) return { ok: false, reason: r.reason };
+    if (len > bytes.length - r.pos) return { ok: false, reason: `value ${v} of ${len} bytes is truncated at byte ${r.pos}` };
+    bounds[2 * v] = r.pos;
+    r.pos += len;
+    bounds[2 * v + 1] = r.pos;
+  }
+  if (r.pos !== bytes.length) return { ok: false, reason: `${bytes.length - r.pos} trailing bytes` };
+  // Copying the whole value region once gives every value a view of one fresh buffer.
+  const copy = options?.copyValues !== false;
+  let source = bytes;
+  if (copy) {
+    // Not `bytes.slice`: on a Buffer that is a view, not a copy.
+    source = new Uint8Array(bytes.length - valuesStart);
+    source.set(bytes.subarray(valuesStart));
+  }
+  const base = source.byteOffset - (copy ? valuesStart : 0);
+  const out = new Array<Entry<Uint8Array>>(k);
+  let v = 0;
+  for (let i = 0; i < k; i++) {
+    const n = counts[i] as number;
+    const values = new Array<Uint8Array>(n);
+    for (let j = 0; j < n; j++, v++) {
+      const s = bounds[2 * v] as number;
+      values[j] = new Uint8Array(source.buffer, base + s, (bounds[2 * v + 1] as number) - s);
+    }
+    out[i] = { id: ids[i] as string, counter: counters[i] as number, values };
+  }
+  return { ok: true, value: out };
+};
+
+/** `decodeObject` as an fp-ts Either (left: the reason). */
+export const decodeObjectE = (bytes: Uint8Array, options?: ObjectDecodeOptions): E.Either<string, Clock<Uint8Array>> => {
+  const d = decodeObject(bytes, options);
+  return d.ok ? E.right(d.value) : E.left(d.reason);
+};
