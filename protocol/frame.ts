@@ -139,6 +139,11 @@ export class FrameDecoder {
     return this.partial !== null ? this.partialFill : this.headFill;
   }
 
+  /** Bytes allocated for an incomplete frame (its whole size once its header passed the checks), at most maxFrameBytes. */
+  get reservedBytes(): number {
+    return this.partial !== null ? this.partial.length : this.head.length;
+  }
+
   /** Frames decoded and not yet pulled. */
   get pendingFrames(): number {
     return this.ready.length - this.readyNext;
