@@ -118,6 +118,13 @@ test('every source file under src/core is pure', () => {
   assert.equal(all, [], `impure core:\n  ${all.join('\n  ')}`);
 });
 
+test('the barrel src/core/index.ts re-exports every core module', () => {
+  const barrel = readFileSync(join(coreDir, 'index.ts'), 'utf8');
+  const modules = readdirSync(coreDir).filter((n) => n.endsWith('.ts') && n !== 'index.ts');
+  const missing = modules.filter((n) => !barrel.includes(`from './${n.replace(/\.ts$/, '.js')}'`));
+  assert.equal(missing, [], `not re-exported from src/core/index.ts: ${missing.join(', ')}`);
+});
+
 const bad = (source: string, file = 'src/core/x.ts'): string[] => violations(file, source);
 
 test('the checker refuses Node builtins, bare or with node:, and packages outside the allowed set', () => {
