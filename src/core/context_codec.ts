@@ -213,7 +213,13 @@ const readIds = (r: Reader, k: number, limits: Required<DecodeLimits>): string[]
 };
 
 const withLimits = (l?: DecodeLimits): Required<DecodeLimits> =>
-  l === undefined ? defaultLimits : { ...defaultLimits, ...l };
+  l === undefined
+    ? defaultLimits
+    : {
+        maxEntries: l.maxEntries ?? defaultLimits.maxEntries,
+        maxIdBytes: l.maxIdBytes ?? defaultLimits.maxIdBytes,
+        maxValues: l.maxValues ?? defaultLimits.maxValues,
+      };
 
 // ---------------------------------------------------------------- context
 

@@ -111,7 +111,7 @@ const FAILED = 2;
 interface Common {
   readonly targets: readonly Target[];
   /** Per target: PENDING, REPLIED or FAILED. */
-  readonly status: Uint8Array;
+  readonly status: number[];
   readonly failures: Failure[];
   replies: number;
   pending: number;
@@ -161,14 +161,12 @@ export const invalidPut = (o: PutOptions): string | null => {
   return null;
 };
 
-const common = (targets: readonly Target[]): Common => ({
-  targets,
-  status: new Uint8Array(targets.length),
-  failures: [],
-  replies: 0,
-  pending: targets.length,
-  timedOut: false,
-});
+// A plain array: a fresh Uint8Array costs ~3x as much for 3 entries.
+const pendingStatus = (n: number): number[] => {
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = PENDING;
+  return out;
+};
 
 /**
  * A get's accumulator. Throws (a programming error, not a runtime condition)
@@ -178,7 +176,9 @@ const common = (targets: readonly Target[]): Common => ({
 export const initGet = <V>(o: GetOptions): GetState<V> => {
   const bad = invalidGet(o);
   if (bad !== null) throw new RangeError(`quorum.initGet: ${bad}`);
-  return { ...common(o.targets), kind: 'get', r: o.r, answers: new Array(o.targets.length), merged: D.empty, found: 0 };
+  // Literal objects, not spreads: a spread here cost microseconds per request.
+  const t = o.targets;
+  return { kind: 'get', targets: t, status: pendingStatus(t.length), failures: [], replies: 0, pending: t.length, timedOut: false, r: o.r, answers: new Array(t.length), merged: D.empty, found: 0 };
 };
 
 /** A put's accumulator; see `initGet` for what it throws. */
@@ -187,7 +187,8 @@ export const initPut = <V>(o: PutOptions): PutState<V> => {
   if (bad !== null) throw new RangeError(`quorum.initPut: ${bad}`);
   let primaries = 0;
   for (const t of o.targets) if (t.hintFor === undefined) primaries++;
-  return { ...common(o.targets), kind: 'put', w: o.w, pw: o.pw ?? 0, primaryAcks: 0, primaryPending: primaries, merged: D.empty };
+  const t = o.targets;
+  return { kind: 'put', targets: t, status: pendingStatus(t.length), failures: [], replies: 0, pending: t.length, timedOut: false, w: o.w, pw: o.pw ?? 0, primaryAcks: 0, primaryPending: primaries, merged: D.empty };
 };
 
 /** A delete is a put of a tombstone value: the same accumulator. */
