@@ -1,0 +1,315 @@
+/**
+ * The ringkv client: a small pool of multiplexed connections over the nodes
+ * it is given, with timeouts, AbortSignal, reconnection with backoff, safe
+ * retries of requests that were never written, and read-modify-write with
+ * sibling resolution.
+ */
+import type { Reply } from '../../protocol/index.js';
+import { packageVersion } from '../util/package_root.js';
+import { exponentialBackoff, type BackoffPolicy } from './backoff.js';
+import { Connection, type Outgoing } from './connection.js';
+import { ClientError } from './errors.js';
+
+export type Bytes = Uint8Array | string;
+
+/** Picks one value from concurrent siblings (e.g. the union of two shopping carts). */
+export type Resolver = (siblings: readonly Buffer[]) => Uint8Array | string;
+
+export interface ClientOptions {
+  /** Nodes to talk to, as `host:port`. At least one. */
+  readonly nodes: readonly string[];
+  /** Default per-request timeout. Default 5000 ms. */
+  readonly timeoutMs?: number;
+  /** Time allowed for TCP connect + HELLO. Default 3000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** Connections per node. Default 1 (each is multiplexed). */
+  readonly connectionsPerNode?: number;
+  /** How often a request that was never written (or refused for load) is sent again. Default 2. */
+  readonly retries?: number;
+  /** Reconnection delays. Default exponential 50 ms .. 5 s with full jitter. */
+  readonly backoff?: BackoffPolicy;
+  /** Default resolver for `update` when siblings exist. */
+  readonly resolver?: Resolver;
+  /** Sent in HELLO for the node's logs. Default `ringkv-js/<version>`. */
+  readonly clientName?: string;
+  /** Largest reply frame accepted. Default 64 MiB. */
+  readonly maxFrameBytes?: number;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface GetOptions extends RequestOptions {
+  /** Read quorum for this request (cluster); default: the node's. */
+  readonly r?: number;
+}
+
+export interface PutOptions extends RequestOptions {
+  /** The context of the read this write is based on; without it the write adds a sibling. */
+  readonly context?: Uint8Array;
+  /** Write quorum for this request (cluster); default: the node's. */
+  readonly w?: number;
+}
+
+export interface UpdateOptions extends PutOptions {
+  /** Resolves siblings before `fn` sees the value. Default: the client's, else fail with KV_CONFLICT. */
+  readonly resolver?: Resolver;
+}
+
+export interface Sibling {
+  readonly value: Buffer;
+  /** A concurrent delete. */
+  readonly tombstone: boolean;
+}
+
+export interface GetResult {
+  /** The live values: one normally, more when concurrent writes made siblings. */
+  readonly values: readonly Buffer[];
+  /** Every sibling, tombstones included. */
+  readonly siblings: readonly Sibling[];
+  /** Opaque causal context: pass it to the put/delete that follows this read. */
+  readonly context: Uint8Array;
+}
+
+export interface WriteResult {
+  /** Context of the version just written (to write again without a read). */
+  readonly context: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+
+const toBytes = (name: string, v: Bytes): Uint8Array => {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (v instanceof Uint8Array) return v;
+  throw new TypeError(`${name} must be a string, Buffer or Uint8Array`);
+};
+
+const parseNode = (s: string): { host: string; port: number } => {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || m[1] === '' || !(port > 0 && port < 65536)) throw new TypeError(`node address must be host:port, got '${s}'`);
+  return { host: m[1]!, port };
+};
+
+interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly name: string;
+  conns: Connection[];
+  connecting: Promise<void> | undefined;
+  delays: Iterator<number, void>;
+  retryAt: number;
+  lastError: ClientError | undefined;
+}
+
+export class Client {
+  private readonly endpoints: Endpoint[];
+  private readonly timeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly perNode: number;
+  private readonly retries: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly resolver: Resolver | undefined;
+  private readonly clientName: string;
+  private readonly maxFrameBytes: number;
+  private rr = 0;
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    if (!Array.isArray(options.nodes) || options.nodes.length === 0) throw new TypeError('nodes must list at least one host:port');
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+    this.perNode = options.connectionsPerNode ?? 1;
+    this.retries = options.retries ?? 2;
+    this.backoff = options.backoff ?? exponentialBackoff();
+    this.resolver = options.resolver;
+    this.clientName = options.clientName ?? `ringkv-js/${packageVersion()}`;
+    this.maxFrameBytes = options.maxFrameBytes ?? 64 * 1024 * 1024;
+    for (const [name, v] of [['timeoutMs', this.timeoutMs], ['connectTimeoutMs', this.connectTimeoutMs]] as const) {
+      if (!Number.isInteger(v) || v <= 0) throw new TypeError(`${name} must be a positive integer`);
+    }
+    if (!Number.isInteger(this.perNode) || this.perNode < 1) throw new TypeError('connectionsPerNode must be a positive integer');
+    this.endpoints = options.nodes.map((s) => {
+      const { host, port } = parseNode(s);
+      return { host, port, name: `${host}:${port}`, conns: [], connecting: undefined, delays: this.backoff(), retryAt: 0, lastError: undefined };
+    });
+  }
+
+  /** Reads a key: every sibling and the context, or undefined when absent or deleted. */
+  async get(key: Bytes, options: GetOptions = {}): Promise<GetResult | undefined> {
+    const r = await this.getRaw(key, options);
+    return r.values.length === 0 ? undefined : r;
+  }
+
+  /** Like `get`, but answers an absent or deleted key with empty values and the context (for writes after a delete). */
+  async getRaw(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
+    const reply = await this.send({ op: 'GET', key: toBytes('key', key), r: options.r ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options);
+    if (reply.op !== 'GET_REPLY') throw this.unexpected(reply);
+    const siblings = reply.siblings.map((s) => ({ value: Buffer.from(s.value), tombstone: s.tombstone }));
+    return {
+      values: siblings.filter((s) => !s.tombstone).map((s) => s.value),
+      siblings,
+      context: Uint8Array.prototype.slice.call(reply.context),
+    };
+  }
+
+  /** Writes a value. With the context of a read, it replaces what that read returned; without, it adds a sibling. */
+  async put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<WriteResult> {
+    const reply = await this.send(
+      { op: 'PUT', key: toBytes('key', key), value: toBytes('value', value), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 },
+      options,
+    );
+    if (reply.op !== 'PUT_REPLY') throw this.unexpected(reply);
+    return { context: Uint8Array.prototype.slice.call(reply.context) };
+  }
+
+  /** Deletes a key (writes a tombstone). Pass the context of a read to delete exactly what it saw. */
+  async delete(key: Bytes, options: PutOptions = {}): Promise<WriteResult> {
+    const reply = await this.send({ op: 'DELETE', key: toBytes('key', key), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options);
+    if (reply.op !== 'DELETE_REPLY') throw this.unexpected(reply);
+    return { context: Uint8Array.prototype.slice.call(reply.context) };
+  }
+
+  /**
+   * Read-modify-write: reads the key, resolves siblings, calls `fn` with the
+   * current value (undefined when absent) and writes its result with the
+   * read's context, so concurrent updates become siblings instead of lost
+   * writes. Returns the value written.
+   */
+  async update(key: Bytes, fn: (current: Buffer | undefined) => Bytes | Promise<Bytes>, options: UpdateOptions = {}): Promise<Buffer> {
+    const read = await this.getRaw(key, options);
+    let current: Buffer | undefined;
+    if (read.values.length === 1) current = read.values[0];
+    else if (read.values.length > 1) {
+      const resolver = options.resolver ?? this.resolver;
+      if (resolver === undefined) {
+        throw new ClientError('KV_CONFLICT', `key has ${read.values.length} siblings and no resolver was given`);
+      }
+      current = Buffer.from(toBytes('resolved value', resolver(read.values)));
+    }
+    const next = Buffer.from(toBytes('updated value', await fn(current)));
+    await this.put(key, next, { ...options, context: read.context });
+    return next;
+  }
+
+  /** Round trip to a node; resolves with the node id that answered. */
+  async ping(options: RequestOptions = {}): Promise<void> {
+    const reply = await this.send({ op: 'PING', payload: EMPTY }, options);
+    if (reply.op !== 'PONG') throw this.unexpected(reply);
+  }
+
+  /** A node's statistics as dotted names → numbers. */
+  async stats(options: RequestOptions & { node?: string } = {}): Promise<Record<string, number>> {
+    const reply = await this.send({ op: 'STATS' }, options, options.node);
+    if (reply.op !== 'STATS_REPLY') throw this.unexpected(reply);
+    return Object.fromEntries(reply.stats.map((s) => [s.name, s.value]));
+  }
+
+  /** Closes every connection; pending requests fail with KV_CLOSED. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const e of this.endpoints) for (const c of e.conns) c.close();
+  }
+
+  private unexpected(reply: Reply): ClientError {
+    return new ClientError('KV_BAD_FRAME', `unexpected reply ${reply.op}`);
+  }
+
+  private async send(msg: Outgoing, options: RequestOptions, node?: string): Promise<Reply> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    let lastError: ClientError | undefined;
+    for (let attempt = 0; attempt <= this.retries; attempt++) {
+      if (this.closed) throw new ClientError('KV_CLOSED', 'client is closed', { safeToRetry: true });
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      let conn: Connection;
+      try {
+        conn = await this.connection(remaining, node);
+      } catch (e) {
+        lastError = e as ClientError;
+        if (lastError.code === 'KV_CLOSED') throw lastError;
+        continue;
+      }
+      try {
+        return await conn.request(msg, Math.max(1, deadline - Date.now()), options.signal);
+      } catch (e) {
+        const err = e as ClientError;
+        if (!(err instanceof ClientError) || !err.safeToRetry || err.code === 'KV_ABORTED' || err.code === 'KV_TIMEOUT' || err.code === 'KV_CLOSED') throw err;
+        lastError = err;
+      }
+    }
+    throw lastError ?? new ClientError('KV_TIMEOUT', `no node answered within ${timeoutMs} ms`, { retryable: true });
+  }
+
+  /** A ready connection, round-robin over nodes, connecting (with backoff) as needed. */
+  private async connection(budgetMs: number, node?: string): Promise<Connection> {
+    const candidates = node === undefined ? this.endpoints : this.endpoints.filter((e) => e.name === node);
+    if (candidates.length === 0) throw new ClientError('KV_BAD_ARGUMENT', `node ${node} is not one of this client's nodes`);
+    const n = candidates.length;
+    for (let i = 0; i < n; i++) {
+      const e = candidates[(this.rr + i) % n]!;
+      const open = e.conns.filter((c) => c.isOpen);
+      if (open.length > 0) {
+        this.rr = (this.rr + i + 1) % n;
+        if (open.length < this.perNode) void this.connect(e).catch(() => undefined);
+        // The least busy of this node's connections.
+        return open.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+      }
+    }
+    // Nothing open: connect to every node that is not backing off, take the first that answers.
+    const deadline = Date.now() + budgetMs;
+    const attempts = candidates.filter((e) => e.retryAt <= Date.now()).map((e) => this.connect(e));
+    if (attempts.length === 0) {
+      const soonest = Math.min(...candidates.map((e) => e.retryAt));
+      const wait = soonest - Date.now();
+      if (wait >= deadline - Date.now()) {
+        throw candidates[0]!.lastError ?? new ClientError('KV_UNAVAILABLE', 'no node reachable', { safeToRetry: true, retryable: true });
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, wait)));
+      return this.connection(deadline - Date.now(), node);
+    }
+    try {
+      await Promise.any(attempts);
+    } catch (e) {
+      const errs = (e as AggregateError).errors as ClientError[];
+      throw errs[0] ?? new ClientError('KV_UNAVAILABLE', 'no node reachable', { safeToRetry: true, retryable: true });
+    }
+    return this.connection(deadline - Date.now(), node);
+  }
+
+  private connect(e: Endpoint): Promise<void> {
+    if (e.connecting !== undefined) return e.connecting;
+    const conn = new Connection({ host: e.host, port: e.port, clientName: this.clientName, connectTimeoutMs: this.connectTimeoutMs, maxFrameBytes: this.maxFrameBytes });
+    e.connecting = conn.open().then(
+      () => {
+        e.connecting = undefined;
+        e.delays = this.backoff();
+        e.retryAt = 0;
+        e.lastError = undefined;
+        if (this.closed) {
+          conn.close();
+          return;
+        }
+        e.conns.push(conn);
+        conn.onClose = () => {
+          e.conns = e.conns.filter((c) => c !== conn);
+        };
+      },
+      (err: ClientError) => {
+        e.connecting = undefined;
+        e.lastError = err;
+        const next = e.delays.next();
+        e.retryAt = Date.now() + (next.done ? 60_000 : next.value);
+        throw err;
+      },
+    );
+    return e.connecting;
+  }
+}
+
+/** Creates a client. Connections open lazily, on the first request. */
+export const createClient = (options: ClientOptions): Client => new Client(options);
+

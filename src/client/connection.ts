@@ -1,0 +1,252 @@
+/**
+ * One multiplexed connection to one node: many requests in flight, each with
+ * its own stream id; replies may come in any order. Requests made in the same
+ * tick are coalesced into one `socket.write`.
+ */
+import { connect, type Socket } from 'node:net';
+import * as E from 'fp-ts/lib/Either.js';
+import {
+  CONNECTION_STREAM,
+  FrameDecoder,
+  FrameWriter,
+  PROTOCOL_VERSION,
+  decodeMessage,
+  toKvError,
+  type HelloOk,
+  type Message,
+  type Reply,
+} from '../../protocol/index.js';
+import { isKvError } from '../errors.js';
+import { ClientError } from './errors.js';
+
+/** A request without its stream id: the connection assigns one. */
+export type Outgoing = Message extends infer M ? (M extends { streamId: number } ? Omit<M, 'streamId'> : never) : never;
+
+interface Pending {
+  readonly resolve: (r: Reply) => void;
+  readonly reject: (e: ClientError) => void;
+  written: boolean;
+  timer: NodeJS.Timeout | undefined;
+  abort: (() => void) | undefined;
+  signal: AbortSignal | undefined;
+}
+
+export interface ConnectionOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly clientName: string;
+  readonly connectTimeoutMs: number;
+  /** Largest reply frame accepted. */
+  readonly maxFrameBytes: number;
+}
+
+const MAX_STREAM = 0xffffffff;
+
+export class Connection {
+  readonly name: string;
+  private socket: Socket | undefined;
+  private readonly decoder: FrameDecoder;
+  private readonly writer = new FrameWriter({ version: PROTOCOL_VERSION });
+  private readonly pending = new Map<number, Pending>();
+  private unflushed: Pending[] = [];
+  private flushQueued = false;
+  private nextStream = 1;
+  private closed = false;
+  /** What the node announced in HELLO_OK. */
+  hello: HelloOk | undefined;
+  /** Called once when the connection is lost or closed. */
+  onClose: ((err: ClientError) => void) | undefined;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.name = `${options.host}:${options.port}`;
+    this.decoder = new FrameDecoder({ maxFrameBytes: options.maxFrameBytes });
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  get isOpen(): boolean {
+    return !this.closed && this.hello !== undefined;
+  }
+
+  /** Connects and completes the HELLO handshake. */
+  open(): Promise<HelloOk> {
+    return new Promise<HelloOk>((resolve, reject) => {
+      const { host, port, connectTimeoutMs, clientName } = this.options;
+      const socket = connect({ host, port, noDelay: true });
+      this.socket = socket;
+      const timer = setTimeout(() => {
+        fail(new ClientError('KV_TIMEOUT', `connect to ${this.name} timed out after ${connectTimeoutMs} ms`, { node: this.name, safeToRetry: true, retryable: true }));
+      }, connectTimeoutMs);
+      let settled = false;
+      const fail = (e: ClientError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.shutdown(e);
+        reject(e);
+      };
+      socket.on('connect', () => {
+        this.writer.write({
+          op: 'HELLO',
+          streamId: CONNECTION_STREAM,
+          minVersion: PROTOCOL_VERSION,
+          maxVersion: PROTOCOL_VERSION,
+          role: 'client',
+          clientName,
+          nodeId: '',
+          authMechanism: '',
+          authPayload: new Uint8Array(0),
+        });
+        socket.write(this.writer.take());
+      });
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.on('error', (e) => {
+        const err = new ClientError('KV_UNAVAILABLE', `connection to ${this.name} failed: ${e.message}`, { node: this.name, retryable: true, cause: e });
+        if (!settled) fail(new ClientError(err.code, err.message, { node: this.name, safeToRetry: true, retryable: true, cause: e }));
+        else this.shutdown(err);
+      });
+      socket.on('close', () => {
+        const err = new ClientError('KV_UNAVAILABLE', `connection to ${this.name} closed`, { node: this.name, retryable: true });
+        if (!settled) fail(new ClientError(err.code, err.message, { node: this.name, safeToRetry: true, retryable: true }));
+        else this.shutdown(err);
+      });
+      this.helloWaiter = (r) => {
+        if (settled) return;
+        if (r.op === 'HELLO_OK') {
+          settled = true;
+          clearTimeout(timer);
+          this.hello = r;
+          resolve(r);
+        } else if (r.op === 'ERROR') {
+          const e = toKvError(r);
+          fail(new ClientError(e.code, `${this.name} refused the handshake: ${r.message}`, { node: this.name, retryable: r.retryable, safeToRetry: true }));
+        }
+      };
+    });
+  }
+
+  private helloWaiter: ((r: Reply) => void) | undefined;
+
+  /** Sends a request; resolves with its reply (an ERROR reply rejects). */
+  request(msg: Outgoing, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
+    if (this.closed || this.socket === undefined) {
+      return Promise.reject(new ClientError('KV_UNAVAILABLE', `connection to ${this.name} is closed`, { node: this.name, safeToRetry: true, retryable: true }));
+    }
+    if (signal?.aborted) return Promise.reject(new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: true }));
+    const streamId = this.allocStream();
+    return new Promise<Reply>((resolve, reject) => {
+      const p: Pending = { resolve, reject, written: false, timer: undefined, abort: undefined, signal };
+      try {
+        this.writer.write({ ...msg, streamId } as Message);
+      } catch (e) {
+        reject(isKvError(e) ? new ClientError(e.code, e.message, { node: this.name, safeToRetry: true, cause: e }) : e);
+        return;
+      }
+      this.pending.set(streamId, p);
+      this.unflushed.push(p);
+      p.timer = setTimeout(() => {
+        this.settle(streamId, p);
+        reject(new ClientError('KV_TIMEOUT', `no reply from ${this.name} within ${timeoutMs} ms`, { node: this.name, safeToRetry: !p.written, retryable: true }));
+      }, timeoutMs);
+      if (signal !== undefined) {
+        p.abort = () => {
+          this.settle(streamId, p);
+          reject(new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: !p.written, cause: signal.reason }));
+        };
+        signal.addEventListener('abort', p.abort, { once: true });
+      }
+      this.scheduleFlush();
+    });
+  }
+
+  private allocStream(): number {
+    for (;;) {
+      const id = this.nextStream;
+      this.nextStream = id === MAX_STREAM ? 1 : id + 1;
+      if (!this.pending.has(id)) return id;
+    }
+  }
+
+  private settle(streamId: number, p: Pending): void {
+    this.pending.delete(streamId);
+    clearTimeout(p.timer);
+    if (p.abort !== undefined) p.signal?.removeEventListener('abort', p.abort);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.writer.pendingBytes === 0 || this.socket === undefined || this.closed) return;
+    const batch = this.unflushed;
+    this.unflushed = [];
+    for (const p of batch) p.written = true;
+    this.socket.write(this.writer.take());
+  }
+
+  private onData(chunk: Buffer): void {
+    this.decoder.push(chunk);
+    for (;;) {
+      let frame;
+      try {
+        frame = this.decoder.next();
+      } catch (e) {
+        this.shutdown(new ClientError('KV_BAD_FRAME', `bad frame from ${this.name}: ${(e as Error).message}`, { node: this.name, cause: e }));
+        return;
+      }
+      if (frame === undefined) return;
+      const decoded = decodeMessage(frame);
+      if (E.isLeft(decoded)) {
+        this.shutdown(new ClientError('KV_BAD_FRAME', `bad reply from ${this.name}: ${decoded.left.message}`, { node: this.name, cause: decoded.left }));
+        return;
+      }
+      const m = decoded.right as Reply;
+      if (m.streamId === CONNECTION_STREAM) {
+        if (this.hello === undefined && this.helloWaiter !== undefined) {
+          this.helloWaiter(m);
+          continue;
+        }
+        if (m.op === 'ERROR') {
+          const e = toKvError(m);
+          this.shutdown(new ClientError(e.code, `${this.name} closed the connection: ${m.message}`, { node: this.name, retryable: m.retryable }));
+          return;
+        }
+        continue;
+      }
+      const p = this.pending.get(m.streamId);
+      if (p === undefined) continue; // timed out or aborted; the late reply is dropped
+      this.settle(m.streamId, p);
+      if (m.op === 'ERROR') {
+        const e = toKvError(m);
+        // A node that refused for load did not execute the request.
+        p.reject(new ClientError(e.code, m.message, { node: this.name, retryable: m.retryable, safeToRetry: e.code === 'KV_OVERLOADED' }));
+      } else {
+        p.resolve(m);
+      }
+    }
+  }
+
+  /** Fails every pending request and closes the socket. */
+  private shutdown(err: ClientError): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [id, p] of this.pending) {
+      this.settle(id, p);
+      p.reject(new ClientError(err.code, err.message, { node: this.name, retryable: err.retryable, safeToRetry: !p.written, cause: err.cause }));
+    }
+    this.socket?.destroy();
+    this.onClose?.(err);
+  }
+
+  close(): void {
+    this.shutdown(new ClientError('KV_CLOSED', 'client closed', { node: this.name, safeToRetry: true }));
+  }
+}

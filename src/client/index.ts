@@ -1,0 +1,6 @@
+/** The client SDK's public entry. */
+export { Client, createClient } from './client.js';
+export type { ClientOptions, GetOptions, GetResult, PutOptions, RequestOptions, Resolver, Sibling, UpdateOptions, WriteResult, Bytes } from './client.js';
+export { ClientError } from './errors.js';
+export { exponentialBackoff } from './backoff.js';
+export type { BackoffOptions, BackoffPolicy } from './backoff.js';
