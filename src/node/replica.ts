@@ -1,0 +1,156 @@
+/**
+ * A node's local, versioned copy of the data: each key's stored object is a
+ * DVVSet clock (src/core/dvvset.ts) whose sibling values are tagged bytes, a
+ * value or a tombstone, encoded with src/core/context_codec.ts and kept in
+ * the key's ring partition of a StorageBackend.
+ *
+ * The replica does the read-modify-write steps that must not interleave:
+ * `coordinate` (a client write becomes the next dot of this replica) and
+ * `merge` (a replica or repair object is synced into the local one) run under
+ * a per-key lock, so two concurrent writes to one key never lose each other.
+ */
+import * as D from '../core/dvvset.js';
+import { decodeObject, encodeObject } from '../core/context_codec.js';
+import { KvError } from '../errors.js';
+import { partitionOf } from '../native/addon.js';
+import type { PartitionStore, StorageBackend } from '../storage/backend.js';
+import { KeyLock } from '../util/key_lock.js';
+
+/** First byte of a stored sibling. */
+export const TAG_VALUE = 0;
+export const TAG_TOMBSTONE = 1;
+
+export type Tagged = Uint8Array;
+export type Obj = D.Clock<Tagged>;
+
+const TOMBSTONE: Tagged = new Uint8Array([TAG_TOMBSTONE]);
+
+export const tagValue = (value: Uint8Array): Tagged => {
+  const out = new Uint8Array(value.length + 1);
+  out[0] = TAG_VALUE;
+  out.set(value, 1);
+  return out;
+};
+
+export const tombstone = (): Tagged => TOMBSTONE;
+
+export const isTombstone = (v: Tagged): boolean => v[0] === TAG_TOMBSTONE;
+
+/** The user's bytes of a value sibling (a view, no copy). */
+export const untag = (v: Tagged): Uint8Array => v.subarray(1);
+
+export interface ReplicaOptions {
+  readonly backend: StorageBackend;
+  /** This replica's id in clocks; must never be reused by a node that lost its data. */
+  readonly replicaId: string;
+  /** log2 of the number of ring partitions. */
+  readonly partitionBits: number;
+}
+
+export class Replica {
+  readonly backend: StorageBackend;
+  readonly replicaId: string;
+  readonly partitionBits: number;
+  private readonly stores: (PartitionStore | undefined)[];
+  private readonly opening = new Map<number, Promise<PartitionStore>>();
+  private readonly locks = new KeyLock();
+
+  constructor(options: ReplicaOptions) {
+    this.backend = options.backend;
+    this.replicaId = options.replicaId;
+    this.partitionBits = options.partitionBits;
+    this.stores = new Array<PartitionStore | undefined>(2 ** options.partitionBits);
+  }
+
+  partitionOf(key: Uint8Array): number {
+    return partitionOf(key, this.partitionBits);
+  }
+
+  /** The open store of a partition, opening it on first use. */
+  store(partition: number): PartitionStore | Promise<PartitionStore> {
+    const open = this.stores[partition];
+    if (open !== undefined) return open;
+    let pending = this.opening.get(partition);
+    if (pending === undefined) {
+      pending = this.backend.open(partition).then((s) => {
+        this.stores[partition] = s;
+        this.opening.delete(partition);
+        return s;
+      });
+      pending.catch(() => this.opening.delete(partition));
+      this.opening.set(partition, pending);
+    }
+    return pending;
+  }
+
+  /** Opens every partition in `partitions` (e.g. at start, so first reads take the sync path). */
+  async openAll(partitions: Iterable<number>): Promise<void> {
+    for (const p of partitions) await this.store(p);
+  }
+
+  /**
+   * The stored object of `key`, or null. Synchronous when the partition is
+   * open and the backend reads synchronously (the common case).
+   */
+  read(key: Uint8Array): Obj | null | Promise<Obj | null> {
+    const store = this.store(this.partitionOf(key));
+    if (!(store instanceof Promise) && store.getSync !== undefined) return decodeStored(key, store.getSync(key));
+    return Promise.resolve(store).then((s) => s.get(key).then((bytes) => decodeStored(key, bytes)));
+  }
+
+  /**
+   * Stores a client write (value or tombstone) as the next dot of this
+   * replica, on top of the local object. Resolves with the new object once
+   * the backend has it (per its durability mode).
+   */
+  coordinate(key: Uint8Array, write: D.Pending<Tagged>): Promise<Obj> {
+    return this.locks.run(key, async () => {
+      const local = (await this.read(key)) ?? D.empty;
+      const next = D.update(write, this.replicaId, local);
+      await this.write(key, next);
+      return next;
+    });
+  }
+
+  /**
+   * Syncs `incoming` (a replica's or a repair's object) into the local one.
+   * Resolves with the merged object; writes only when it changed.
+   */
+  merge(key: Uint8Array, incoming: Obj): Promise<Obj> {
+    return this.locks.run(key, async () => {
+      const local = await this.read(key);
+      if (local === null) {
+        await this.write(key, incoming);
+        return incoming;
+      }
+      const merged = D.sync(local, incoming);
+      if (!D.equals(merged, local, bytesEqual)) await this.write(key, merged);
+      return merged;
+    });
+  }
+
+  private async write(key: Uint8Array, obj: Obj): Promise<void> {
+    const store = await this.store(this.partitionOf(key));
+    await store.put(key, encodeObject(obj));
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+}
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+const decodeStored = (key: Uint8Array, bytes: Uint8Array | undefined): Obj | null => {
+  if (bytes === undefined) return null;
+  const d = decodeObject(bytes);
+  if (!d.ok) {
+    throw new KvError('KV_CORRUPTION', `stored object of key ${Buffer.from(key).toString('hex')} does not decode: ${d.reason}`);
+  }
+  return d.value;
+};

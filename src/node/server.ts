@@ -1,0 +1,359 @@
+/**
+ * The node's TCP front: speaks protocol v1 (protocol/PROTOCOL.md) to clients.
+ *
+ * Per connection: a push decoder that accepts any split of the stream, a
+ * HELLO handshake with a deadline, a cap on requests in flight (the excess
+ * gets KV_OVERLOADED, retryable), and one FrameWriter whose bytes go out in
+ * one `socket.write` per batch of replies. When the socket cannot drain, the
+ * connection stops reading until it does, so a client that does not read its
+ * replies cannot make the node buffer without bound.
+ *
+ * Nothing a client sends can crash the node: a malformed frame gets ERROR on
+ * stream 0 and the connection is closed; a bad request gets ERROR on its
+ * stream; an exception inside a handler becomes KV_INTERNAL for that request.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import * as E from 'fp-ts/lib/Either.js';
+import {
+  CONNECTION_STREAM,
+  FrameDecoder,
+  FrameWriter,
+  PROTOCOL_VERSION,
+  acceptHello,
+  closesConnection,
+  errorMessage,
+  toKvError,
+  decodeMessage,
+  type Limits as WireLimits,
+  type Message,
+  type Reply,
+} from '../../protocol/index.js';
+import { KvError, isKvError } from '../errors.js';
+import type { Limits } from './config.js';
+import type { KvService } from './service.js';
+import type { NodeStats, OpName } from './stats.js';
+
+export interface ServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly nodeId: string;
+  readonly limits: Limits;
+  readonly service: KvService;
+  readonly stats: NodeStats;
+  /** Where the server reports what it refuses or fails at (never secrets). */
+  readonly log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+const errorReply = (streamId: number, e: KvError): Reply => errorMessage(streamId, e);
+
+class Connection {
+  private readonly decoder: FrameDecoder;
+  private readonly writer = new FrameWriter({ version: PROTOCOL_VERSION });
+  private helloDone = false;
+  private closing = false;
+  private inFlight = 0;
+  private flushQueued = false;
+  private waitingDrain = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly server: NodeServer,
+    readonly socket: Socket,
+  ) {
+    const { limits } = server.options;
+    this.decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
+    socket.setNoDelay(true);
+    this.handshakeTimer = setTimeout(() => this.fail(new KvError('KV_TIMEOUT', 'no HELLO within the handshake timeout')), limits.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
+    if (limits.idleTimeoutMs > 0) {
+      socket.setTimeout(limits.idleTimeoutMs, () => {
+        if (this.inFlight === 0) this.fail(new KvError('KV_TIMEOUT', 'idle timeout'));
+      });
+    }
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.waitingDrain = false;
+      if (!this.closing) socket.resume();
+    });
+    socket.on('error', () => undefined); // 'close' follows; a reset peer is not the node's problem
+    socket.on('close', () => this.onClose());
+  }
+
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.server.bytesIn += chunk.length;
+    this.decoder.push(chunk);
+    for (;;) {
+      let frame;
+      try {
+        frame = this.decoder.next();
+      } catch (e) {
+        this.fail(isKvError(e) ? e : new KvError('KV_BAD_FRAME', String(e)));
+        return;
+      }
+      if (frame === undefined) break;
+      const decoded = decodeMessage(frame, this.server.wireLimits);
+      if (E.isLeft(decoded)) {
+        const err = decoded.left;
+        if (closesConnection(err) || !this.helloDone) {
+          this.fail(err);
+          return;
+        }
+        this.server.stats.error(err.code);
+        this.reply(errorReply(frame.streamId, err));
+        continue;
+      }
+      this.onMessage(decoded.right);
+      if (this.closing) return;
+    }
+    this.flush();
+  }
+
+  private onMessage(m: Message): void {
+    if (!this.helloDone) {
+      if (m.op !== 'HELLO') {
+        this.fail(new KvError('KV_BAD_FRAME', `${m.op} before HELLO`));
+        return;
+      }
+      const answer = acceptHello(m, { nodeId: this.server.options.nodeId, limits: this.server.wireLimits, ringVersion: 0n });
+      if (E.isLeft(answer)) {
+        this.fail(toKvError(answer.left));
+        return;
+      }
+      clearTimeout(this.handshakeTimer);
+      this.helloDone = true;
+      this.reply({ ...answer.right, streamId: m.streamId });
+      return;
+    }
+    if (m.op === 'HELLO') {
+      this.fail(new KvError('KV_BAD_FRAME', 'second HELLO'));
+      return;
+    }
+    if (m.op === 'GET' || m.op === 'PUT' || m.op === 'DELETE' || m.op === 'PING' || m.op === 'STATS' || m.op === 'RING') {
+      if (this.inFlight >= this.server.options.limits.maxInFlightPerConnection) {
+        this.server.stats.error('KV_OVERLOADED');
+        this.reply(errorReply(m.streamId, new KvError('KV_OVERLOADED', `more than ${this.server.options.limits.maxInFlightPerConnection} requests in flight`)));
+        return;
+      }
+      this.handle(m);
+      return;
+    }
+    // A reply or node message sent to a client port: nobody asked for it.
+    this.fail(new KvError('KV_BAD_FRAME', `unexpected ${m.op} from a client`));
+  }
+
+  private handle(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' }>): void {
+    const started = performance.now();
+    const op: OpName = m.op === 'GET' ? 'get' : m.op === 'PUT' ? 'put' : m.op === 'DELETE' ? 'delete' : m.op === 'PING' ? 'ping' : m.op === 'STATS' ? 'stats' : 'other';
+    const done = (reply: Reply): void => {
+      this.server.stats.record(op, (performance.now() - started) * 1000);
+      this.reply(reply);
+    };
+    const failed = (e: unknown): void => {
+      const err = isKvError(e) ? e : new KvError('KV_INTERNAL', 'request failed', { cause: e });
+      if (err.code === 'KV_INTERNAL' || err.code === 'KV_CORRUPTION' || err.code === 'KV_IO_ERROR') {
+        this.server.log('error', `${m.op} failed: ${(e as Error)?.stack ?? String(e)}`);
+      }
+      this.server.stats.error(err.code);
+      this.reply(errorReply(m.streamId, err));
+    };
+    let result: Reply | Promise<Reply>;
+    try {
+      result = this.server.execute(m);
+    } catch (e) {
+      failed(e);
+      return;
+    }
+    if (!(result instanceof Promise)) {
+      done(result);
+      return;
+    }
+    this.inFlight++;
+    this.server.inFlight++;
+    result.then(done, failed).finally(() => {
+      this.inFlight--;
+      this.server.inFlight--;
+      this.scheduleFlush();
+      this.server.maybeDrained();
+    });
+  }
+
+  private reply(r: Reply): void {
+    if (this.socket.destroyed) return;
+    try {
+      this.writer.write(r);
+    } catch (e) {
+      // A reply we cannot encode (e.g. bigger than a frame) becomes an error for that stream.
+      const err = isKvError(e) ? e : new KvError('KV_INTERNAL', String(e));
+      this.writer.write(errorReply(r.streamId, err));
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /** One socket.write for every reply written since the last flush. */
+  flush(): void {
+    if (this.writer.pendingBytes === 0 || this.socket.destroyed) return;
+    const bytes = this.writer.take();
+    this.server.bytesOut += bytes.length;
+    if (!this.socket.write(bytes) && !this.waitingDrain) {
+      this.waitingDrain = true;
+      this.socket.pause();
+    }
+  }
+
+  /** Sends ERROR on stream 0 and closes. */
+  fail(e: KvError): void {
+    if (this.closing) return;
+    this.closing = true;
+    clearTimeout(this.handshakeTimer);
+    this.server.stats.error(e.code);
+    this.writer.write(errorReply(CONNECTION_STREAM, e));
+    this.flush();
+    this.socket.end();
+    // A peer that never reads must not keep the socket half-open forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  /** Graceful close: stop reading, let in-flight replies go out, then end. */
+  async drainAndClose(): Promise<void> {
+    this.closing = true;
+    this.socket.pause();
+    clearTimeout(this.handshakeTimer);
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    this.flush();
+    this.socket.end();
+  }
+
+  private onClose(): void {
+    clearTimeout(this.handshakeTimer);
+    this.server.connections.delete(this);
+  }
+}
+
+export class NodeServer {
+  readonly options: ServerOptions;
+  readonly stats: NodeStats;
+  readonly wireLimits: WireLimits;
+  readonly connections = new Set<Connection>();
+  private readonly server: Server;
+  inFlight = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(options: ServerOptions) {
+    this.options = options;
+    this.stats = options.stats;
+    this.wireLimits = {
+      maxFrameBytes: options.limits.maxFrameBytes,
+      maxKeyBytes: options.limits.maxKeyBytes,
+      maxValueBytes: options.limits.maxValueBytes,
+      maxInFlight: options.limits.maxInFlightPerConnection,
+    };
+    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server.on('error', (e) => this.log('error', `server: ${e.message}`));
+    options.stats.gauge('connections', () => this.connections.size);
+    options.stats.gauge('inFlight', () => this.inFlight);
+    options.stats.gauge('bytesIn', () => this.bytesIn);
+    options.stats.gauge('bytesOut', () => this.bytesOut);
+  }
+
+  log(level: 'info' | 'warn' | 'error', msg: string): void {
+    this.options.log?.(level, msg);
+  }
+
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      this.server.once('error', onError);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : this.options.port);
+      });
+    });
+  }
+
+  private accept(socket: Socket): void {
+    if (this.connections.size >= this.options.limits.maxConnections) {
+      this.stats.add('connectionsRefused');
+      const writer = new FrameWriter();
+      writer.write(errorReply(CONNECTION_STREAM, new KvError('KV_OVERLOADED', `connection limit ${this.options.limits.maxConnections} reached`)));
+      socket.on('error', () => undefined);
+      socket.end(writer.take());
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    this.stats.add('connectionsAccepted');
+    this.connections.add(new Connection(this, socket));
+  }
+
+  /** Runs one request; a plain value when the answer was at hand (no Promise cost). */
+  execute(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' }>): Reply | Promise<Reply> {
+    const { service } = this.options;
+    switch (m.op) {
+      case 'GET': {
+        const r = service.get(m.key, m.r, m.timeoutMs);
+        const toReply = (res: Awaited<typeof r>): Reply => ({
+          op: 'GET_REPLY',
+          streamId: m.streamId,
+          found: res.found,
+          context: res.context,
+          siblings: res.siblings,
+        });
+        return r instanceof Promise ? r.then(toReply) : toReply(r);
+      }
+      case 'PUT':
+        return service.put(m.key, m.value, m.context, m.w, m.timeoutMs).then((res) => ({ op: 'PUT_REPLY', streamId: m.streamId, context: res.context }));
+      case 'DELETE':
+        return service.put(m.key, null, m.context, m.w, m.timeoutMs).then((res) => ({ op: 'DELETE_REPLY', streamId: m.streamId, context: res.context }));
+      case 'PING':
+        return { op: 'PONG', streamId: m.streamId, payload: m.payload };
+      case 'STATS':
+        return { op: 'STATS_REPLY', streamId: m.streamId, stats: flattenStats({ ...this.stats.snapshot(Date.now()), service: service.stats() }) };
+      case 'RING':
+        throw new KvError('KV_UNSUPPORTED', 'RING is not served by a standalone node');
+    }
+  }
+
+  maybeDrained(): void {
+    if (this.inFlight === 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Stops accepting, finishes in-flight requests, sends their replies, closes every connection. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await Promise.all([...this.connections].map((c) => c.drainAndClose()));
+    for (const c of this.connections) c.socket.destroy();
+    await closed;
+  }
+}
+
+/** STATS carries (name, number) pairs: nested objects become dotted names. */
+export const flattenStats = (obj: Record<string, unknown>, prefix = '', out: { name: string; value: number }[] = []): { name: string; value: number }[] => {
+  for (const [k, v] of Object.entries(obj)) {
+    const name = prefix === '' ? k : `${prefix}.${k}`;
+    if (typeof v === 'number') out.push({ name, value: v });
+    else if (typeof v === 'boolean') out.push({ name, value: v ? 1 : 0 });
+    else if (typeof v === 'object' && v !== null) flattenStats(v as Record<string, unknown>, name, out);
+  }
+  return out;
+};

@@ -1,0 +1,74 @@
+/**
+ * What a node does with a client operation, apart from the wire: the
+ * standalone service serves every key from the local replica (N = R = W = 1).
+ * The cluster's coordinator implements the same interface over N replicas.
+ */
+import * as D from '../core/dvvset.js';
+import { decodeContext, encodeContext } from '../core/context_codec.js';
+import { KvError } from '../errors.js';
+import type { Replica, Obj } from './replica.js';
+import { isTombstone, tagValue, tombstone, untag } from './replica.js';
+
+export interface ReadResult {
+  /** Every sibling, tombstones flagged. Empty when the key was never written. */
+  readonly siblings: readonly { readonly value: Uint8Array; readonly tombstone: boolean }[];
+  /** True when at least one sibling is a value (not a tombstone). */
+  readonly found: boolean;
+  /** Opaque causal context for a following write (empty when never written). */
+  readonly context: Uint8Array;
+}
+
+export interface WriteResult {
+  readonly context: Uint8Array;
+}
+
+export interface KvService {
+  /** `r` and `w` of 0 mean the default. `value` null is a delete (tombstone). */
+  get(key: Uint8Array, r: number, timeoutMs: number): ReadResult | Promise<ReadResult>;
+  put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, timeoutMs: number): Promise<WriteResult>;
+  /** Named numbers for STATS, beyond the server's own. */
+  stats(): Record<string, number>;
+}
+
+const EMPTY = new Uint8Array(0);
+
+export const toReadResult = (obj: Obj | null): ReadResult => {
+  if (obj === null) return { siblings: [], found: false, context: EMPTY };
+  const values = D.values(obj);
+  const siblings = values.map((v) => ({ value: untag(v), tombstone: isTombstone(v) }));
+  return { siblings, found: siblings.some((s) => !s.tombstone), context: encodeContext(D.join(obj)) };
+};
+
+/** Decodes a client's context bytes; empty bytes are a blind write. */
+export const clientContext = (bytes: Uint8Array): D.Context => {
+  if (bytes.length === 0) return D.emptyContext;
+  const d = decodeContext(bytes);
+  if (!d.ok) throw new KvError('KV_BAD_ARGUMENT', `context does not decode: ${d.reason}`);
+  return d.value;
+};
+
+const checkQuorum = (name: 'r' | 'w', v: number): void => {
+  if (v > 1) throw new KvError('KV_UNAVAILABLE', `${name}=${v} but this standalone node holds 1 replica`);
+};
+
+/** One node, one replica of every key. */
+export class StandaloneService implements KvService {
+  constructor(private readonly replica: Replica) {}
+
+  get(key: Uint8Array, r: number, _timeoutMs = 0): ReadResult | Promise<ReadResult> {
+    checkQuorum('r', r);
+    const obj = this.replica.read(key);
+    return obj instanceof Promise ? obj.then(toReadResult) : toReadResult(obj);
+  }
+
+  async put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, _timeoutMs = 0): Promise<WriteResult> {
+    checkQuorum('w', w);
+    const ctx = clientContext(context);
+    const obj = await this.replica.coordinate(key, D.newWithContext(ctx, value === null ? tombstone() : tagValue(value)));
+    return { context: encodeContext(D.join(obj)) };
+  }
+
+  stats(): Record<string, number> {
+    return { replicas: 1 };
+  }
+}
