@@ -90,9 +90,9 @@ export const NodeConfigCodec = t.type({
 export type NodeConfig = t.TypeOf<typeof NodeConfigCodec>;
 
 export const defaultLimits: Limits = {
-  maxFrameBytes: 16 * MiB,
-  maxKeyBytes: 8 * 1024,
-  maxValueBytes: 8 * MiB,
+  maxFrameBytes: 8 * MiB,
+  maxKeyBytes: 1024,
+  maxValueBytes: 4 * MiB,
   maxConnections: 10_000,
   maxInFlightPerConnection: 1024,
   handshakeTimeoutMs: 10_000,
