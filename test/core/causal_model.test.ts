@@ -162,6 +162,10 @@ test('after full sync: zero lost writes and zero resurrected overwritten values,
       assert.equal(lost, [], 'lost writes');
       assert.equal(resurrected, [], 'resurrected values');
       for (const r of w.replicas) assert.ok(D.equals(r.clock, merged), 'replica converged');
+      // Tombstones are plain values: say every third event is a delete.
+      const live = [...all].filter((e) => !overwritten.has(e));
+      const isTombstone = (e: number): boolean => e % 3 === 0;
+      assert.is(D.isDeleted(merged, isTombstone), live.length > 0 && live.every(isTombstone), 'deleted iff every live write is a delete');
     }),
     150,
   );
@@ -213,6 +217,40 @@ test('with k read-modify-write clients (reads see their own last write) siblings
         assert.ok(D.size(fullSync(w)) <= k);
       },
     ),
+    150,
+  );
+});
+
+test('an lww namespace (every stored version collapsed) converges to one value on every replica, whatever the sync order', () => {
+  const pick = (x: number, y: number): number => (y > x ? y : x);
+  const collapse = (c: D.Clock<number>): D.Clock<number> => D.lww(c, pick);
+  check(
+    fc.property(fc.array(step, { maxLength: 60, size: 'max' }), fc.nat(), fc.nat(), (steps, i, j) => {
+      const clocks: D.Clock<number>[] = REPLICAS.map(() => D.empty);
+      const pool: D.Clock<number>[] = [];
+      let context: D.Context = D.emptyContext;
+      let next = 1;
+      for (const [kind, a, b] of steps) {
+        const r = a % REPLICAS.length;
+        if (kind < 25) context = D.join(clocks[r]!);
+        else if (kind < 75) {
+          const w = kind < 42 ? D.newValue(next++) : D.newWithContext(context, next++);
+          clocks[r] = collapse(D.update(w, REPLICAS[r]!, clocks[r]!));
+        } else clocks[r] = collapse(D.sync(clocks[r]!, clocks[b % REPLICAS.length]!));
+        assert.ok(D.size(clocks[r]!) <= 1);
+        pool.push(clocks[r]!);
+      }
+      if (pool.length > 0) {
+        const x = pool[i % pool.length]!;
+        const y = pool[j % pool.length]!;
+        assert.ok(D.equals(collapse(D.sync(x, y)), collapse(D.sync(y, x))), 'collapsed sync commutes');
+      }
+      const merged = collapse(D.syncAll(clocks));
+      const forward = clocks.reduce((acc, c) => collapse(D.sync(acc, c)), D.empty as D.Clock<number>);
+      const backward = clocks.reduceRight((acc, c) => collapse(D.sync(acc, c)), D.empty as D.Clock<number>);
+      assert.ok(D.equals(merged, forward) && D.equals(merged, backward), 'same value whatever the order');
+      assert.is(D.size(merged), next > 1 ? 1 : 0);
+    }),
     150,
   );
 });
