@@ -6,7 +6,9 @@
         "native/addon.cc",
         "native/hash.cc",
         "native/crc32c.cc",
-        "native/log_binding.cc"
+        "native/log_binding.cc",
+        "native/log_keydir.cc",
+        "native/log_store.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

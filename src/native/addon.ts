@@ -82,3 +82,80 @@ export const crc32c = (data: Uint8Array, init = 0): number => {
   if (!Number.isInteger(init) || init < 0 || init > 0xffffffff) throw new TypeError('init must be a u32');
   return addon.crc32c(bytes('data', data), init);
 };
+
+// ---- log storage engine (native/log_*.cc) ----
+
+declare const logHandleBrand: unique symbol;
+declare const logFoldBrand: unique symbol;
+/** An open log partition inside the addon (an N-API External). */
+export type LogHandle = { readonly [logHandleBrand]: true };
+/** A fold in progress: a snapshot of the keydir plus references to its files. */
+export type LogFoldHandle = { readonly [logFoldBrand]: true };
+
+/** Durability as the addon numbers it: 0 none, 1 interval, 2 always. */
+export type LogDurability = 0 | 1 | 2;
+
+/** Counters of one log partition (all exact). */
+export interface LogNativeStats {
+  readonly keys: number;
+  readonly liveBytes: number;
+  readonly deadBytes: number;
+  readonly files: number;
+  readonly merges: number;
+  readonly recoveredRecords: number;
+  readonly droppedRecords: number;
+  readonly keydirBytes: number;
+  readonly hintFilesLoaded: number;
+  readonly truncatedBytes: number;
+}
+
+/**
+ * The log engine's native functions. Only src/storage/log.ts calls them, after
+ * validating every argument; the addon re-checks types (TypeError) and throws
+ * Errors whose `code` is one of KV_IO_ERROR, KV_CORRUPTION, KV_CLOSED,
+ * KV_TOO_LARGE, KV_BAD_ARGUMENT.
+ */
+export interface NativeLog {
+  /**
+   * Opens (recovering) the partition in `dir`. `onSync(seq, code, message)` is
+   * called on the JS thread after each fdatasync round someone waits for:
+   * every write with sequence number <= seq is then on stable storage (or
+   * `code` says why not).
+   */
+  logOpen(
+    dir: string,
+    maxFileBytes: number,
+    durability: LogDurability,
+    syncIntervalMs: number,
+    mergeThreshold: number,
+    onSync: (seq: number, code: string | null, message: string) => void,
+  ): LogHandle;
+  /** Appends a record; returns the write's sequence number. */
+  logPut(h: LogHandle, key: Uint8Array, value: Uint8Array): number;
+  /** Appends a tombstone when the key exists; returns the sequence number to wait for. */
+  logDelete(h: LogHandle, key: Uint8Array): number;
+  /** Records in the on-disk layout with CRC and timestamp blank (filled in place). */
+  logBatch(h: LogHandle, records: Uint8Array): number;
+  /** A copy of the value, or undefined. */
+  logGet(h: LogHandle, key: Uint8Array): Buffer | undefined;
+  /** The buffer logGetInto copies values into (kept alive by the addon). */
+  logSetReadBuffer(h: LogHandle, buf: Uint8Array): void;
+  /** -1 when absent, else the value's length; copied only when it fits the read buffer. */
+  logGetInto(h: LogHandle, key: Uint8Array): number;
+  /** Requests an fdatasync of everything written; returns the sequence number it covers. */
+  logSync(h: LogHandle): number;
+  logCount(h: LogHandle): number;
+  logStats(h: LogHandle): LogNativeStats;
+  /** Stops the threads, syncs, unmaps. Later calls throw KV_CLOSED. */
+  logClose(h: LogHandle): void;
+  logFoldOpen(h: LogHandle, keysOnly: boolean): LogFoldHandle;
+  /** Fills buf with [u32 keyLen][u32 valueLen][key][value]...; returns the count, 0 at the end, -(bytes needed) when one entry does not fit. */
+  logFoldNext(f: LogFoldHandle, buf: Uint8Array): number;
+  logFoldClose(f: LogFoldHandle): void;
+  /** Merges closed files past the threshold (or, with `all`, every closed file with dead bytes); resolves with the number of files merged. */
+  logMerge(h: LogHandle, all: boolean): Promise<number>;
+  /** Closed files whose dead fraction passes the threshold. */
+  logMergeCandidates(h: LogHandle): number;
+}
+
+export const nativeLog: NativeLog = addon as unknown as NativeLog;
