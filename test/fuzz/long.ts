@@ -81,7 +81,7 @@ const vectorFrames = (): Uint8Array[] => {
 
 const OPCODES: readonly number[] = [...Object.values(Opcode), 0x00, 0x13, 0x30, 0x40, 0x7f, 0x80, 0xff];
 const INTERESTING_U32: readonly number[] = [0, 1, 7, 8, 9, 0x7fffffff, 0x80000000, 0xfffffff0, 0xffffffff, 0xffff, 0x10000];
-const DECODER_LIMITS: readonly number[] = [MIN_FRAME_BYTES, 64, 1024, 65536, 65536, 65536];
+const DECODER_LIMITS: readonly number[] = [MIN_FRAME_BYTES, 64, 1024, 1024, 65536, 65536, 65536, 65536];
 
 export const runFuzz = (options: FuzzOptions): FuzzStats => {
   const random = prng(options.seed);
@@ -179,12 +179,24 @@ export const runFuzz = (options: FuzzOptions): FuzzStats => {
     }
   };
 
+  /** Random bytes; half of them behind a plausible prefix (right length, version 1) so they reach the body decoders. */
+  const randomInput = (): Uint8Array => {
+    const b = randomBytes(int(random() < 0.9 ? 40 : 400));
+    if (b.length >= MIN_FRAME_BYTES && random() < 0.5) {
+      setU32(b, 0, b.length - 4);
+      b[4] = 1;
+      b[6] = 0;
+      b[7] = b[7]! & 1;
+    }
+    return b;
+  };
+
   const limitsFor = (maxFrameBytes: number): Limits =>
     random() < 0.5 ? { ...DEFAULT_LIMITS, maxFrameBytes } : { ...DEFAULT_LIMITS, maxFrameBytes, maxKeyBytes: int(40), maxValueBytes: int(200) };
 
   const total = options.inputs;
   for (let index = 0; index < total; index++) {
-    const input = random() < 0.2 ? randomBytes(int(random() < 0.9 ? 40 : 400)) : mutateOnce();
+    const input = random() < 0.2 ? randomInput() : mutateOnce();
     // Mostly small limits (cheap, and every length check fires); sometimes the default.
     const maxFrameBytes = random() < 0.02 ? DEFAULT_LIMITS.maxFrameBytes : pick(DECODER_LIMITS);
     const limits = limitsFor(maxFrameBytes);
