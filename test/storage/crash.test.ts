@@ -1,0 +1,202 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createLogBackend, type LogPartitionStore } from '../../src/storage/log.js';
+import { KvError } from '../../src/errors.js';
+import { runSeed } from '../helpers/seed.js';
+import { crashValue } from '../fixtures/log_crash_value.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const writer = join(root, 'test', 'fixtures', 'log_crash_writer.ts');
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'ringkv-crash-'));
+  dirs.push(d);
+  return d;
+};
+const b = (s: string): Buffer => Buffer.from(s);
+
+// Deterministic from the run's seed, so a failing schedule can be replayed.
+const rng = (seed: number): (() => number) => {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+};
+
+const open = async (dir: string): Promise<{ close: () => Promise<void>; store: LogPartitionStore }> => {
+  const backend = await createLogBackend({ dir, autoMerge: false });
+  const store = (await backend.open(0)) as LogPartitionStore;
+  return { store, close: () => backend.close() };
+};
+
+/** Runs the writer until `killAfterMs` past its "ready", SIGKILLs it, returns the acknowledged keys. */
+const runAndKill = (dir: string, prefix: string, killAfterMs: number): Promise<string[]> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, prefix], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (timer === undefined && out.includes('ready\n')) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (_code, signal) => {
+      if (timer !== undefined) clearTimeout(timer);
+      if (signal !== 'SIGKILL') return reject(new Error(`writer ended without being killed: ${err}`));
+      const acked = out
+        .split('\n')
+        .filter((l) => l.startsWith('ack '))
+        .map((l) => l.slice(4));
+      resolve(acked);
+    });
+  });
+
+test('SIGKILL at random moments: every acknowledged write survives with its exact value', async () => {
+  const dir = tempDir();
+  const random = rng(runSeed());
+  const acked: string[] = [];
+  let lastStats: Record<string, number> | undefined;
+  for (let iteration = 0; iteration < 24; iteration++) {
+    const killAfterMs = Math.floor(random() * 250);
+    acked.push(...(await runAndKill(dir, `i${iteration}`, killAfterMs)));
+    const { store, close } = await open(dir);
+    for (const k of acked) {
+      const v = store.getSync(b(k));
+      assert.ok(v !== undefined, `acknowledged ${k} is missing after crash ${iteration}`);
+      assert.ok(Buffer.from(v).equals(crashValue(k)), `acknowledged ${k} has a wrong value`);
+    }
+    // No garbled value anywhere, acknowledged or not.
+    await store.fold((k, v) => {
+      const key = Buffer.from(k).toString();
+      assert.ok(Buffer.from(v).equals(crashValue(key)), `garbled value under ${key}`);
+    });
+    lastStats = store.stats().extra as Record<string, number>;
+    await close();
+  }
+  assert.ok(acked.length > 1000, `only ${acked.length} writes acknowledged`);
+  assert.ok((lastStats?.files ?? 0) > 3, 'writes spread over several files');
+});
+
+/** Writes `n` records into one fresh partition; returns its data file and each record's [start, end). */
+const writeRecords = async (n: number): Promise<{ dir: string; file: string; spans: [number, number][]; keys: string[] }> => {
+  const dir = tempDir();
+  const { store, close } = await open(dir);
+  const keys = Array.from({ length: n }, (_, i) => `key-${i}`);
+  const spans: [number, number][] = [];
+  let at = 0;
+  for (const k of keys) {
+    await store.put(b(k), crashValue(k));
+    const size = 19 + k.length + crashValue(k).length;
+    spans.push([at, at + size]);
+    at += size;
+  }
+  await close();
+  const pdir = join(dir, 'p0');
+  const files = readdirSync(pdir).filter((f) => f.endsWith('.data'));
+  assert.is(files.length, 1);
+  const file = join(pdir, files[0]!);
+  assert.is(readFileSync(file).length, at);
+  return { dir, file, spans, keys };
+};
+
+test('torn tail: truncating the last record at every offset keeps every earlier record', async () => {
+  const { dir, file, spans, keys } = await writeRecords(12);
+  const original = readFileSync(file);
+  const [start, end] = spans[spans.length - 1]!;
+  for (let cut = start; cut < end; cut++) {
+    writeFileSync(file, original.subarray(0, cut));
+    const { store, close } = await open(dir);
+    for (let i = 0; i < keys.length - 1; i++) {
+      assert.ok(Buffer.from(store.getSync(b(keys[i]!))!).equals(crashValue(keys[i]!)), `cut ${cut}: ${keys[i]}`);
+    }
+    assert.is(store.getSync(b(keys[keys.length - 1]!)), undefined, `cut ${cut}: the torn record is not returned`);
+    const extra = store.stats().extra!;
+    assert.is(extra.truncatedBytes, cut - start);
+    assert.is(extra.droppedRecords, cut > start ? 1 : 0);
+    // The file was cut back to a clean end: appends continue and reload.
+    if (cut % 16 === 0) {
+      await store.put(b('after'), b('tear'));
+      await close();
+      const again = await open(dir);
+      assert.is(Buffer.from(again.store.getSync(b('after'))!).toString(), 'tear');
+      assert.is(again.store.count(), keys.length);
+      await again.close();
+    } else {
+      await close();
+    }
+  }
+  writeFileSync(file, original);
+});
+
+test('flipped bits: the damaged record is dropped and counted, the others survive', async () => {
+  const { dir, file, spans, keys } = await writeRecords(20);
+  const original = readFileSync(file);
+  const random = rng(runSeed() ^ 0x5eed);
+  for (const victim of [0, 1, 7, 10, 18, 19]) {
+    const [start, end] = spans[victim]!;
+    // Every header field, the key, and a few value bytes.
+    const positions = [0, 3, 4, 5, 12, 13, 14, 15, 18, 19, 20, end - start - 1];
+    for (let i = 0; i < 4; i++) positions.push(19 + Math.floor(random() * (end - start - 19)));
+    for (const pos of positions) {
+      const bit = Math.floor(random() * 8);
+      const damaged = Buffer.from(original);
+      damaged[start + pos] = damaged[start + pos]! ^ (1 << bit);
+      writeFileSync(file, damaged);
+      const { store, close } = await open(dir);
+      const label = `record ${victim}, byte ${pos}, bit ${bit}`;
+      assert.is(store.getSync(b(keys[victim]!)), undefined, `${label}: damaged record returned`);
+      assert.ok((store.stats().extra?.droppedRecords ?? 0) >= 1, `${label}: not counted`);
+      for (let k = 0; k < keys.length; k++) {
+        if (k === victim) continue;
+        const v = store.getSync(b(keys[k]!));
+        assert.ok(v !== undefined && Buffer.from(v).equals(crashValue(keys[k]!)), `${label}: lost ${keys[k]}`);
+      }
+      await close();
+    }
+  }
+  writeFileSync(file, original);
+});
+
+test('a flipped bit in a hint-indexed file is caught when the record is read', async () => {
+  const dir = tempDir();
+  const backend = await createLogBackend({ dir, autoMerge: false, maxFileBytes: 4096 });
+  const store = (await backend.open(0)) as LogPartitionStore;
+  for (let i = 0; i < 40; i++) await store.put(b(`key-${i}`), crashValue(`key-${i}`));
+  await backend.close();
+  const pdir = join(dir, 'p0');
+  const first = join(pdir, readdirSync(pdir).filter((f) => f.endsWith('.data')).sort()[0]!);
+  const bytes = readFileSync(first);
+  const at = bytes.indexOf(b('key-0')) + 5 + 3; // inside key-0's value
+  bytes[at] = bytes[at]! ^ 4;
+  writeFileSync(first, bytes);
+  const { store: s, close } = await open(dir);
+  assert.ok((s.stats().extra?.hintFilesLoaded ?? 0) > 0, 'the hint was used, so the data was not scanned');
+  try {
+    s.getSync(b('key-0'));
+    assert.unreachable('damaged record returned');
+  } catch (e) {
+    assert.instance(e, KvError);
+    assert.is((e as KvError).code, 'KV_CORRUPTION');
+  }
+  assert.ok(Buffer.from(s.getSync(b('key-1'))!).equals(crashValue('key-1')));
+  await close();
+});
+
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test.run();
