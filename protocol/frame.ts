@@ -93,6 +93,9 @@ const makeFrame = (bytes: Uint8Array): Frame => ({
   body: bytes.subarray(MIN_FRAME_BYTES),
 });
 
+/** First buffer for a frame split across chunks; it doubles from here as bytes arrive. */
+const INITIAL_PARTIAL_BYTES = 64 * 1024;
+
 export interface FrameDecoderOptions {
   /** Largest whole frame accepted (prefix included); default DEFAULT_LIMITS.maxFrameBytes. */
   readonly maxFrameBytes?: number;
@@ -106,8 +109,12 @@ export interface FrameDecoderOptions {
  *   for (let f = decoder.next(); f !== undefined; f = decoder.next()) handle(f);
  *
  * A frame wholly inside one chunk is returned as a subarray of that chunk (no
- * copy); a frame split across chunks is assembled into one buffer of exactly
- * its size, allocated only after its length passed the limit check.
+ * copy); a frame split across chunks is assembled into one buffer that ends
+ * up exactly its size. That buffer starts at min(size, 64 KiB) and doubles as
+ * bytes arrive, so a peer that announces a large frame and then trickles (or
+ * never sends) its bytes makes the decoder hold at most about twice what it
+ * actually sent, never the announced size; and nothing at all is allocated
+ * for a length that fails the limit check.
  *
  * The first invalid header makes the decoder fail: `next()` hands out the
  * frames that preceded it, then throws a KvError (KV_BAD_FRAME or
@@ -117,11 +124,13 @@ export interface FrameDecoderOptions {
 export class FrameDecoder {
   readonly maxFrameBytes: number;
   // The partial frame: its first 12 bytes collect in `head` until the header
-  // is checked, then the whole frame collects in `partial`.
+  // is checked, then the frame collects in `partial` (capacity grows up to
+  // `partialTotal`, the frame's size).
   private readonly head = new Uint8Array(MIN_FRAME_BYTES);
   private headFill = 0;
   private partial: Uint8Array | null = null;
   private partialFill = 0;
+  private partialTotal = 0;
   private ready: Frame[] = [];
   private readyNext = 0;
   private failure: KvError | null = null;
@@ -139,7 +148,7 @@ export class FrameDecoder {
     return this.partial !== null ? this.partialFill : this.headFill;
   }
 
-  /** Bytes allocated for an incomplete frame (its whole size once its header passed the checks), at most maxFrameBytes. */
+  /** Bytes allocated for an incomplete frame: at most min(its size, max(64 KiB, 2 × bufferedBytes)). */
   get reservedBytes(): number {
     return this.partial !== null ? this.partial.length : this.head.length;
   }
@@ -161,14 +170,16 @@ export class FrameDecoder {
     while (at < end && this.failure === null) {
       if (this.partial !== null) {
         // Continue a frame that started in an earlier chunk.
-        const take = Math.min(this.partial.length - this.partialFill, end - at);
-        this.partial.set(chunk.subarray(at, at + take), this.partialFill);
-        this.partialFill += take;
+        const take = Math.min(this.partialTotal - this.partialFill, end - at);
+        this.append(chunk.subarray(at, at + take));
         at += take;
-        if (this.partialFill === this.partial.length) {
+        if (this.partialFill === this.partialTotal) {
+          // append() caps the buffer at the frame's size, so a full frame fills it exactly.
+          if (this.partial.length !== this.partialTotal) throw new KvError('KV_INTERNAL', 'partial frame buffer size mismatch');
           this.ready.push(makeFrame(this.partial));
           this.partial = null;
           this.partialFill = 0;
+          this.partialTotal = 0;
         }
         continue;
       }
@@ -181,9 +192,8 @@ export class FrameDecoder {
           this.ready.push(makeFrame(chunk.subarray(at, at + total)));
           at += total;
         } else {
-          this.partial = new Uint8Array(total);
-          this.partial.set(chunk.subarray(at, end), 0);
-          this.partialFill = end - at;
+          this.start(total);
+          this.append(chunk.subarray(at, end));
           at = end;
         }
         continue;
@@ -206,14 +216,12 @@ export class FrameDecoder {
         const length = u32At(this.head, 0);
         if (!this.check(length, this.head[4]!, (this.head[6]! << 8) | this.head[7]!)) return;
         const total = length + PREFIX_BYTES;
-        const frame = new Uint8Array(total);
-        frame.set(this.head, 0);
         this.headFill = 0;
         if (total === MIN_FRAME_BYTES) {
-          this.ready.push(makeFrame(frame));
+          this.ready.push(makeFrame(this.head.slice()));
         } else {
-          this.partial = frame;
-          this.partialFill = MIN_FRAME_BYTES;
+          this.start(total);
+          this.append(this.head);
         }
       }
     }
@@ -231,6 +239,25 @@ export class FrameDecoder {
     }
     if (this.failure !== null) throw this.failure;
     return undefined;
+  }
+
+  private start(total: number): void {
+    this.partial = new Uint8Array(Math.min(total, INITIAL_PARTIAL_BYTES));
+    this.partialFill = 0;
+    this.partialTotal = total;
+  }
+
+  /** Copies `bytes` into the partial frame, doubling its buffer (capped at the frame size) when full. */
+  private append(bytes: Uint8Array): void {
+    let buf = this.partial!;
+    const need = this.partialFill + bytes.length;
+    if (need > buf.length) {
+      const grown = new Uint8Array(Math.min(this.partialTotal, Math.max(need, buf.length * 2)));
+      grown.set(buf.subarray(0, this.partialFill), 0);
+      this.partial = buf = grown;
+    }
+    buf.set(bytes, this.partialFill);
+    this.partialFill = need;
   }
 
   private check(length: number, version: number, flags: number): boolean {

@@ -7,8 +7,9 @@
  * - `push` never throws; `next` throws only KvError KV_BAD_FRAME / KV_TOO_LARGE;
  * - decodeMessage never throws and its Lefts are KvErrors with a known code;
  * - no frame exceeds maxFrameBytes, and the decoder never holds or reserves
- *   more than maxFrameBytes for an incomplete frame (a refused length
- *   reserves nothing beyond the 12-byte header scratch);
+ *   more than maxFrameBytes for an incomplete frame, nor more than
+ *   max(64 KiB, 2 × the bytes it holds) (a refused length reserves nothing
+ *   beyond the 12-byte header scratch);
  * - every message that decodes re-encodes to exactly the frame's bytes
  *   (the encoding is canonical).
  *
@@ -220,6 +221,10 @@ export const runFuzz = (options: FuzzOptions): FuzzStats => {
       }
       if (decoder.reservedBytes > maxFrameBytes) fail(`decoder reserved ${decoder.reservedBytes} > maxFrameBytes ${maxFrameBytes}`);
       if (decoder.bufferedBytes > maxFrameBytes) fail(`decoder buffered ${decoder.bufferedBytes} > maxFrameBytes ${maxFrameBytes}`);
+      // An announced length is never reserved up front: the buffer tracks the bytes that arrived.
+      if (decoder.reservedBytes > Math.max(64 * 1024, 2 * decoder.bufferedBytes)) {
+        fail(`decoder reserved ${decoder.reservedBytes} for ${decoder.bufferedBytes} buffered bytes`);
+      }
       for (;;) {
         let frame;
         try {

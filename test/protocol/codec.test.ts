@@ -181,6 +181,23 @@ test('decoder: an oversized length is refused from its 4 bytes alone, before any
   assert.is(failure(over).code, 'KV_TOO_LARGE');
 });
 
+test('decoder: a large announced frame reserves memory as its bytes arrive, not up front', () => {
+  const total = 4 * 1024 * 1024;
+  const frame = encode({ op: 'PING', streamId: 1, payload: new Uint8Array(total - 16).fill(7) });
+  for (const step of [12, 1000, 100_000]) {
+    const d = new FrameDecoder();
+    d.push(frame.subarray(0, step));
+    assert.ok(d.reservedBytes <= Math.max(64 * 1024, 2 * step), `after ${step} bytes: ${d.reservedBytes}`);
+    for (let at = step; at < frame.length; at += step) {
+      d.push(frame.subarray(at, at + step));
+      if (d.pendingFrames === 0) assert.ok(d.reservedBytes <= Math.max(64 * 1024, 2 * d.bufferedBytes));
+    }
+    const f = d.next()!;
+    assert.is(f.bytes.length, total);
+    assert.ok(f.bytes.every((b, i) => (i < 16 ? b === frame[i] : b === 7)));
+  }
+});
+
 test('decoder: frames before a bad header are delivered, then the error repeats', () => {
   const d = new FrameDecoder();
   d.push(Buffer.concat([encode(sample[2]!), Uint8Array.of(0, 0, 0, 8, 9, 1, 0, 0, 0, 0, 0, 1), encode(sample[2]!)]));
