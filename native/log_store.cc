@@ -185,7 +185,13 @@ FilePtr Store::open_file(uint64_t rank, bool active, bool create) {
 }
 
 void Store::open() {
-  if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dir_);
+  if (::mkdir(dir_.c_str(), 0755) == 0) {
+    // The new directory's entry must survive a crash too.
+    size_t slash = dir_.find_last_of('/');
+    fsync_dir(slash == std::string::npos ? "." : slash == 0 ? "/" : dir_.substr(0, slash));
+  } else if (errno != EEXIST) {
+    throw_errno("mkdir " + dir_);
+  }
   std::vector<uint64_t> ranks;
   std::vector<uint64_t> hint_ranks;
   DIR* d = ::opendir(dir_.c_str());
@@ -316,7 +322,9 @@ bool Store::load_hint(const FilePtr& f) {
 }
 
 void Store::recover_file(const FilePtr& f, bool last) {
-  if (!last && load_hint(f)) {
+  // The newest file has a hint only after a clean close; the hint records
+  // the data length it covers, so any later append makes it stale (refused).
+  if (load_hint(f)) {
     hints_loaded_++;
     return;
   }
@@ -696,6 +704,14 @@ void Store::close() {
   if (hint_thread_.joinable()) hint_thread_.join();
   closed_ = true;
   std::string error;
+  if (active_ && active_->length > 0) {
+    // A hint for the active file makes the next open skip its scan too.
+    try {
+      write_hint(active_);
+    } catch (const StoreError& e) {
+      std::fprintf(stderr, "ringkv log: hint for %s not written: %s\n", active_->data_path.c_str(), e.what());
+    }
+  }
   for (const FilePtr& f : unsynced_closed_) {
     if (::fdatasync(f->fd) != 0 && error.empty()) error = "fdatasync " + f->data_path + ": " + std::strerror(errno);
   }

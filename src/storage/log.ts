@@ -404,10 +404,17 @@ export class LogPartitionStore implements PartitionStore {
       const synced = this.sync();
       this.closed = true;
       if (this.mergeTimer !== undefined) clearInterval(this.mergeTimer);
+      let failure: unknown;
       try {
         await synced;
+      } catch (e) {
+        failure = e;
+      }
+      try {
         if (this.merging !== undefined) await this.merging.catch(() => 0);
+        // Stops the threads and releases the files even when the sync failed.
         nativeLog.logClose(this.handle);
+        if (failure !== undefined) throw failure;
       } catch (e) {
         throw toKvError(e);
       } finally {
