@@ -352,26 +352,46 @@ test('a merge that completes in the middle of a fold does not disturb it', async
 
 test('a tombstone survives a merge while an older file still holds the key', async () => {
   const { backend, store, dir } = await openStore({ maxFileBytes: 4096, mergeThreshold: 0.5 });
-  // File A: the victim plus many keys that stay live (A is not a candidate).
+  const pdir = join(dir, 'p0');
+  // File A: the victim plus keys that stay live, so A is never a candidate.
   await store.put(b('victim'), b('old value'));
-  for (let i = 0; i < 60; i++) await store.put(b(`live${i}`), Buffer.alloc(40, 1));
-  // Later files: the tombstone, among records that die quickly (candidates).
+  for (let i = 0; i < 50; i++) await store.put(b(`live${i}`), Buffer.alloc(40, 1));
+  // File B: a big record (it forces the rotation) and the victim's tombstone.
+  await store.put(b('pad'), Buffer.alloc(3900, 2));
   await store.delete(b('victim'));
-  for (let round = 0; round < 4; round++) for (let i = 0; i < 30; i++) await store.put(b(`churn${i}`), Buffer.alloc(40, round));
-  for (let i = 0; i < 60; i++) await store.put(b(`pad${i}`), Buffer.alloc(40, 2)); // moves on to fresh files
-  const merged = await store.merge();
-  assert.ok(merged > 0, 'some files merged');
+  const [fileA, fileB] = dataFiles(pdir);
+  assert.ok(readFileSync(join(pdir, fileB!)).includes(b('victim')), 'the tombstone is in B');
+  // Later files; overwriting pad makes B all dead apart from the tombstone.
+  for (let i = 0; i < 60; i++) await store.put(b(`later${i}`), Buffer.alloc(40, 3));
+  await store.put(b('pad'), b('small'));
+  assert.ok((await store.merge()) > 0, 'some files merged');
+  const after = dataFiles(pdir);
+  assert.ok(after.includes(fileA!), 'A was not merged');
+  assert.not.ok(after.includes(fileB!), 'B was merged');
   assert.is(store.getSync(b('victim')), undefined);
   await backend.close();
-  // The oldest file still holds "victim" (it was not merged).
-  const pdir = join(dir, 'p0');
-  const oldest = readFileSync(join(pdir, dataFiles(pdir)[0]!));
-  assert.ok(oldest.includes(b('old value')), 'the oldest file was not merged');
+  assert.ok(readFileSync(join(pdir, fileA!)).includes(b('old value')), 'A still holds the old value');
   const again = await createLogBackend({ dir, autoMerge: false });
   const s = (await again.open(0)) as LogPartitionStore;
   assert.is(s.getSync(b('victim')), undefined, 'victim stays deleted after reopen');
-  assert.is(s.count(), 60 + 30 + 60);
+  assert.is(s.count(), 50 + 1 + 60);
+  // Without hints (a full scan) the answer is the same.
   await again.close();
+  for (const f of readdirSync(pdir).filter((f) => f.endsWith('.hint'))) rmSync(join(pdir, f));
+  const third = await createLogBackend({ dir, autoMerge: false });
+  assert.is((await third.open(0)).getSync!(b('victim')), undefined, 'victim stays deleted after a scan');
+  await third.close();
+});
+
+test('autoMerge merges files past the threshold in the background', async () => {
+  const { backend, store } = await openStore({ maxFileBytes: 4096, autoMerge: true, mergeCheckIntervalMs: 5 });
+  for (let round = 0; round < 6; round++) for (let i = 0; i < 40; i++) await store.put(b(`k${i}`), Buffer.alloc(50, round));
+  for (let tries = 0; tries < 400 && (store.stats().extra?.merges ?? 0) === 0; tries++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.ok((store.stats().extra?.merges ?? 0) > 0, 'a merge ran');
+  for (let i = 0; i < 40; i++) assert.ok(Buffer.from(store.getSync(b(`k${i}`))!).equals(Buffer.alloc(50, 5)));
+  await backend.close();
 });
 
 test('a delete then re-put survives a merge of the tombstone file and reopen', async () => {
