@@ -17,17 +17,23 @@
  *   therefore moves exactly the new node's target, ⌊Q/(S+1)⌋ or ⌈Q/(S+1)⌉, all
  *   of them to the new node; a leave moves exactly the leaver's partitions. On
  *   top of that, the repair pass may spend at most `maxExtraMoves` further
- *   moves (default `defaultExtraMoves`: 4 for a join, 4 + ⌈c/2⌉ when departed
- *   nodes owned c partitions) on swaps that remove tail
+ *   moves (default `defaultExtraMoves`: 4 for a join, 4 + ⌈c·min(1, 2(n−1)/S)⌉
+ *   when departed nodes owned c partitions and S nodes remain) on swaps that remove tail
  *   violations; each such swap strictly lowers the violation count.
  * - Spread. A new node's partitions are placed evenly around the ring (about
  *   every (S+1)-th partition) and never within n of one another when that can
  *   be avoided, so a join adds no tail violation when S ≥ n (the new node is
  *   the only one whose positions change to a node, and it keeps its distance).
- * - Tail violations (see ring.ts `tailViolations`). The initial layout is
- *   striped: with equal weights and Q mod S = 0, S ≥ n it is exactly p ↦ p mod S
- *   (zero violations). Otherwise a deadline-ordered layout plus swap repair;
- *   the violation counts it reaches are measured by bench/ring.ts.
+ * - Tail violations (see ring.ts `tailViolations`). When every count is k or
+ *   k+1 (equal weights, Q ≥ S) the initial layout is built from rounds of the
+ *   nodes in id order and has zero violations whenever S − ⌈(S−r)/k⌉ ≥ n
+ *   (r = Q mod S; with r = 0 that is S ≥ n, the stripe p ↦ p mod S) or
+ *   S ≥ 2n − 1; see `stripedWithGaps` and `stripedWithCopies` for the proofs.
+ *   Zero is impossible when (k+1)·n > Q with r > 0 (a node owning k+1 cannot
+ *   keep all its gaps ≥ n), e.g. Q = 64, S = 3, n = 3 (22·3 > 64). Otherwise a
+ *   deadline-ordered layout plus swap repair; for equal weights and S ≥ n it
+ *   measured at most n − 1 violating windows over Q = 8..4096 (bench/ring.ts
+ *   prints the grid).
  *
  * Invalid input throws RangeError (empty node list, duplicate or empty ids,
  * weights that are not positive finite numbers, qBits out of 1..12).
@@ -54,13 +60,17 @@ export interface ClaimOptions {
 export const DEFAULT_CLAIM_N = 3;
 
 /**
- * The default repair budget: 4 moves, plus half the partitions of departed
- * nodes. A join places its partitions cleanly and needs little; a leave hands
- * the leaver's partitions to nodes that usually already sit next to them, and
- * half as many again lets the repair undo most of those repeats (bench/ring.ts
- * shows the trade-off).
+ * The default repair budget: 4 moves, plus, when departed nodes owned c
+ * partitions, ⌈c · min(1, 2(n−1)/S)⌉ for S remaining nodes. Why that much: a
+ * leaver's partitions sit between the same 2(n−1) ring neighbours all around
+ * a striped ring, so those neighbours cannot take them without repeating;
+ * each of them still needs its ≈ c/S share, which costs one chained move
+ * apiece (a far node takes the leaver's partition and hands one of its own
+ * to the neighbour). A join places its partitions cleanly and needs only the
+ * 4. bench/ring.ts shows the resulting moves and violations.
  */
-export const defaultExtraMoves = (departedPartitions: number): number => 4 + Math.ceil(departedPartitions / 2);
+export const defaultExtraMoves = (departedPartitions: number, remainingNodes: number, n: number = DEFAULT_CLAIM_N): number =>
+  4 + (departedPartitions === 0 ? 0 : Math.ceil(departedPartitions * Math.min(1, (2 * (n - 1)) / Math.max(1, remainingNodes))));
 
 // ---------------------------------------------------------------------------
 // validation
@@ -204,11 +214,12 @@ const violationsOf = (own: Int32Array, q: number, w: number): number => {
 /** Change in the violation count if positions a and b swap owners. */
 const swapDelta = (own: Int32Array, q: number, w: number, a: number, b: number, starts: number[]): number => {
   starts.length = 0;
+  const apart = Math.min(mod(a - b, q), mod(b - a, q)) >= w; // the two sets of windows are disjoint
   for (let i = 0; i < w; i++) {
     const s1 = mod(a - i, q);
-    if (!starts.includes(s1)) starts.push(s1);
+    if (apart || !starts.includes(s1)) starts.push(s1);
     const s2 = mod(b - i, q);
-    if (!starts.includes(s2)) starts.push(s2);
+    if (apart || !starts.includes(s2)) starts.push(s2);
   }
   let before = 0;
   for (const s of starts) if (windowBad(own, q, w, s)) before++;
@@ -222,56 +233,95 @@ const swapDelta = (own: Int32Array, q: number, w: number, a: number, b: number, 
   return after - before;
 };
 
-// Bounds that keep one repair step cheap on a 4096-partition ring.
-const REPAIR_POSITIONS_PER_STEP = 64;
-
 /**
- * Swap repair: repeatedly applies the swap of two positions' owners that most
- * lowers the tail-violation count (per extra move when `prev` is given), until
- * none helps or the move budget is spent. Swaps keep every node's count, so
- * balance is untouched. Returns the extra moves spent.
+ * Swap repair: walks the ring from a cursor; at each position whose owner
+ * repeats nearby it applies the swap with another position that most lowers
+ * the tail-violation count per extra move (moves counted against `prev` when
+ * given), and goes on from there. It stops after a full lap without an
+ * improving swap (a local optimum) or when the move budget is spent. Swaps
+ * keep every node's count, so balance is untouched. Returns the extra moves
+ * spent. Cost per lap: (positions in violation) × Q cheap checks.
  */
 const repair = (own: Int32Array, q: number, n: number, distinct: number, prev: Int32Array | null, budget: number): number => {
+  // First only swaps that put neither owner next to a copy of itself (cheap
+  // to filter, and each one fixes violations outright); then any net-improving
+  // swap, which untangles dense rings (S close to n), within a work cap so a
+  // 4096-partition ring stays fast.
+  const spent = repairPass(own, q, n, distinct, prev, budget, true, REPAIR_WORK_CAP);
+  return spent + repairPass(own, q, n, distinct, prev, budget - spent, false, REPAIR_WORK_CAP);
+};
+
+/**
+ * Work units one repair pass may spend (a candidate looked at = 1, a swap
+ * evaluated = 16): bounds a pass to roughly a tenth of a second on a
+ * 4096-partition ring, and, being a count rather than a clock, keeps the
+ * result a function of the inputs.
+ */
+const REPAIR_WORK_CAP = 1 << 21;
+
+const repairPass = (
+  own: Int32Array,
+  q: number,
+  n: number,
+  distinct: number,
+  prev: Int32Array | null,
+  budget: number,
+  strict: boolean,
+  workCap: number,
+): number => {
   const w = Math.min(n, q);
   if (w < 2 || distinct < w) return 0; // fewer nodes than a window: nothing a swap can fix
+  let work = 0;
   const starts: number[] = [];
   const moved = (p: number, owner: number): number => (prev !== null && prev[p] !== owner ? 1 : 0);
   let spent = 0;
-  for (let step = 0; step < q; step++) {
-    const hot: number[] = [];
-    for (let p = 0; p < q && hot.length < REPAIR_POSITIONS_PER_STEP; p++) {
-      if (conflictsAt(own, q, w, p, own[p]!) > 0) hot.push(p);
-    }
-    if (hot.length === 0) break;
-    let bestA = -1;
+  let nodes = 0;
+  for (const o of own) nodes = Math.max(nodes, o + 1);
+  const nearA = new Uint8Array(nodes); // owners within w−1 of a
+  const distCache: (Int32Array | undefined)[] = new Array(nodes); // per owner, until it swaps
+  let idle = 0; // positions visited since the last improvement
+  for (let a = 0; idle < q && work < workCap; a = (a + 1) % q, idle++) {
+    const oa = own[a]!;
+    if (conflictsAt(own, q, w, a, oa) === 0) continue;
     let bestB = -1;
     let bestScore = 0;
     let bestCost = 0;
-    for (const a of hot) {
-      const oa = own[a]!;
-      for (let b = 0; b < q; b++) {
-        const ob = own[b]!;
-        if (ob === oa) continue;
-        // Cheap filter: the swap can only help if neither owner lands next to a copy of itself.
-        if (conflictsAt(own, q, w, a, ob) > 0 || conflictsAt(own, q, w, b, oa) > 0) continue;
-        const cost = moved(a, ob) + moved(b, oa) - moved(a, oa) - moved(b, ob);
-        if (cost > budget - spent) continue;
-        const dv = swapDelta(own, q, w, a, b, starts);
-        if (dv >= 0) continue;
-        const score = -dv / (Math.max(cost, 0) + 1);
-        if (score > bestScore || (score === bestScore && cost < bestCost)) {
-          bestScore = score;
-          bestCost = cost;
-          bestA = a;
-          bestB = b;
-        }
+    // The strict filter in O(1) per candidate: owners around a, and each
+    // position's distance to oa's nearest copy.
+    let distOa: Int32Array | null = null;
+    if (strict) {
+      nearA.fill(0);
+      for (let d = 1; d < w; d++) {
+        nearA[own[(a + d) % q]!] = 1;
+        nearA[own[mod(a - d, q)]!] = 1;
+      }
+      distOa = distCache[oa] ?? (distCache[oa] = distances(own, q, oa));
+    }
+    for (let b = 0; b < q; b++) {
+      const ob = own[b]!;
+      work++;
+      if (ob === oa) continue;
+      if (distOa !== null && (nearA[ob] === 1 || distOa[b]! < w)) continue;
+      const cost = moved(a, ob) + moved(b, oa) - moved(a, oa) - moved(b, ob);
+      if (cost > budget - spent) continue;
+      work += 16;
+      const dv = swapDelta(own, q, w, a, b, starts);
+      if (dv >= 0) continue;
+      const score = -dv / (Math.max(cost, 0) + 1);
+      if (score > bestScore || (score === bestScore && cost < bestCost)) {
+        bestScore = score;
+        bestCost = cost;
+        bestB = b;
       }
     }
-    if (bestA < 0) break;
-    const t = own[bestA]!;
-    own[bestA] = own[bestB]!;
-    own[bestB] = t;
+    if (bestB < 0) continue;
+    const ob = own[bestB]!;
+    own[a] = ob;
+    own[bestB] = oa;
+    distCache[oa] = undefined;
+    distCache[ob] = undefined;
     spent += bestCost;
+    idle = 0;
   }
   return spent;
 };
@@ -311,6 +361,44 @@ const schedule = (counts: readonly number[], q: number, n: number): Int32Array =
     last[best] = p;
   }
   return own;
+};
+
+/**
+ * The provably clean layout for counts k or k+1 (e.g. equal weights), by
+ * leaving nodes out of rounds. With r of the S nodes owning k+1, lay k+1
+ * rounds of the nodes in id order; the D = S − r nodes that own only k are
+ * each left out of one round. Round 0 stays full, and rounds 1..k leave out
+ * at most ⌈D/k⌉ nodes each, in increasing id order from round to round. Then
+ * for a node x in rounds j and j+1 the gap is
+ *   S − |left out of j at or after x| − |left out of j+1 before x|,
+ * and since every id left out of round j is below every id left out of round
+ * j+1, at most one of the two terms is non-zero: gap ≥ S − ⌈D/k⌉. Across the
+ * wrap (round k → round 0) round 0 leaves nothing out. So: zero tail
+ * violations whenever S − ⌈D/k⌉ ≥ n (r = 0 is the plain stripe, gap S ≥ n).
+ * Returns null when the counts do not have that shape or the bound fails.
+ */
+const stripedWithGaps = (counts: readonly number[], q: number, n: number): Int32Array | null => {
+  const members = counts.flatMap((c, i) => (c > 0 ? [i] : []));
+  const s = members.length;
+  const k = Math.min(...members.map((i) => counts[i]!));
+  if (members.some((i) => counts[i]! > k + 1)) return null;
+  const rest = members.filter((i) => counts[i] === k);
+  const r = s - rest.length;
+  const own = new Int32Array(q);
+  let p = 0;
+  if (r === 0) {
+    if (s < Math.min(n, q)) return null;
+    for (let j = 0; j < k; j++) for (const i of members) own[p++] = i;
+    return p === q ? own : null;
+  }
+  const d = rest.length;
+  if (s - Math.ceil(d / k) < Math.min(n, q)) return null;
+  const leftOut = new Int32Array(counts.length).fill(-1);
+  for (let j = 1; j <= k; j++) {
+    for (let m = Math.floor(((j - 1) * d) / k); m < Math.floor((j * d) / k); m++) leftOut[rest[m]!] = j;
+  }
+  for (let j = 0; j <= k; j++) for (const i of members) if (leftOut[i] !== j) own[p++] = i;
+  return p === q ? own : null;
 };
 
 /**
@@ -362,7 +450,7 @@ export const claimInitial = (qBits: number, nodes: readonly NodeSpec[], options:
   const sorted = sortedSpecs(nodes);
   const tgt = targets(q, sorted);
   const counts = sorted.map((x) => tgt.get(x.id)!);
-  const own = stripedWithCopies(counts, q, n) ?? schedule(counts, q, n);
+  const own = stripedWithGaps(counts, q, n) ?? stripedWithCopies(counts, q, n) ?? schedule(counts, q, n);
   const distinct = counts.filter((c) => c > 0).length;
   repair(own, q, n, distinct, null, Infinity);
   return makeRing(Array.from(own, (i) => sorted[i]!.id), 1);
@@ -391,7 +479,7 @@ export const rebalanceReport = (ring: Ring, nodes: readonly NodeSpec[], options:
   const q = ring.partitionCount;
   let departed = 0;
   for (const o of ring.owners) if (!nodes.some((x) => x.id === o)) departed++;
-  const budget = options.maxExtraMoves ?? defaultExtraMoves(departed);
+  const budget = options.maxExtraMoves ?? defaultExtraMoves(departed, nodes.length, n);
   if (!(budget >= 0)) throw new RangeError('claim: maxExtraMoves must be ≥ 0');
   const w = Math.min(n, q);
   const sorted = sortedSpecs(nodes);
@@ -417,13 +505,14 @@ export const rebalanceReport = (ring: Ring, nodes: readonly NodeSpec[], options:
   for (let p = 0; p < q; p++) {
     if (own[p]! >= 0) continue;
     let best = -1;
-    let bestKey: readonly number[] = [];
+    let bestScore = -Infinity;
+    const scale = q + 1;
     for (let r = 0; r < s; r++) {
       if (deficit[r]! <= 0) continue;
-      const key = [-conflictsAt(own, q, w, p, r), nearest(own, q, p, r), deficit[r]!];
-      if (best < 0 || lexGreater(key, bestKey)) {
+      const score = (-conflictsAt(own, q, w, p, r) * scale + nearest(own, q, p, r)) * scale + deficit[r]!;
+      if (score > bestScore) {
         best = r;
-        bestKey = key;
+        bestScore = score;
       }
     }
     own[p] = best;
@@ -453,20 +542,36 @@ export const rebalanceReport = (ring: Ring, nodes: readonly NodeSpec[], options:
     if (!owned) {
       for (let j = 0; j < d; j++) take(latticePick(own, q, w, Math.floor((j * q) / d), r, Math.max(1, Math.floor(q / d / 4)), available), r);
     } else {
+      const dist = distances(own, q, r);
       for (let j = 0; j < d; j++) {
-        const dist = distances(own, q, r);
+        // Farthest free partition from r's own; among those at ≥ w, prefer
+        // one whose owner repeats nearby, then farther, then the richer donor.
         let best = -1;
-        let bestKey: readonly number[] = [];
+        let bestScore = -1;
+        const s1 = q + 1;
+        const s3 = s1 * s1 * s1;
         for (let p = 0; p < q; p++) {
           if (!available(p)) continue;
+          const far = Math.min(dist[p]!, w);
+          if ((far * 2 + 2) * s3 <= bestScore) continue; // cannot beat the best even with the lower terms
           const o = own[p]!;
-          const key = [Math.min(dist[p]!, w), conflictsAt(own, q, w, p, o) > 0 ? 1 : 0, dist[p]!, surplus[o]!];
-          if (best < 0 || lexGreater(key, bestKey)) {
+          const score = (far * 2 + (conflictsAt(own, q, w, p, o) > 0 ? 1 : 0)) * s3 + dist[p]! * s1 * s1 + surplus[o]! * s1;
+          if (score > bestScore) {
             best = p;
-            bestKey = key;
+            bestScore = score;
           }
         }
         take(best, r);
+        dist[best] = 0;
+        for (let k = 1; k < q; k++) {
+          const right = (best + k) % q;
+          const left = mod(best - k, q);
+          const moreRight = dist[right]! > k;
+          const moreLeft = dist[left]! > k;
+          if (!moreRight && !moreLeft) break;
+          if (moreRight) dist[right] = k;
+          if (moreLeft) dist[left] = k;
+        }
       }
     }
   }
@@ -507,12 +612,6 @@ export const movedPartitions = (a: Ring, b: Ring): readonly PartitionId[] => {
 // ---------------------------------------------------------------------------
 // internals used above
 
-const lexGreater = (a: readonly number[], b: readonly number[]): boolean => {
-  for (let i = 0; i < a.length; i++) {
-    if (a[i]! !== b[i]!) return a[i]! > b[i]!;
-  }
-  return false;
-};
 
 /**
  * Picks a position for fresh node r near `ideal`: within `radius`, prefer a
