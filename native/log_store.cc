@@ -255,6 +255,8 @@ void Store::apply(uint32_t file, const ScannedRecord& r) {
   recovered_++;
   Loc prev;
   if ((r.flags & kFlagTombstone) != 0) {
+    // Tombstones in merge output were kept on purpose (see merge_middle).
+    if (files_[file]->rank % kRankStep != 0) files_[file]->pinned_bytes += record_bytes(r.key_bytes, 0);
     if (keydir_.remove(r.key, r.key_bytes, &prev)) {
       size_t n = record_bytes(r.key_bytes, prev.value_bytes);
       files_[prev.file]->live_bytes -= n;
@@ -752,14 +754,19 @@ void Store::fold_value(const FoldSnapshot& snap, const FoldEntry& e, const uint8
 
 // ---- merge ----
 
+namespace {
+bool past_threshold(const DataFile& f, double threshold) {
+  uint64_t len = f.length;
+  uint64_t dead = len - f.live_bytes - std::min(f.pinned_bytes, len - f.live_bytes);
+  return len == 0 || static_cast<double>(dead) >= threshold * static_cast<double>(len);
+}
+}  // namespace
+
 size_t Store::merge_candidates() const {
   if (closed_) return 0;
   size_t n = 0;
   for (const FilePtr& f : files_) {
-    if (!f || f == active_) continue;
-    uint64_t len = f->length;
-    if (len == 0 || static_cast<double>(len - f->live_bytes) >= options_.merge_threshold * static_cast<double>(len))
-      n++;
+    if (f && f != active_ && past_threshold(*f, options_.merge_threshold)) n++;
   }
   return n;
 }
@@ -772,9 +779,7 @@ std::unique_ptr<MergeJob> Store::merge_prepare(bool all) {
   auto job = std::make_unique<MergeJob>();
   for (const FilePtr& f : closed) {
     uint64_t len = f->length;
-    uint64_t dead = len - f->live_bytes;
-    bool pick = len == 0 || (all ? dead > 0
-                                 : static_cast<double>(dead) >= options_.merge_threshold * static_cast<double>(len));
+    bool pick = all ? len == 0 || len > f->live_bytes : past_threshold(*f, options_.merge_threshold);
     if (pick) job->inputs.push_back(f);
     else if (f->rank < job->oldest_other_rank) job->oldest_other_rank = f->rank;
   }
@@ -886,6 +891,7 @@ void Store::merge_phase2(MergeJob* job) {
     o.data_path = dir_ + "/" + rank_name(o.rank) + ".data";
     o.hint_path = dir_ + "/" + rank_name(o.rank) + ".hint";
     o.bytes = 0;
+    o.tombstone_bytes = 0;
     job->outputs.push_back(o);
     tmp_data = o.data_path + ".tmp";
     tmp_hint = o.hint_path + ".tmp";
@@ -902,6 +908,7 @@ void Store::merge_phase2(MergeJob* job) {
       start_output();
     }
     uint32_t offset = static_cast<uint32_t>(written);
+    if ((flags & kFlagTombstone) != 0) job->outputs.back().tombstone_bytes += n;
     out.insert(out.end(), rec, rec + n);
     if (out.size() >= (1u << 20)) flush();
     written += n;
@@ -985,6 +992,7 @@ uint32_t Store::merge_finish(MergeJob* job) {
   std::vector<FilePtr> outs;
   for (const auto& o : job->outputs) {
     FilePtr f = open_file(o.rank, false, false);
+    f->pinned_bytes = o.tombstone_bytes;
     files_.push_back(f);
     total_bytes_ += f->length;
     outs.push_back(f);

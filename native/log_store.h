@@ -46,6 +46,9 @@ struct DataFile {
   size_t map_bytes = 0;
   std::atomic<uint64_t> length{0};
   uint64_t live_bytes = 0;  // JS thread only
+  // Tombstones a merge had to keep: dead, but merging them again frees
+  // nothing, so they do not count towards the merge threshold.
+  uint64_t pinned_bytes = 0;  // JS thread only
   // Serialises "hint thread renames a hint" against "merge deletes the file",
   // so a deleted file never gets a stray hint.
   std::mutex delete_mu;
@@ -107,6 +110,7 @@ struct MergeJob {
     std::string data_path;
     std::string hint_path;
     uint64_t bytes;
+    uint64_t tombstone_bytes;
   };
   std::vector<Output> outputs;
   struct Moved {

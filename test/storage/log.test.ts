@@ -369,12 +369,14 @@ test('a tombstone survives a merge while an older file still holds the key', asy
   assert.ok(after.includes(fileA!), 'A was not merged');
   assert.not.ok(after.includes(fileB!), 'B was merged');
   assert.is(store.getSync(b('victim')), undefined);
+  assert.is(store.mergeCandidates(), 0, 'a kept tombstone does not make its file a candidate again');
   await backend.close();
   assert.ok(readFileSync(join(pdir, fileA!)).includes(b('old value')), 'A still holds the old value');
   const again = await createLogBackend({ dir, autoMerge: false });
   const s = (await again.open(0)) as LogPartitionStore;
   assert.is(s.getSync(b('victim')), undefined, 'victim stays deleted after reopen');
   assert.is(s.count(), 50 + 1 + 60);
+  assert.is(s.mergeCandidates(), 0, 'nor after reopen');
   // Without hints (a full scan) the answer is the same.
   await again.close();
   for (const f of readdirSync(pdir).filter((f) => f.endsWith('.hint'))) rmSync(join(pdir, f));
