@@ -88,13 +88,16 @@ export const makeRing = (owners: readonly NodeId[], version = 1): Ring => {
   const why = ringInvalid(owners, version);
   if (why !== null) throw new RangeError(`ring: ${why}`);
   const frozen = Object.freeze(owners.slice());
-  return Object.freeze({
+  const ring: Ring = {
     qBits: Math.log2(frozen.length),
     partitionCount: frozen.length,
     owners: frozen,
     nodes: Object.freeze([...new Set(frozen)].sort(compareNodeIds)),
     version,
-  });
+  };
+  const cache: RingCache = { walks: undefined, prefs: [] };
+  Object.defineProperty(ring, CACHE, { value: cache, enumerable: false });
+  return Object.freeze(ring);
 };
 
 /** A ring of 2^qBits partitions all owned by one node (a fresh single-node cluster). */
@@ -152,21 +155,29 @@ export const partitionsOf = (ring: Ring, node: NodeId): readonly PartitionId[] =
   return out;
 };
 
-// Per-ring caches. A WeakMap keeps `Ring` a plain frozen value while still
-// computing each walk once per ring.
+// Per-ring caches live under a non-enumerable symbol key, fixed at
+// construction: the ring stays a plain frozen value (JSON, equality and
+// spreading ignore the key) while the hot lookups reach their cache with one
+// property read instead of a WeakMap probe.
 interface RingCache {
-  walks?: readonly (readonly NodeId[])[];
-  prefs: Map<number, readonly (readonly NodeId[])[]>;
+  walks: readonly (readonly NodeId[])[] | undefined;
+  /** prefs[n]: every partition's preference list of length n. */
+  readonly prefs: (readonly (readonly NodeId[])[] | undefined)[];
 }
-const caches = new WeakMap<Ring, RingCache>();
+const CACHE = Symbol('ring.cache');
+type Cached = Ring & { readonly [CACHE]: RingCache };
 const cacheOf = (ring: Ring): RingCache => {
-  let c = caches.get(ring);
-  if (c === undefined) {
-    c = { prefs: new Map() };
-    caches.set(ring, c);
+  const c = (ring as Partial<Cached>)[CACHE];
+  if (c !== undefined) return c;
+  // A structurally built Ring (not from makeRing): cache on the side.
+  let side = sideCaches.get(ring);
+  if (side === undefined) {
+    side = { walks: undefined, prefs: [] };
+    sideCaches.set(ring, side);
   }
-  return c;
+  return side;
 };
+const sideCaches = new WeakMap<Ring, RingCache>();
 
 /**
  * For every partition, all distinct owners in the order a clockwise walk from
@@ -207,14 +218,16 @@ export const walkFrom = (ring: Ring, p: PartitionId): readonly NodeId[] => {
  */
 export const preferenceList = (ring: Ring, p: PartitionId, n: number): readonly NodeId[] => {
   const c = cacheOf(ring);
-  let lists = c.prefs.get(n);
-  if (lists === undefined) {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError('ring: n must be a positive integer');
-    const walks = c.walks ?? (c.walks = computeWalks(ring));
-    lists = Object.freeze(walks.map((w) => (w.length <= n ? w : Object.freeze(w.slice(0, n)))));
-    c.prefs.set(n, lists);
-  }
-  return lists[p]!;
+  const lists = c.prefs[n];
+  if (lists !== undefined) return lists[p]!;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError('ring: n must be a positive integer');
+  // Every n ≥ S gives the same lists (the whole walk): build them once, under S.
+  const k = Math.min(n, ring.nodes.length);
+  const walks = c.walks ?? (c.walks = computeWalks(ring));
+  const built = c.prefs[k] ?? Object.freeze(walks.map((w) => (w.length <= k ? w : Object.freeze(w.slice(0, k)))));
+  c.prefs[k] = built;
+  if (n <= 64) c.prefs[n] = built; // small n only, so a huge n cannot make the array sparse
+  return built[p]!;
 };
 
 /**
