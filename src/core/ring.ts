@@ -21,6 +21,7 @@
  *   preferenceList(r, p, n) has min(n, nodes(r).length) distinct entries
  *   preferenceList(r, p, n) is a prefix of preferenceList(r, p, n + 1)
  *   isUp = const true ⇒ sloppyPreferenceList(r, p, n, isUp) = preferenceList(r, p, n) without hints
+ *   |replicaLoad(r, n)(x) − n·owned(x)| ≤ (n − 1)·tailViolations(r, n)   for n ≤ Q (= 0 when no violation)
  *   withOwners(r, owners(r)) === r;  withOwners(r, o).version > r.version when o differs
  */
 import type { NodeId, PartitionId } from './types.js';

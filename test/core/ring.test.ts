@@ -184,6 +184,23 @@ test('replica load counts each partition once per node in its preference list', 
   );
 });
 
+test('replica load is n × owned partitions, off by at most n − 1 per tail violation (any ring, n ≤ Q)', () => {
+  check(
+    fc.property(arbRing(7), fc.integer({ min: 1, max: 5 }), (ring, n) => {
+      if (n > ring.partitionCount) return;
+      const v = tailViolations(ring, n);
+      const load = replicaLoad(ring, n);
+      for (const x of ring.nodes) {
+        const owned = partitionsOf(ring, x).length;
+        const diff = Math.abs(load.get(x)! - n * owned);
+        assert.ok(diff <= (n - 1) * v, `${x}: load ${load.get(x)}, owns ${owned}, ${v} violations`);
+        if (v === 0) assert.is(diff, 0);
+      }
+    }),
+    200,
+  );
+});
+
 test('tail violations: windows of n consecutive partitions (cyclic) that repeat a node', () => {
   const stripe = makeRing(Array.from({ length: 64 }, (_, p) => `n${p % 4}`));
   assert.is(tailViolations(stripe, 3), 0);
