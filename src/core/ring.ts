@@ -96,7 +96,7 @@ export const makeRing = (owners: readonly NodeId[], version = 1): Ring => {
     nodes: Object.freeze([...new Set(frozen)].sort(compareNodeIds)),
     version,
   };
-  const cache: RingCache = { walks: undefined, prefs: [] };
+  const cache: RingCache = { walks: undefined, prefs: [], healthy: [] };
   Object.defineProperty(ring, CACHE, { value: cache, enumerable: false });
   return Object.freeze(ring);
 };
@@ -164,6 +164,8 @@ interface RingCache {
   walks: readonly (readonly NodeId[])[] | undefined;
   /** prefs[n]: every partition's preference list of length n. */
   readonly prefs: (readonly (readonly NodeId[])[] | undefined)[];
+  /** healthy[n]: the same lists as `Replica`s, the sloppy list when every primary is up. */
+  readonly healthy: (readonly (readonly Replica[])[] | undefined)[];
 }
 const CACHE = Symbol('ring.cache');
 type Cached = Ring & { readonly [CACHE]: RingCache };
@@ -173,7 +175,7 @@ const cacheOf = (ring: Ring): RingCache => {
   // A structurally built Ring (not from makeRing): cache on the side.
   let side = sideCaches.get(ring);
   if (side === undefined) {
-    side = { walks: undefined, prefs: [] };
+    side = { walks: undefined, prefs: [], healthy: [] };
     sideCaches.set(ring, side);
   }
   return side;
@@ -243,8 +245,26 @@ export const sloppyPreferenceList = (
   n: number,
   isUp: (node: NodeId) => boolean,
 ): readonly Replica[] => {
+  const list = preferenceList(ring, p, n); // validates n
+  let allUp = true;
+  for (let i = 0; i < list.length && allUp; i++) allUp = isUp(list[i]!);
+  if (allUp) {
+    // The common case allocates nothing: a cached frozen list of replicas.
+    const c = cacheOf(ring);
+    const k = list.length;
+    let lists = c.healthy[k];
+    if (lists === undefined) {
+      lists = Object.freeze(
+        Array.from({ length: ring.partitionCount }, (_, q) =>
+          Object.freeze(preferenceList(ring, q, k).map((node) => Object.freeze({ node }))),
+        ),
+      );
+      c.healthy[k] = lists;
+    }
+    return lists[p]!;
+  }
   const walk = walkFrom(ring, p);
-  const primaries = Math.min(n, walk.length);
+  const primaries = list.length;
   const down: NodeId[] = [];
   const out: Replica[] = [];
   for (let i = 0; i < primaries; i++) {

@@ -79,6 +79,8 @@ test('invalid clusters are refused with a reason and a RangeError', () => {
   assert.throws(() => rebalance(claimInitial(4, equalNodes(2)), [{ id: 'x', weight: -1 }]), RangeError);
   assert.throws(() => rebalance(claimInitial(4, equalNodes(2)), equalNodes(3), { maxExtraMoves: -1 }), RangeError);
   assert.throws(() => claim(5, equalNodes(2), claimInitial(4, equalNodes(2))), RangeError);
+  assert.throws(() => claimInitial(4, equalNodes(2), { n: 0 }), RangeError);
+  assert.throws(() => rebalance(claimInitial(4, equalNodes(2)), equalNodes(3), { n: 1.5 }), RangeError);
 });
 
 test('targets are ⌊quota⌋ or ⌈quota⌉, sum to Q, and keep ⌈⌉ where a node already has it', () => {

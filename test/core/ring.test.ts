@@ -162,6 +162,11 @@ test('sloppy list example: the fallback for a down primary is the next healthy n
   const list = sloppyPreferenceList(ring, 0, 3, (x) => x !== 'b');
   assert.equal(list, [{ node: 'a' }, { node: 'c' }, { node: 'd', hintFor: 'b' }]);
   assert.equal(sloppyPreferenceList(ring, 0, 3, () => false), []);
+  // All up: the cached list comes back, the same array each time.
+  const healthy = sloppyPreferenceList(ring, 0, 3, () => true);
+  assert.equal(healthy, [{ node: 'a' }, { node: 'b' }, { node: 'c' }]);
+  assert.ok(sloppyPreferenceList(ring, 0, 3, () => true) === healthy);
+  assert.throws(() => sloppyPreferenceList(ring, 0, 0, () => true), RangeError);
 });
 
 test('withOwners returns the same ring when nothing changes and bumps the version when something does', () => {
