@@ -8,6 +8,7 @@
 export * from './types.js';
 export * as ring from './ring.js';
 export * as claim from './claim.js';
+export * as handoff from './handoff.js';
 export * as dvvset from './dvvset.js';
 export * as contextCodec from './context_codec.js';
 export * as quorum from './quorum.js';
