@@ -87,7 +87,6 @@ export const defaultExtraMoves = (departedPartitions: number, remainingNodes: nu
 // ---------------------------------------------------------------------------
 // validation
 
-/** Why the node list cannot be claimed over, or null when it can. */
 /** Why `options` cannot be used, or null. */
 export const optionsInvalid = (options: ClaimOptions): string | null => {
   const n = options.n ?? DEFAULT_CLAIM_N;
@@ -97,6 +96,7 @@ export const optionsInvalid = (options: ClaimOptions): string | null => {
   return null;
 };
 
+/** Why the node list cannot be claimed over, or null when it can. */
 export const nodesInvalid = (nodes: readonly NodeSpec[]): string | null => {
   if (nodes.length === 0) return 'at least one node is needed';
   const seen = new Set<NodeId>();
@@ -208,7 +208,7 @@ const nearest = (own: Int32Array, q: number, p: number, r: number): number => {
   return q;
 };
 
-/** For every position, the cyclic distance to the nearest position owned by r (q when none). */
+/** For every position, the cyclic distance to the nearest position owned by r (0 on r's own; q when r owns none). */
 const distances = (own: Int32Array, q: number, r: number): Int32Array => {
   const dist = new Int32Array(q).fill(q);
   let last = -1;
@@ -224,12 +224,6 @@ const distances = (own: Int32Array, q: number, r: number): Int32Array => {
     if (last >= 0) dist[p] = Math.min(dist[p]!, last - i);
   }
   return dist;
-};
-
-const violationsOf = (own: Int32Array, q: number, w: number): number => {
-  let c = 0;
-  for (let s = 0; s < q; s++) if (windowBad(own, q, w, s)) c++;
-  return c;
 };
 
 /** Change in the violation count if positions a and b swap owners. */
