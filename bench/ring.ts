@@ -5,7 +5,8 @@
  * 1. Claim grid: for each Q and S, the tail violations of the initial layout
  *    and after a join (S → S+1) and a leave (S+1 → S), and the partitions each
  *    moved, against the minimum balance forces. Baseline: the naive stripe
- *    p ↦ p mod S re-laid from scratch on every change.
+ *    p ↦ p mod S re-laid from scratch on every change. Also the leave done by
+ *    `restripe` (clean, at the price of moving most partitions).
  * 2. Lookup: key hash → partition → preference list through the ring's cached
  *    lists, against walking the ring for every lookup. Reported as ns/lookup
  *    and as a ratio (a ratio holds on a noisy machine; an absolute time does not).
@@ -13,7 +14,7 @@
  *   node --import tsx bench/ring.ts [--n 3] [--q 64,256,1024] [--s 3..16] [--extra M] [--json out.json]
  */
 import { writeFileSync } from 'node:fs';
-import { claimInitial, rebalanceReport, type NodeSpec } from '../src/core/claim.js';
+import { claimInitial, rebalanceReport, restripeReport, type NodeSpec } from '../src/core/claim.js';
 import { makeRing, ownershipCounts, partitionOfHash, preferenceList, tailViolations, type Ring } from '../src/core/ring.js';
 
 const arg = (name: string, dflt: string): string => {
@@ -46,6 +47,8 @@ interface Row {
   readonly leaveMoves: number;
   readonly leaveForced: number;
   readonly stripeLeaveMoves: number;
+  readonly restripeLeaveViolations: number;
+  readonly restripeLeaveMoves: number;
   readonly countSpread: number;
   readonly loadSpread: number;
   readonly ms: number;
@@ -66,6 +69,7 @@ for (const q of qs) {
     const leaver = id(Math.floor(s / 2));
     const remaining = ids(s + 1).filter((x) => x.id !== leaver);
     const left = rebalanceReport(bigger, remaining, opts);
+    const restriped = restripeReport(bigger, remaining, opts);
     const counts = [...ownershipCounts(joined.ring).values()];
     const loads = joinNodes.map((x) => {
       let c = 0;
@@ -86,6 +90,8 @@ for (const q of qs) {
       leaveMoves: left.moves,
       leaveForced: left.forcedMoves,
       stripeLeaveMoves: moved(stripe(q, ids(s + 1)), stripe(q, remaining)),
+      restripeLeaveViolations: tailViolations(restriped.ring, n),
+      restripeLeaveMoves: restriped.moves,
       countSpread: Math.max(...counts) - Math.min(...counts),
       loadSpread: Math.max(...loads) - Math.min(...loads),
       ms: Math.round(performance.now() - t0),
@@ -96,12 +102,12 @@ for (const q of qs) {
 console.log(`## claim grid (n = ${n}${extraArg === '' ? '' : `, maxExtraMoves = ${extraArg}`})`);
 console.log('join: S → S+1 from claimInitial(S); leave: S+1 → S from claimInitial(S+1). "stripe" = p mod S re-laid from scratch.\n');
 console.log(
-  '| Q | S | viol init (stripe) | join viol | join moves (forced, to others) | ⌈Q/(S+1)⌉ | stripe join moves | leave viol | leave moves (forced) | stripe leave moves | owned max−min | replica load max−min | ms |',
+  '| Q | S | viol init (stripe) | join viol | join moves (forced, to others) | ⌈Q/(S+1)⌉ | stripe join moves | leave viol | leave moves (forced) | stripe leave moves | restripe leave viol / moves | owned max−min | replica load max−min | ms |',
 );
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(
-    `| ${r.q} | ${r.s} | ${r.initialViolations} (${r.stripeViolations}) | ${r.joinViolations} | ${r.joinMoves} (${r.joinForced}, ${r.joinToOthers}) | ${Math.ceil(r.q / (r.s + 1))} | ${r.stripeJoinMoves} | ${r.leaveViolations} | ${r.leaveMoves} (${r.leaveForced}) | ${r.stripeLeaveMoves} | ${r.countSpread} | ${r.loadSpread} | ${r.ms} |`,
+    `| ${r.q} | ${r.s} | ${r.initialViolations} (${r.stripeViolations}) | ${r.joinViolations} | ${r.joinMoves} (${r.joinForced}, ${r.joinToOthers}) | ${Math.ceil(r.q / (r.s + 1))} | ${r.stripeJoinMoves} | ${r.leaveViolations} | ${r.leaveMoves} (${r.leaveForced}) | ${r.stripeLeaveMoves} | ${r.restripeLeaveViolations} / ${r.restripeLeaveMoves} | ${r.countSpread} | ${r.loadSpread} | ${r.ms} |`,
   );
 }
 const sum = (f: (r: Row) => number): number => rows.reduce((a, r) => a + f(r), 0);

@@ -461,15 +461,17 @@ export const claimInitial = (qBits: number, nodes: readonly NodeSpec[], options:
   check(qBitsInvalid(qBits));
   check(nodesInvalid(nodes));
   check(optionsInvalid(options));
-  const n = options.n ?? DEFAULT_CLAIM_N;
   const q = 2 ** qBits;
   const sorted = sortedSpecs(nodes);
-  const tgt = targets(q, sorted);
-  const counts = sorted.map((x) => tgt.get(x.id)!);
-  const own = stripedWithGaps(counts, q, n) ?? stripedWithCopies(counts, q, n) ?? schedule(counts, q, n);
-  const distinct = counts.filter((c) => c > 0).length;
-  repair(own, q, n, distinct, null, Infinity);
+  const own = cleanLayout(q, sorted.map((x) => targets(q, sorted).get(x.id)!), options.n ?? DEFAULT_CLAIM_N);
   return makeRing(Array.from(own, (i) => sorted[i]!.id), 1);
+};
+
+/** The initial layout over node indices for the given counts (summing to q). */
+const cleanLayout = (q: number, counts: readonly number[], n: number): Int32Array => {
+  const own = stripedWithGaps(counts, q, n) ?? stripedWithCopies(counts, q, n) ?? schedule(counts, q, n);
+  repair(own, q, n, counts.filter((c) => c > 0).length, null, Infinity);
+  return own;
 };
 
 /** What `rebalance` did, for stats and tests. */
@@ -606,6 +608,98 @@ export const rebalanceReport = (ring: Ring, nodes: readonly NodeSpec[], options:
 /** `rebalanceReport(...).ring`. */
 export const rebalance = (ring: Ring, nodes: readonly NodeSpec[], options: ClaimOptions = {}): Ring =>
   rebalanceReport(ring, nodes, options).ring;
+
+/**
+ * The initial layout for `nodes` (as `claimInitial` builds it, so with as few
+ * tail violations as it can reach), rotated around the ring and with nodes of
+ * equal target swapped for one another so that as many partitions as
+ * possible stay where they are. Rotation and relabelling keep both the
+ * violation count and every node's count, so the result is exactly as clean
+ * and as balanced as a fresh claim. For the small clusters where a
+ * minimal-move `rebalance` must leave many violations (S ≤ 2(n−1)); it moves
+ * most partitions, so it is an operator's explicit choice, never a default.
+ * Cost: O(Q·(Q + S² log S)).
+ */
+export const restripeReport = (ring: Ring, nodes: readonly NodeSpec[], options: ClaimOptions = {}): RebalanceReport => {
+  check(nodesInvalid(nodes));
+  check(optionsInvalid(options));
+  const q = ring.partitionCount;
+  const sorted = sortedSpecs(nodes);
+  const s = sorted.length;
+  const index = new Map<NodeId, number>(sorted.map((x, i) => [x.id, i]));
+  const prev = Int32Array.from(ring.owners, (o) => index.get(o) ?? -1);
+  const cur = new Map<NodeId, number>();
+  for (const o of ring.owners) cur.set(o, (cur.get(o) ?? 0) + 1);
+  const tgt = targets(q, sorted, cur);
+  const counts = sorted.map((x) => tgt.get(x.id)!);
+  const fresh = cleanLayout(q, counts, options.n ?? DEFAULT_CLAIM_N);
+  // For every rotation, match layout slots to nodes of the same count by the
+  // partitions they would keep (greedy on the agreement matrix, and never
+  // worse than the identity), then keep the best rotation.
+  let bestKept = -1;
+  let bestRotation = 0;
+  let bestLabel = Int32Array.from({ length: s }, (_, i) => i);
+  const agree = new Int32Array(s * s);
+  const pairs: number[] = [];
+  for (let r = 0; r < q; r++) {
+    agree.fill(0);
+    for (let p = 0; p < q; p++) {
+      const j = prev[p]!;
+      if (j >= 0) agree[fresh[(p + r) % q]! * s + j]!++;
+    }
+    let identity = 0;
+    for (let i = 0; i < s; i++) identity += agree[i * s + i]!;
+    pairs.length = 0;
+    for (let k = 0; k < s * s; k++) {
+      if (agree[k]! > 0 && counts[Math.floor(k / s)] === counts[k % s]) pairs.push(k);
+    }
+    pairs.sort((a, b) => agree[b]! - agree[a]! || a - b);
+    const label = new Int32Array(s).fill(-1);
+    const taken = new Uint8Array(s);
+    let kept = 0;
+    for (const k of pairs) {
+      const i = Math.floor(k / s);
+      const j = k % s;
+      if (label[i]! >= 0 || taken[j] === 1) continue;
+      label[i] = j;
+      taken[j] = 1;
+      kept += agree[k]!;
+    }
+    // Slots left unmatched take the unmatched nodes of the same count, in order.
+    for (let i = 0; i < s; i++) {
+      if (label[i]! >= 0) continue;
+      for (let j = 0; j < s; j++) {
+        if (taken[j] === 0 && counts[j] === counts[i]) {
+          label[i] = j;
+          taken[j] = 1;
+          break;
+        }
+      }
+    }
+    const useIdentity = identity >= kept;
+    const score = useIdentity ? identity : kept;
+    if (score > bestKept) {
+      bestKept = score;
+      bestRotation = r;
+      bestLabel = useIdentity ? Int32Array.from({ length: s }, (_, i) => i) : label;
+    }
+  }
+  const own = Int32Array.from({ length: q }, (_, p) => bestLabel[fresh[(p + bestRotation) % q]!]!);
+  let moves = 0;
+  for (let p = 0; p < q; p++) if (own[p] !== prev[p]) moves++;
+  let forced = 0;
+  for (const x of sorted) forced += Math.max(0, (cur.get(x.id) ?? 0) - tgt.get(x.id)!);
+  for (const o of prev) if (o < 0) forced++;
+  const next = withOwners(
+    ring,
+    Array.from(own, (i) => sorted[i]!.id),
+  );
+  return { ring: next, moves, forcedMoves: forced, extraMoves: moves - forced };
+};
+
+/** `restripeReport(...).ring`. */
+export const restripe = (ring: Ring, nodes: readonly NodeSpec[], options: ClaimOptions = {}): Ring =>
+  restripeReport(ring, nodes, options).ring;
 
 /**
  * One entry point: the initial ring when there is no previous one, otherwise

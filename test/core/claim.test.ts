@@ -10,6 +10,8 @@ import {
   quotas,
   rebalance,
   rebalanceReport,
+  restripe,
+  restripeReport,
   targets,
   type NodeSpec,
 } from '../../src/core/claim.js';
@@ -307,6 +309,33 @@ test('random histories of joins, leaves and weight changes stay balanced, determ
     }),
     30,
   );
+});
+
+test('restripe gives a fresh claim’s clean layout, rotated and relabelled to keep what it can', () => {
+  check(
+    fc.property(fc.integer({ min: 3, max: 8 }), fc.integer({ min: 2, max: 12 }), fc.integer({ min: 1, max: 4 }), fc.nat(), (bits, s, n, pick) => {
+      const q = 2 ** bits;
+      const before = claimInitial(bits, equalNodes(s), { n });
+      const nodes = equalNodes(s).filter((_, i) => i !== pick % s);
+      const r = restripeReport(before, nodes, { n });
+      assertBalanced(r.ring, nodes);
+      if (provablyClean(q, s - 1, n)) assert.is(tailViolations(r.ring, n), 0);
+      assert.is(r.moves, movedPartitions(before, r.ring).length);
+      assert.ok(r.moves >= r.forcedMoves);
+      assert.equal([...restripe(before, nodes.slice().reverse(), { n }).owners], [...r.ring.owners], 'deterministic');
+      // A ring that already is the clean layout stays as it is.
+      assert.ok(restripe(before, equalNodes(s), { n }) === before);
+    }),
+    40,
+  );
+  // 5 → 4 nodes, n = 3: rebalance must repeat nodes; restripe is clean, at a price in moves.
+  const before = claimInitial(8, equalNodes(5));
+  const nodes = equalNodes(5).filter((x) => x.id !== id(2));
+  const cheap = rebalanceReport(before, nodes);
+  const clean = restripeReport(before, nodes);
+  assert.is(tailViolations(clean.ring, 3), 0);
+  assert.ok(tailViolations(cheap.ring, 3) > 0);
+  assert.ok(clean.moves > cheap.moves);
 });
 
 test('rebalancing onto the same nodes changes nothing', () => {
