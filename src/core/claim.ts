@@ -18,8 +18,8 @@
  *   of them to the new node; a leave moves exactly the leaver's partitions. On
  *   top of that, the repair pass may spend at most `maxExtraMoves` further
  *   moves (default `defaultExtraMoves`: 4 for a join, 4 + ⌈c·min(1, 2(n−1)/S)⌉
- *   when departed nodes owned c partitions and S nodes remain) on swaps that remove tail
- *   violations; each such swap strictly lowers the violation count.
+ *   when departed nodes owned c partitions and S nodes remain) on swaps that
+ *   remove tail violations; each such swap strictly lowers the violation count.
  * - Spread. A new node's partitions are placed evenly around the ring (about
  *   every (S+1)-th partition, preferring partitions whose owner repeats
  *   nearby) and never within n of one another when that can be avoided. Only
@@ -44,11 +44,14 @@
  *   all around a striped ring, so a minimal-move leave repeats nodes; the
  *   repair budget buys most of that back (zero violations for S ≥ 8 with
  *   n = 3 on Q ≤ 1024 in bench/ring.ts). For S ≤ 2(n−1) a clean ring needs
- *   close to a full re-stripe: `claimInitial` gives one, at the cost of
- *   moving most partitions.
+ *   close to a full re-stripe: `restripe` gives one (the fresh layout rotated
+ *   and relabelled to keep the most partitions), at the cost of moving about
+ *   (1 − 1/S) of them; an operator's choice, never the default.
  *
  * Invalid input throws RangeError (empty node list, duplicate or empty ids,
- * weights that are not positive finite numbers, qBits out of 1..12).
+ * weights that are not positive finite numbers, qBits out of 1..12, n not a
+ * positive integer, maxExtraMoves < 0); `nodesInvalid`, `optionsInvalid` and
+ * ring.ts `qBitsInvalid` return the reason as a value instead.
  */
 import type { NodeId, PartitionId } from './types.js';
 import { compareNodeIds, makeRing, qBitsInvalid, withOwners, type Ring } from './ring.js';
