@@ -3,26 +3,10 @@
  * the SDK's typed errors and out of the native addon, so a caller can switch
  * on `err.code` wherever the error came from.
  */
-export const ErrorCodes = [
-  'KV_BAD_ARGUMENT',
-  'KV_BAD_FRAME',
-  'KV_TOO_LARGE',
-  'KV_UNSUPPORTED',
-  'KV_TIMEOUT',
-  'KV_UNAVAILABLE',
-  'KV_OVERLOADED',
-  'KV_NOT_FOUND',
-  'KV_CONFLICT',
-  'KV_AUTH',
-  'KV_FORBIDDEN',
-  'KV_IO_ERROR',
-  'KV_CORRUPTION',
-  'KV_CLOSED',
-  'KV_ABORTED',
-  'KV_INTERNAL',
-] as const;
+import { ErrorCodes, type ErrorCode } from './core/error_codes.js';
 
-export type ErrorCode = (typeof ErrorCodes)[number];
+export { ErrorCodes };
+export type { ErrorCode };
 
 const known: ReadonlySet<string> = new Set(ErrorCodes);
 

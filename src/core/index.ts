@@ -6,6 +6,7 @@
  * `merkle.compare(a, b)`. The shared names of types.ts are exported flat.
  */
 export * from './types.js';
+export * from './error_codes.js';
 export * as ring from './ring.js';
 export * as claim from './claim.js';
 export * as handoff from './handoff.js';

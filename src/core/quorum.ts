@@ -34,7 +34,7 @@
  *   finalAction repairs exactly the replied targets whose reply is notfound or
  *     strictly older than the merge, sending them the merge
  */
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from './error_codes.js';
 import * as D from './dvvset.js';
 import type { NodeId } from './types.js';
 
