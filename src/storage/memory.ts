@@ -1,0 +1,275 @@
+/**
+ * The `memory` backend: every partition is a Map in this process.
+ *
+ * It is the reference implementation of the contract (the conformance suite's
+ * model is a Map too) and the store the simulated cluster runs on, so it
+ * favours obviously-correct over clever. Nothing survives the process; data
+ * does survive closing and reopening a partition of the same backend object,
+ * as it would on a disk, so handoff and restart paths behave alike in tests.
+ */
+import { KvError } from '../errors.js';
+import type {
+  BackendCapabilities,
+  BackendOptions,
+  BatchOp,
+  Durability,
+  FoldOptions,
+  PartitionStats,
+  PartitionStore,
+  StorageBackend,
+} from './backend.js';
+
+export interface MemoryBackendOptions extends Partial<BackendOptions> {
+  readonly maxKeyBytes?: number;
+  readonly maxValueBytes?: number;
+}
+
+export const MEMORY_MAX_KEY_BYTES = 65_535;
+export const MEMORY_MAX_VALUE_BYTES = 16 * 1024 * 1024;
+
+/** Entries visited between yields to the event loop during a fold. */
+const FOLD_YIELD_EVERY = 4096;
+
+interface Entry {
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+/** One partition's data; outlives the store objects opened on it. */
+interface Table {
+  // Keyed by the key's latin1 string: one char per byte, so the string is a
+  // lossless, cheap identity and JS string order equals unsigned byte order.
+  readonly map: Map<string, Entry>;
+  liveBytes: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+const closed = (what: string): KvError => new KvError('KV_CLOSED', `${what} is closed`);
+
+const bytes = (name: string, v: unknown): Uint8Array => {
+  if (!(v instanceof Uint8Array)) throw new KvError('KV_BAD_ARGUMENT', `${name} must be a Uint8Array or Buffer`);
+  return v;
+};
+
+const checkPartition = (partition: unknown): number => {
+  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition > 0xffffffff) {
+    throw new KvError('KV_BAD_ARGUMENT', `partition must be an integer in 0..2^32-1, got ${String(partition)}`);
+  }
+  return partition;
+};
+
+const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+class MemoryPartitionStore implements PartitionStore {
+  #open = true;
+
+  constructor(
+    readonly partition: number,
+    private readonly table: Table,
+    private readonly caps: BackendCapabilities,
+    private readonly onClose: (store: MemoryPartitionStore) => void,
+  ) {}
+
+  #alive(): void {
+    if (!this.#open) throw closed(`partition ${this.partition}`);
+  }
+
+  #key(key: unknown): Uint8Array {
+    const k = bytes('key', key);
+    // LMDB cannot store an empty key; refusing it here too keeps an app that
+    // was tested on memory from failing later on a disk backend.
+    if (k.length === 0) throw new KvError('KV_BAD_ARGUMENT', 'key must not be empty');
+    if (k.length > this.caps.maxKeyBytes) {
+      throw new KvError('KV_TOO_LARGE', `key is ${k.length} bytes, max ${this.caps.maxKeyBytes}`);
+    }
+    return k;
+  }
+
+  #value(value: unknown): Uint8Array {
+    const v = bytes('value', value);
+    if (v.length > this.caps.maxValueBytes) {
+      throw new KvError('KV_TOO_LARGE', `value is ${v.length} bytes, max ${this.caps.maxValueBytes}`);
+    }
+    return v;
+  }
+
+  #put(key: Uint8Array, value: Uint8Array): void {
+    const id = asBuffer(key).toString('latin1');
+    const old = this.table.map.get(id);
+    // Copies, because the caller may reuse both buffers once put returns.
+    const entry: Entry = { key: Buffer.from(key), value: Buffer.from(value) };
+    this.table.map.set(id, entry);
+    this.table.liveBytes += entry.key.length + entry.value.length - (old ? old.key.length + old.value.length : 0);
+  }
+
+  #delete(key: Uint8Array): void {
+    const id = asBuffer(key).toString('latin1');
+    const old = this.table.map.get(id);
+    if (old === undefined) return;
+    this.table.map.delete(id);
+    this.table.liveBytes -= old.key.length + old.value.length;
+  }
+
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    this.#alive();
+    const entry = this.table.map.get(asBuffer(this.#key(key)).toString('latin1'));
+    // A copy, so a caller mutating what it got cannot change the store.
+    return entry === undefined ? undefined : Buffer.from(entry.value);
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.getSync(key);
+  }
+
+  async put(key: Uint8Array, value: Uint8Array): Promise<void> {
+    this.#alive();
+    this.#put(this.#key(key), this.#value(value));
+  }
+
+  async delete(key: Uint8Array): Promise<void> {
+    this.#alive();
+    this.#delete(this.#key(key));
+  }
+
+  async batch(ops: readonly BatchOp[]): Promise<void> {
+    this.#alive();
+    if (!Array.isArray(ops)) throw new KvError('KV_BAD_ARGUMENT', 'ops must be an array');
+    // Validate everything first so a bad op leaves the partition untouched.
+    for (const op of ops) {
+      this.#key(op.key);
+      if (op.type === 'put') this.#value(op.value);
+      else if (op.type !== 'delete') throw new KvError('KV_BAD_ARGUMENT', `unknown batch op type ${String((op as { type: unknown }).type)}`);
+    }
+    for (const op of ops) {
+      if (op.type === 'put') this.#put(op.key, op.value);
+      else this.#delete(op.key);
+    }
+  }
+
+  async fold(visit: (key: Uint8Array, value: Uint8Array) => boolean | void, options?: FoldOptions): Promise<number> {
+    this.#alive();
+    if (typeof visit !== 'function') throw new KvError('KV_BAD_ARGUMENT', 'visit must be a function');
+    // The snapshot: entries are never mutated in place (put replaces them),
+    // so holding the references is enough to ignore later writes.
+    const ids = [...this.table.map.keys()].sort();
+    const entries = ids.map((id) => this.table.map.get(id) as Entry);
+    const keysOnly = options?.keysOnly === true;
+    let visited = 0;
+    for (const entry of entries) {
+      if (visited > 0 && visited % FOLD_YIELD_EVERY === 0) {
+        await nextTurn();
+        this.#alive();
+      }
+      visited++;
+      // Hand out copies: a visitor that mutates must not corrupt the store.
+      if (visit(Buffer.from(entry.key), keysOnly ? EMPTY : Buffer.from(entry.value)) === false) break;
+    }
+    return visited;
+  }
+
+  count(): number {
+    this.#alive();
+    return this.table.map.size;
+  }
+
+  stats(): PartitionStats {
+    this.#alive();
+    return { keys: this.table.map.size, liveBytes: this.table.liveBytes, deadBytes: 0 };
+  }
+
+  async sync(): Promise<void> {
+    this.#alive();
+  }
+
+  async close(): Promise<void> {
+    if (!this.#open) return;
+    this.#open = false;
+    this.onClose(this);
+  }
+
+  /** Marks the store closed without the owner's bookkeeping (drop, backend close). */
+  invalidate(): void {
+    this.#open = false;
+  }
+}
+
+class MemoryBackend implements StorageBackend {
+  readonly #tables = new Map<number, Table>();
+  readonly #stores = new Map<number, MemoryPartitionStore>();
+  #open = true;
+
+  constructor(readonly capabilities: BackendCapabilities) {}
+
+  async open(partition: number): Promise<PartitionStore> {
+    if (!this.#open) throw closed('memory backend');
+    const p = checkPartition(partition);
+    const existing = this.#stores.get(p);
+    if (existing !== undefined) return existing;
+    let table = this.#tables.get(p);
+    if (table === undefined) {
+      table = { map: new Map(), liveBytes: 0 };
+      this.#tables.set(p, table);
+    }
+    const store = new MemoryPartitionStore(p, table, this.capabilities, (s) => {
+      if (this.#stores.get(p) === s) this.#stores.delete(p);
+    });
+    this.#stores.set(p, store);
+    return store;
+  }
+
+  async drop(partition: number): Promise<void> {
+    if (!this.#open) throw closed('memory backend');
+    const p = checkPartition(partition);
+    this.#stores.get(p)?.invalidate();
+    this.#stores.delete(p);
+    this.#tables.delete(p);
+  }
+
+  async partitions(): Promise<number[]> {
+    if (!this.#open) throw closed('memory backend');
+    return [...this.#tables.entries()]
+      .filter(([, t]) => t.map.size > 0)
+      .map(([p]) => p)
+      .sort((a, b) => a - b);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#open) return;
+    this.#open = false;
+    for (const s of this.#stores.values()) s.invalidate();
+    this.#stores.clear();
+    this.#tables.clear();
+  }
+}
+
+const limit = (name: string, v: number | undefined, fallback: number): number => {
+  if (v === undefined) return fallback;
+  if (!Number.isInteger(v) || v < 1) throw new KvError('KV_BAD_ARGUMENT', `${name} must be a positive integer`);
+  return v;
+};
+
+/**
+ * Creates an in-memory backend. `dir` is ignored. Only durability `none` is
+ * honoured: asking for `interval` or `always` fails with KV_UNSUPPORTED rather
+ * than silently promising a sync that cannot happen.
+ */
+export const createMemoryBackend = async (options: MemoryBackendOptions = {}): Promise<StorageBackend> => {
+  const durability: Durability = options.durability ?? 'none';
+  if (durability !== 'none') {
+    throw new KvError('KV_UNSUPPORTED', `the memory backend cannot honour durability '${durability}'`);
+  }
+  const capabilities: BackendCapabilities = {
+    name: 'memory',
+    persistent: false,
+    syncGet: true,
+    orderedFold: true,
+    snapshotFold: true,
+    durability: ['none'],
+    maxKeyBytes: limit('maxKeyBytes', options.maxKeyBytes, MEMORY_MAX_KEY_BYTES),
+    maxValueBytes: limit('maxValueBytes', options.maxValueBytes, MEMORY_MAX_VALUE_BYTES),
+  };
+  return new MemoryBackend(capabilities);
+};
