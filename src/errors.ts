@@ -17,7 +17,8 @@ export class KvError extends Error {
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
+    // A message that already carries the code (re-wrapped errors) is not prefixed twice.
+    super(message.startsWith(`${code}: `) ? message : `${code}: ${message}`, options);
     this.name = 'KvError';
     this.code = code;
   }
