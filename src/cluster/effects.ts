@@ -39,6 +39,11 @@ export interface Transport {
    * never see PEER_ERROR).
    */
   request(to: NodeId, request: PeerRequest, timeoutMs: number): Promise<PeerReply>;
+  /**
+   * Sends `request` to whoever listens at `address` (a `--join` seed whose id
+   * is not known yet); resolves with the peer's id and its reply.
+   */
+  requestAddress(address: string, request: PeerRequest, timeoutMs: number): Promise<{ readonly from: NodeId; readonly reply: PeerReply }>;
   /** Installs the handler for requests addressed to this node. */
   serve(handler: PeerHandler): void;
   /** Tells the transport where a peer listens (learned from gossip). */
