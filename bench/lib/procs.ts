@@ -1,0 +1,231 @@
+/**
+ * Child processes for benchmarks: ringkv nodes and redis-server, each started
+ * on a free loopback port, waited for, and killed by PID at the end. Every
+ * child is registered so that an error, Ctrl-C or a normal exit of the bench
+ * never leaves a server running on the shared machine.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (bench/lib/ is two levels down). */
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+const children = new Set<ChildProcess>();
+
+const killAll = (): void => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  children.clear();
+};
+
+let hooked = false;
+const hookExit = (): void => {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+};
+
+/** Registers a child so it is killed if the bench dies first. */
+export const track = (c: ChildProcess): ChildProcess => {
+  hookExit();
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  return c;
+};
+
+/** The path of an executable on PATH, or undefined. Benches never install anything. */
+export const which = (bin: string): string | undefined => {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const p = join(dir, bin);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+};
+
+/** A loopback port nobody listens on right now (the OS picks it). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+
+const canConnect = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+
+/** Resolves once something accepts connections on the port; throws after `timeoutMs` or when `child` exits first. */
+export const waitForPort = async (port: number, timeoutMs: number, child?: ChildProcess, what = `port ${port}`): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`${what} exited (code ${child.exitCode}, signal ${child.signalCode}) before listening`);
+    }
+    if (await canConnect(port)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not listen within ${timeoutMs} ms`);
+};
+
+/** Sends SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+export const stopProcess = async (c: ChildProcess, graceMs = 3000): Promise<void> => {
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill('SIGTERM');
+  const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+  children.delete(c);
+};
+
+/** User + system CPU time of a process in ms, from /proc (Linux); undefined elsewhere. */
+export const cpuTimeMs = (pid: number): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+};
+
+export interface Spawned {
+  readonly port: number;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Last lines the process wrote (for error messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const capture = (c: ChildProcess): (() => string) => {
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-4000);
+  };
+  c.stdout?.on('data', keep);
+  c.stderr?.on('data', keep);
+  return () => out;
+};
+
+export interface RingkvNodeOptions {
+  readonly backend: string;
+  readonly durability?: 'none' | 'interval' | 'always';
+  /** Extra flags for `ringkv start` (e.g. `--join` once clustering exists). */
+  readonly extraArgs?: readonly string[];
+  /** Extra node flags (e.g. `--cpu-prof`) placed before the script. */
+  readonly nodeArgs?: readonly string[];
+  readonly startTimeoutMs?: number;
+  readonly port?: number;
+}
+
+/** Starts `ringkv start` in its own process on a free port with a fresh data dir (removed on stop). */
+export const spawnRingkvNode = async (o: RingkvNodeOptions): Promise<Spawned> => {
+  const port = o.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
+  const args = [
+    ...(o.nodeArgs ?? []),
+    '--import',
+    'tsx',
+    join(repoRoot, 'src/cli/main.ts'),
+    'start',
+    '--port',
+    String(port),
+    '--data',
+    dir,
+    '--backend',
+    o.backend,
+    ...(o.durability !== undefined ? ['--durability', o.durability] : []),
+    '--quiet',
+    ...(o.extraArgs ?? []),
+  ];
+  const child = track(spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const output = capture(child);
+  const what = `ringkv node (${o.backend}${o.durability ? `/${o.durability}` : ''})`;
+  try {
+    await waitForPort(port, o.startTimeoutMs ?? 30_000, child, what);
+  } catch (e) {
+    await stopProcess(child, 500);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(e as Error).message}\n${output()}`);
+  }
+  return {
+    port,
+    pid: child.pid!,
+    child,
+    output,
+    stop: async () => {
+      await stopProcess(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** Starts redis-server without persistence on a free port, or returns undefined when the binary is absent. */
+export const spawnRedis = async (startTimeoutMs = 10_000): Promise<Spawned | undefined> => {
+  const bin = which('redis-server');
+  if (bin === undefined) return undefined;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-redis-'));
+  const child = track(
+    spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  const output = capture(child);
+  try {
+    await waitForPort(port, startTimeoutMs, child, 'redis-server');
+  } catch (e) {
+    await stopProcess(child, 500);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(e as Error).message}\n${output()}`);
+  }
+  return {
+    port,
+    pid: child.pid!,
+    child,
+    output,
+    stop: async () => {
+      await stopProcess(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** Runs a command to completion with a time bound; returns its stdout (throws on failure or timeout). */
+export const runBounded = (bin: string, args: readonly string[], timeoutMs: number): string => {
+  const r = spawnSync(bin, [...args], { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 });
+  if (r.error) throw new Error(`${bin} failed: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${bin} exited with ${r.status ?? r.signal}: ${r.stderr}`);
+  return r.stdout;
+};

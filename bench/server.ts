@@ -1,0 +1,501 @@
+/**
+ * Single-node server benchmark (issue 4): one ringkv node in its own process,
+ * the SDK as a closed-loop load generator (50 requests in flight by default),
+ * 20-byte keys over a preloaded key space, 100-byte values. GET and PUT
+ * ops/s and latency percentiles per backend (memory, log/none,
+ * log/interval), side by side with Redis measured in the same run:
+ * `redis-benchmark -c 50 -P 1` (the issue's baseline, a C client) and the
+ * same Node load generator through ioredis (same client-side costs as ringkv).
+ *
+ *   npm run bench:server [-- --quick] [--duration-ms 5000] [--warmup-ms 1000]
+ *     [--inflight 50] [--keys 100000] [--value-bytes 100] [--loadgen-procs 1]
+ *     [--connections 1] [--backends memory,log-none,log-interval] [--no-redis]
+ *     [--profile]
+ *
+ * Writes bench/results/server.json and bench/results/server.md. Every child
+ * process is killed by PID at the end (also on error or Ctrl-C).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient } from '../src/client/index.js';
+import { Redis } from 'ioredis';
+import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
+import { addEncoded, encodeHistogram, fmtRate, fmtUs, newHistogram, summarize, type LatencySummary } from './lib/latency.js';
+import { cpuTimeMs, repoRoot, runBounded, spawnRedis, spawnRingkvNode, stopProcess, track, which, type Spawned } from './lib/procs.js';
+import { readProfile, selfTimes, type SelfTime } from './lib/cpuprofile.js';
+import { createRng } from './ycsb/random.js';
+
+// ---- options ----
+
+const argv = process.argv.slice(2);
+const flag = (name: string): boolean => argv.includes(`--${name}`);
+const opt = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const num = (name: string, fallback: number): number => {
+  const v = opt(name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${v}`);
+  return n;
+};
+
+/** What one load-generator process does (in the bench process, or a child given this as JSON). */
+interface Job {
+  readonly target: 'ringkv' | 'redis';
+  readonly port: number;
+  readonly inflight: number;
+  readonly connections: number;
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** This process preloads and writes keys i with i % procs === proc (so it holds their contexts). */
+  readonly proc: number;
+  readonly procs: number;
+  readonly seed: number;
+}
+
+interface PhaseOut {
+  readonly ops: number;
+  readonly errors: number;
+  readonly elapsedMs: number;
+  readonly histogram: string;
+  readonly firstError: string | undefined;
+}
+
+interface JobOut {
+  readonly get: PhaseOut;
+  readonly put: PhaseOut;
+}
+
+/** 20-byte keys, as the issue asks: `key:` and 16 digits. */
+const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(16, '0')}`);
+
+/**
+ * Preloads this process's share of keys, then (after `ready` resolves with a
+ * wall-clock start time) measures GET, then PUT. PUTs send the context of
+ * the key's last write, so they overwrite (as Redis SET does) instead of
+ * piling up siblings.
+ */
+const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> => {
+  const keys = Array.from({ length: job.keys }, (_, i) => keyOf(i));
+  const value = Buffer.alloc(job.valueBytes, 0x61);
+  const rngs = Array.from({ length: job.inflight }, (_, i) => createRng(job.seed * 1000 + job.proc * 100 + i));
+  const mine = Math.ceil((job.keys - job.proc) / job.procs);
+  const myKey = (j: number): number => j * job.procs + job.proc;
+
+  let get: (i: number) => Promise<unknown>;
+  let put: (i: number) => Promise<unknown>;
+  let close: () => Promise<void>;
+  if (job.target === 'ringkv') {
+    const client = createClient({ nodes: [`127.0.0.1:${job.port}`], connectionsPerNode: job.connections, timeoutMs: 10_000 });
+    const contexts: (Uint8Array | undefined)[] = new Array(job.keys);
+    await forEachConcurrent(mine, job.inflight, async (j) => {
+      const k = myKey(j);
+      contexts[k] = (await client.put(keys[k]!, value)).context;
+    });
+    get = (loop) => client.get(keys[rngs[loop]!.int(job.keys)]!);
+    put = async (loop) => {
+      const k = myKey(rngs[loop]!.int(mine));
+      const ctx = contexts[k];
+      contexts[k] = (await client.put(keys[k]!, value, ctx === undefined ? {} : { context: ctx })).context;
+    };
+    close = () => client.close();
+  } else {
+    const redis = new Redis({ host: '127.0.0.1', port: job.port, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    await redis.connect();
+    await forEachConcurrent(mine, job.inflight, (j) => redis.set(keys[myKey(j)]!, value));
+    get = (loop) => redis.getBuffer(keys[rngs[loop]!.int(job.keys)]!);
+    put = (loop) => redis.set(keys[myKey(rngs[loop]!.int(mine))]!, value);
+    close = async () => {
+      redis.disconnect();
+    };
+  }
+  try {
+    const startAtEpochMs = await ready();
+    const phase = async (op: (i: number) => Promise<unknown>, startAt: number): Promise<PhaseOut> => {
+      const r = await closedLoop({ inflight: job.inflight, warmupMs: job.warmupMs, durationMs: job.durationMs, op, startAtEpochMs: startAt });
+      return { ops: r.ops, errors: r.errors, elapsedMs: r.elapsedMs, histogram: encodeHistogram(r.histogram), firstError: r.firstError };
+    };
+    const g = await phase(get, startAtEpochMs);
+    const p = await phase(put, startAtEpochMs + phaseSpanMs(job));
+    return { get: g, put: p };
+  } finally {
+    await close();
+  }
+};
+
+/** Time between the GET and PUT phase starts: every process runs both phases on the same wall-clock schedule. */
+const phaseSpanMs = (job: Pick<Job, 'warmupMs' | 'durationMs'>): number => job.warmupMs + job.durationMs + 300;
+
+// ---- child mode: one load-generator process ----
+
+const childMain = async (job: Job): Promise<void> => {
+  const lines = createInterface({ input: process.stdin });
+  const it = lines[Symbol.asyncIterator]();
+  const out = await runJob(job, async () => {
+    process.stdout.write('READY\n');
+    const next = await it.next();
+    return Number(next.value);
+  });
+  process.stdout.write(`RESULT ${JSON.stringify(out)}\n`);
+  lines.close();
+};
+
+// ---- parent: run a target with 1..n load-generator processes ----
+
+interface Measured {
+  readonly opsPerSec: number;
+  readonly errors: number;
+  readonly latency: LatencySummary;
+  /** CPU use over the measured window, % of one core. */
+  readonly serverCpuPct: number | undefined;
+  readonly clientCpuPct: number | undefined;
+  readonly firstError?: string;
+}
+
+const BENCH_FILE = fileURLToPath(import.meta.url);
+
+/** Runs GET then PUT against one server; samples server and load-generator CPU over each measured window. */
+const measure = async (target: Job['target'], server: Spawned, o: Options): Promise<{ get: Measured; put: Measured }> => {
+  const base = { target, port: server.port, inflight: 0, connections: o.connections, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, procs: o.loadgenProcs, seed: o.seed };
+  const perProc = (p: number): number => Math.floor(o.inflight / o.loadgenProcs) + (p < o.inflight % o.loadgenProcs ? 1 : 0);
+  const clientPids: number[] = [];
+  let outs: Promise<JobOut>[];
+  let release: (startAt: number) => void;
+  let readyAll: Promise<void>;
+  if (o.loadgenProcs === 1) {
+    let resolveReady!: () => void;
+    readyAll = new Promise<void>((r) => (resolveReady = r));
+    let go!: (t: number) => void;
+    const started = new Promise<number>((r) => (go = r));
+    release = go;
+    outs = [runJob({ ...base, proc: 0, inflight: perProc(0) }, () => (resolveReady(), started))];
+  } else {
+    const readies: Promise<void>[] = [];
+    const children = Array.from({ length: o.loadgenProcs }, (_, p) => {
+      const job: Job = { ...base, proc: p, inflight: perProc(p) };
+      const child = track(spawn(process.execPath, ['--import', 'tsx', BENCH_FILE, '--loadgen-child', JSON.stringify(job)], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] }));
+      clientPids.push(child.pid!);
+      const lines = createInterface({ input: child.stdout! });
+      let onReady!: () => void;
+      readies.push(new Promise<void>((r) => (onReady = r)));
+      const result = new Promise<JobOut>((resolve, reject) => {
+        lines.on('line', (l) => {
+          if (l === 'READY') onReady();
+          else if (l.startsWith('RESULT ')) resolve(JSON.parse(l.slice(7)) as JobOut);
+        });
+        child.once('exit', (code) => reject(new Error(`load generator ${p} exited with ${code} before its result`)));
+      });
+      return { child, result };
+    });
+    readyAll = Promise.all(readies).then(() => undefined);
+    release = (t) => children.forEach((c) => c.child.stdin!.write(`${t}\n`));
+    outs = children.map((c) => c.result.finally(() => stopProcess(c.child, 1000)));
+  }
+  await Promise.race([readyAll, Promise.all(outs)]);
+  // Children need a moment to read the start time; in-process needs none.
+  const startAt = Date.now() + (o.loadgenProcs === 1 ? 20 : 200);
+  release(startAt);
+  const clientCpu = (): number | undefined => {
+    if (clientPids.length === 0) {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    }
+    let sum = 0;
+    for (const pid of clientPids) {
+      const t = cpuTimeMs(pid);
+      if (t === undefined) return undefined;
+      sum += t;
+    }
+    return sum;
+  };
+  // CPU samples at the edges of both measured windows, on the same wall-clock schedule as the loops.
+  const samples: { server: number | undefined; client: number | undefined }[] = [];
+  const at = (t: number) =>
+    new Promise<void>((r) =>
+      setTimeout(() => {
+        samples.push({ server: cpuTimeMs(server.pid), client: clientCpu() });
+        r();
+      }, Math.max(0, t - Date.now())),
+    );
+  const span = phaseSpanMs(o);
+  const sampling = (async () => {
+    await at(startAt + o.warmupMs);
+    await at(startAt + o.warmupMs + o.durationMs);
+    await at(startAt + span + o.warmupMs);
+    await at(startAt + span + o.warmupMs + o.durationMs);
+  })();
+  const results = await Promise.all(outs);
+  await sampling;
+  const pct = (a: number | undefined, b: number | undefined): number | undefined =>
+    a === undefined || b === undefined ? undefined : Math.round(((b - a) / o.durationMs) * 1000) / 10;
+  const merge = (which: 'get' | 'put', s0: number): Measured => {
+    const h = newHistogram();
+    let ops = 0;
+    let errors = 0;
+    let elapsedMs = 0;
+    let firstError: string | undefined;
+    for (const r of results) {
+      addEncoded(h, r[which].histogram);
+      ops += r[which].ops;
+      errors += r[which].errors;
+      elapsedMs = Math.max(elapsedMs, r[which].elapsedMs);
+      firstError ??= r[which].firstError;
+    }
+    return {
+      opsPerSec: Math.round((ops * 1000) / elapsedMs),
+      errors,
+      latency: summarize(h),
+      serverCpuPct: pct(samples[s0]?.server, samples[s0 + 1]?.server),
+      clientCpuPct: pct(samples[s0]?.client, samples[s0 + 1]?.client),
+      ...(firstError !== undefined ? { firstError } : {}),
+    };
+  };
+  return { get: merge('get', 0), put: merge('put', 2) };
+};
+
+// ---- redis-benchmark ----
+
+interface RedisBenchRow {
+  readonly opsPerSec: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly maxUs: number;
+}
+
+/** Parses `redis-benchmark --csv`: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms". */
+export const parseRedisBenchmarkCsv = (csv: string): Record<string, RedisBenchRow> => {
+  const out: Record<string, RedisBenchRow> = {};
+  const lines = csv.split('\n').filter((l) => l.trim() !== '');
+  const header = (lines[0] ?? '').split(',').map((s) => s.replace(/"/g, ''));
+  const col = (name: string) => header.indexOf(name);
+  for (const line of lines.slice(1)) {
+    const f = line.split(',').map((s) => s.replace(/"/g, ''));
+    const name = f[0]!;
+    const get = (c: string) => Number(f[col(c)]);
+    out[name] = { opsPerSec: Math.round(get('rps')), p50Us: Math.round(get('p50_latency_ms') * 1000), p99Us: Math.round(get('p99_latency_ms') * 1000), maxUs: Math.round(get('max_latency_ms') * 1000) };
+  }
+  return out;
+};
+
+const redisBenchmark = (port: number, o: Options): Record<string, RedisBenchRow> | string => {
+  const bin = which('redis-benchmark');
+  if (bin === undefined) return 'redis-benchmark not installed';
+  // Requests sized so each test runs about as long as a ringkv phase (Redis does ~100k/s here with -c 50).
+  const n = Math.max(10_000, Math.round(100 * o.durationMs));
+  const csv = runBounded(bin, ['-h', '127.0.0.1', '-p', String(port), '-c', String(o.inflight), '-P', '1', '-n', String(n), '-t', 'get,set', '-d', String(o.valueBytes), '-r', String(o.keys), '--csv'], 60_000 + 20 * o.durationMs);
+  return parseRedisBenchmarkCsv(csv);
+};
+
+// ---- main ----
+
+interface Options {
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly inflight: number;
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly loadgenProcs: number;
+  readonly connections: number;
+  readonly backends: readonly string[];
+  readonly redis: boolean;
+  readonly profile: boolean;
+  readonly seed: number;
+  readonly quick: boolean;
+}
+
+const TARGETS = { opsPerSec: 200_000, redisRatio: 1.0, p999Us: 2000 } as const;
+
+const backendSpec = (name: string): { backend: string; durability?: 'none' | 'interval' | 'always' } => {
+  if (name === 'memory') return { backend: 'memory' };
+  const m = /^(log|lmdb)-(none|interval|always)$/.exec(name);
+  if (m === null) throw new Error(`unknown backend '${name}' (memory, log-none, log-interval, log-always, lmdb-none, ...)`);
+  return { backend: m[1]!, durability: m[2] as 'none' | 'interval' | 'always' };
+};
+
+interface Row {
+  readonly target: string;
+  readonly get: Measured;
+  readonly put: Measured;
+}
+
+const main = async (): Promise<void> => {
+  const quick = flag('quick');
+  const o: Options = {
+    quick,
+    durationMs: num('duration-ms', quick ? 1000 : 5000),
+    warmupMs: num('warmup-ms', quick ? 300 : 1000),
+    inflight: num('inflight', 50),
+    keys: num('keys', quick ? 10_000 : 100_000),
+    valueBytes: num('value-bytes', 100),
+    loadgenProcs: Math.max(1, num('loadgen-procs', 1)),
+    connections: Math.max(1, num('connections', 1)),
+    backends: (opt('backends') ?? (quick ? 'memory' : 'memory,log-none,log-interval')).split(',').filter((s) => s !== ''),
+    redis: !flag('no-redis'),
+    profile: flag('profile'),
+    seed: num('seed', 1),
+  };
+  o.backends.forEach(backendSpec);
+  console.log(
+    `bench:server — ${o.inflight} in flight (closed loop), ${o.loadgenProcs} load-generator process(es), ${o.connections} connection(s) per process, ` +
+      `${o.keys} keys of 20 B, ${o.valueBytes}-B values, ${o.warmupMs} ms warm-up + ${o.durationMs} ms per phase; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}`,
+  );
+  const rows: Row[] = [];
+  const profiles: Record<string, SelfTime[]> = {};
+  for (const name of o.backends) {
+    const spec = backendSpec(name);
+    const profDir = o.profile ? mkdtempSync(join(tmpdir(), 'ringkv-prof-')) : undefined;
+    const server = await spawnRingkvNode({ ...spec, ...(profDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}) });
+    try {
+      process.stdout.write(`ringkv ${name} (pid ${server.pid}, port ${server.port}) ... `);
+      const m = await measure('ringkv', server, o);
+      rows.push({ target: `ringkv ${name}`, ...m });
+      console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, PUT ${fmtRate(m.put.opsPerSec)}/s`);
+    } finally {
+      await server.stop();
+    }
+    if (profDir !== undefined) {
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+      if (file !== undefined) {
+        profiles[name] = selfTimes(readProfile(join(profDir, file)), 20);
+        writeFileSync(join(repoRoot, 'bench/results', `server.${name}.top.txt`), profiles[name]!.map((s) => `${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`).join('\n') + '\n');
+      }
+      rmSync(profDir, { recursive: true, force: true });
+    }
+  }
+
+  let redisNote: string | undefined;
+  let redisBench: Record<string, RedisBenchRow> | undefined;
+  if (!o.redis) redisNote = 'Redis skipped (--no-redis)';
+  else if (which('redis-server') === undefined) redisNote = 'Redis absent: redis-server is not installed (Debian: apt-get install redis-server); no ratios';
+  else {
+    const redis = await spawnRedis();
+    if (redis === undefined) redisNote = 'Redis absent';
+    else {
+      try {
+        process.stdout.write(`redis via ioredis, same load generator (pid ${redis.pid}) ... `);
+        const m = await measure('redis', redis, o);
+        rows.push({ target: 'redis (ioredis, same loadgen)', ...m });
+        console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, SET ${fmtRate(m.put.opsPerSec)}/s`);
+        process.stdout.write(`redis-benchmark -c ${o.inflight} -P 1 ... `);
+        const rb = redisBenchmark(redis.port, o);
+        if (typeof rb === 'string') redisNote = rb;
+        else {
+          redisBench = rb;
+          console.log(`GET ${fmtRate(rb['GET']?.opsPerSec ?? 0)}/s, SET ${fmtRate(rb['SET']?.opsPerSec ?? 0)}/s`);
+        }
+      } finally {
+        await redis.stop();
+      }
+    }
+  }
+
+  // ---- report ----
+  const rbGet = redisBench?.['GET']?.opsPerSec;
+  const rbSet = redisBench?.['SET']?.opsPerSec;
+  const ioredis = rows.find((r) => r.target.startsWith('redis'));
+  const ratio = (a: number, b: number | undefined): number | undefined => (b === undefined || b === 0 ? undefined : Math.round((a / b) * 100) / 100);
+  const table: string[] = [];
+  table.push('| target | op | ops/s | p50 | p99 | p99.9 | max | server CPU | loadgen CPU | × redis-benchmark | × redis same loadgen |');
+  table.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    for (const [op, m, rb, io] of [
+      ['GET', r.get, rbGet, ioredis?.get.opsPerSec],
+      ['PUT', r.put, rbSet, ioredis?.put.opsPerSec],
+    ] as const) {
+      const l = m.latency;
+      const cpu = (v: number | undefined) => (v === undefined ? '–' : `${v}%`);
+      const isRingkv = r.target.startsWith('ringkv');
+      table.push(
+        `| ${r.target} | ${op} | ${fmtRate(m.opsPerSec)} | ${fmtUs(l.p50Us)} | ${fmtUs(l.p99Us)} | ${fmtUs(l.p999Us)} | ${fmtUs(l.maxUs)} | ${cpu(m.serverCpuPct)} | ${cpu(m.clientCpuPct)} | ` +
+          `${isRingkv ? (ratio(m.opsPerSec, rb)?.toFixed(2) ?? '–') : '–'} | ${isRingkv ? (ratio(m.opsPerSec, io)?.toFixed(2) ?? '–') : '–'} |` +
+          (m.errors > 0 ? ` ${m.errors} errors: ${m.firstError}` : ''),
+      );
+    }
+  }
+  if (redisBench !== undefined) {
+    for (const [op, name] of [['GET', 'GET'], ['SET', 'SET']] as const) {
+      const b = redisBench[name];
+      if (b) table.push(`| redis-benchmark -c ${o.inflight} -P 1 | ${op} | ${fmtRate(b.opsPerSec)} | ${fmtUs(b.p50Us)} | ${fmtUs(b.p99Us)} | – | ${fmtUs(b.maxUs)} | – | – | – | – |`);
+    }
+  }
+  const mem = rows.find((r) => r.target === 'ringkv memory');
+  const targets: string[] = [];
+  if (mem !== undefined) {
+    const met = (b: boolean) => (b ? 'met' : 'NOT met');
+    targets.push(`- GET ≥ ${fmtRate(TARGETS.opsPerSec)}/s (memory): ${fmtRate(mem.get.opsPerSec)}/s — ${met(mem.get.opsPerSec >= TARGETS.opsPerSec)}`);
+    targets.push(`- PUT ≥ ${fmtRate(TARGETS.opsPerSec)}/s (memory): ${fmtRate(mem.put.opsPerSec)}/s — ${met(mem.put.opsPerSec >= TARGETS.opsPerSec)}`);
+    if (rbGet !== undefined && rbSet !== undefined) {
+      const g = mem.get.opsPerSec / rbGet;
+      const p = mem.put.opsPerSec / rbSet;
+      targets.push(`- ≥ ${TARGETS.redisRatio.toFixed(1)}× redis-benchmark -c ${o.inflight} -P 1: GET ${g.toFixed(2)}×, SET ${p.toFixed(2)}× — ${met(g >= TARGETS.redisRatio && p >= TARGETS.redisRatio)}`);
+    } else targets.push(`- ≥ 1.0× Redis: not measured (${redisNote ?? 'no redis-benchmark numbers'})`);
+    const worst = Math.max(mem.get.latency.p999Us, mem.put.latency.p999Us);
+    targets.push(`- p99.9 ≤ ${fmtUs(TARGETS.p999Us)} (memory): GET ${fmtUs(mem.get.latency.p999Us)}, PUT ${fmtUs(mem.put.latency.p999Us)} — ${met(worst <= TARGETS.p999Us)}`);
+  }
+  const header =
+    `${o.inflight} requests in flight (closed loop) from ${o.loadgenProcs} load-generator process(es) with ${o.connections} connection(s) each; ` +
+    `${o.keys} preloaded 20-byte keys, ${o.valueBytes}-byte values; ${o.warmupMs} ms warm-up + ${o.durationMs} ms measured per phase. ` +
+    `Latency in the load generator (HdrHistogram, µs). CPU = % of one core over the measured window (2 cores in total, shared by client and server). ` +
+    `ringkv PUTs carry the key's last context (an overwrite, like SET). redis-benchmark keys are 16 bytes (\`key:\` + 12 digits).`;
+  const md = [
+    '# bench:server',
+    '',
+    `Run ${new Date().toISOString()}${o.quick ? ' (--quick)' : ''}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(2)} at start.`,
+    '',
+    header,
+    '',
+    ...table,
+    '',
+    ...(redisNote ? [`Note: ${redisNote}.`, ''] : []),
+    '## Targets (issue 4)',
+    '',
+    ...targets,
+    '',
+  ].join('\n');
+  console.log('\n' + table.join('\n') + '\n\n' + targets.join('\n') + (redisNote ? `\nNote: ${redisNote}` : ''));
+  for (const [name, top] of Object.entries(profiles)) {
+    console.log(`\nnode CPU profile, ${name} (self time, top 12):`);
+    for (const s of top.slice(0, 12)) console.log(`${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`);
+  }
+  const dir = join(repoRoot, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'server.json'),
+    JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, loadAvg: loadavg()[0], options: o, targets: TARGETS, rows, redisBenchmark: redisBench ?? null, redisNote: redisNote ?? null, profiles }, null, 2) + '\n',
+  );
+  writeFileSync(join(dir, 'server.md'), md);
+  console.log('\nwrote bench/results/server.json and bench/results/server.md');
+};
+
+const childArg = opt('loadgen-child');
+if (childArg !== undefined) {
+  childMain(JSON.parse(childArg) as Job).then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+} else {
+  // A bench that hangs on a shared machine is worse than one that fails: bound the whole run.
+  const guard = setTimeout(() => {
+    console.error('bench:server: gave up after 10 minutes');
+    process.exit(1);
+  }, 600_000);
+  guard.unref();
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
