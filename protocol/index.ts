@@ -45,3 +45,24 @@ export type { AcceptorInfo } from './handshake.js';
 export { fromHex, messageFromJson, messageToJson, toHex } from './json.js';
 export type { JsonMessage } from './json.js';
 export type { FrameWriterOptions } from './writer.js';
+export {
+  FORWARD_OPS,
+  MAX_BATCH_ITEMS,
+  MAX_COUNTER,
+  PEER_STATUSES,
+  PeerOpcode,
+  REPLY_TYPE,
+  decodePeerReply,
+  decodePeerRequest,
+  decodeRingBody,
+  encodePeer,
+  encodePeerBody,
+  encodeRingBody,
+  peerFromJson,
+  peerToJson,
+  peerToMessage,
+  ringFromJson,
+  ringToJson,
+} from './peer.js';
+export type { PeerJson, PeerReplyType, PeerRequestType, RingBody, RingMember } from './peer.js';
+export type * from './peer_messages.js';

@@ -1,0 +1,726 @@
+/**
+ * Node-to-node messages on the wire: the codec for the model in
+ * peer_messages.ts and the RING_REPLY body. PROTOCOL.md §"Node-to-node
+ * messages" is the normative layout; vectors/peer_*.json hold exact frames.
+ *
+ * Peer messages ride the ordinary framing: a request is a `NodeMessage`
+ * (opcode 0x40..0x44, no response flag), its reply the same opcode with the
+ * response flag, and PEER_ERROR is the ordinary ERROR frame (opcode 0x02).
+ * So FrameWriter/FrameDecoder/decodeMessage carry them unchanged and this
+ * module only turns bodies into typed messages and back.
+ *
+ * Laws (tested in test/protocol/peer_roundtrip.test.ts):
+ *   decodePeerRequest(peerToMessage(s, q))            = right(q)
+ *   decodePeerReply(peerToMessage(s, a, t), t)        = right(a)   (t: the request type `a` answers)
+ *   decodeRingBody(encodeRingBody(r))                 = right(r)
+ * and the decoders never throw: garbage is a Left(KvError).
+ *
+ * Decoded keys and objects are subarrays of the message body (zero-copy),
+ * which itself aliases the received chunk: copy what you keep past the
+ * handling of the frame if that memory may be reused.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { KvError } from '../src/errors.js';
+import { MAX_Q_BITS, MIN_Q_BITS } from '../src/core/ring.js';
+import { RETRYABLE_CODES } from './handshake.js';
+import { toHex, fromHex } from './json.js';
+import { encode, type ErrorMessage, type NodeMessage } from './messages.js';
+import { MAX_U16, MAX_U32, isNodeOpcode } from './opcodes.js';
+import type {
+  Forward,
+  MembershipEntryWire,
+  PeerReply,
+  PeerRequest,
+} from './peer_messages.js';
+
+// ---------------------------------------------------------------- constants
+
+/** Opcode of each peer request; its reply travels on the same opcode with the response flag. */
+export const PeerOpcode = {
+  REPLICA_GET: 0x40,
+  REPLICA_PUT: 0x41,
+  REPLICA_PUT_BATCH: 0x42,
+  FORWARD: 0x43,
+  GOSSIP: 0x44,
+} as const;
+export type PeerOpcode = (typeof PeerOpcode)[keyof typeof PeerOpcode];
+
+export type PeerRequestType = PeerRequest['type'];
+export type PeerReplyType = PeerReply['type'];
+
+/** The reply each request expects (PEER_ERROR may answer any of them). */
+export const REPLY_TYPE: { readonly [K in PeerRequestType]: Exclude<PeerReplyType, 'PEER_ERROR'> } = {
+  REPLICA_GET: 'REPLICA_GET_REPLY',
+  REPLICA_PUT: 'ACK',
+  REPLICA_PUT_BATCH: 'ACK',
+  FORWARD: 'FORWARD_REPLY',
+  GOSSIP: 'GOSSIP_REPLY',
+};
+
+const REQUEST_OF_OPCODE: ReadonlyMap<number, PeerRequestType> = new Map(
+  (Object.entries(PeerOpcode) as [PeerRequestType, number][]).map(([t, o]) => [o, t]),
+);
+
+/** Membership status byte; the order is the join order of core/membership's statusRank. */
+export const PEER_STATUSES = ['joining', 'up', 'leaving', 'down', 'removed'] as const;
+const STATUS_BYTE: ReadonlyMap<string, number> = new Map(PEER_STATUSES.map((s, i) => [s, i]));
+
+/** FORWARD op byte. */
+export const FORWARD_OPS = { get: 1, put: 2, delete: 3 } as const;
+const FORWARD_OP_OF: readonly (Forward['op'] | undefined)[] = [undefined, 'get', 'put', 'delete'];
+
+/** Items in one REPLICA_PUT_BATCH (the u16 count). */
+export const MAX_BATCH_ITEMS = MAX_U16;
+/** Largest integer the u64 counters may carry: JS numbers are exact only up to here. */
+export const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+
+// Least bytes each list item takes, checked against the bytes left before allocating.
+const MIN_ITEM_BYTES = 2 + 2 + 1 + 4; // partition, key (>= 1 byte), object length
+const MIN_SIBLING_BYTES = 1 + 4;
+const MIN_ENTRY_BYTES = 2 + 1 + 2 + 1 + 8 + 8 + 8 + 8; // id (>= 1 byte), address, status, 3 x u64, f64
+const MIN_MEMBER_BYTES = 2 + 1 + 2;
+
+// ---------------------------------------------------------------- the RING_REPLY body
+
+export interface RingMember {
+  readonly id: string;
+  readonly address: string;
+}
+
+/** What RING_REPLY carries: the ring as the answering node sees it. */
+export interface RingBody {
+  /** 64-bit hash of the owners (equality only), as announced in HELLO_OK. */
+  readonly ringVersion: bigint;
+  /** Q = 2^qBits partitions. */
+  readonly qBits: number;
+  /** Replicas per key. */
+  readonly n: number;
+  readonly members: readonly RingMember[];
+  /** owners[p] = index into `members` of partition p's owner; length Q. */
+  readonly owners: readonly number[];
+}
+
+// ---------------------------------------------------------------- encoder-side validation
+
+const EMPTY = new Uint8Array(0);
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const bad = (what: string): KvError => new KvError('KV_BAD_ARGUMENT', what);
+
+const checkUint = (name: string, v: number, max: number): void => {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw bad(`${name} must be an integer in 0..${max}, got ${String(v)}`);
+};
+
+const checkBytes = (name: string, v: Uint8Array, max: number): number => {
+  if (!(v instanceof Uint8Array)) throw bad(`${name} must be a Uint8Array`);
+  if (v.length > max) throw new KvError('KV_TOO_LARGE', `${name} of ${v.length} bytes > ${max}`);
+  return v.length;
+};
+
+const checkKey = (name: string, v: Uint8Array): number => {
+  const n = checkBytes(name, v, MAX_U16);
+  // Clients cannot store an empty key, so a peer sending one is broken.
+  if (n === 0) throw bad(`${name} must not be empty`);
+  return n;
+};
+
+const strBytes = (name: string, s: string): number => {
+  if (typeof s !== 'string') throw bad(`${name} must be a string`);
+  if (LONE_SURROGATE.test(s)) throw bad(`${name} is not well-formed UTF-16`);
+  const n = Buffer.byteLength(s, 'utf8');
+  if (n > MAX_U16) throw new KvError('KV_TOO_LARGE', `${name} of ${n} UTF-8 bytes > ${MAX_U16}`);
+  return n;
+};
+
+const checkList = (name: string, v: readonly unknown[], max = MAX_U16): void => {
+  if (!Array.isArray(v)) throw bad(`${name} must be an array`);
+  if (v.length > max) throw new KvError('KV_TOO_LARGE', `${v.length} ${name} > ${max}`);
+};
+
+const entrySize = (e: MembershipEntryWire): number => {
+  const id = strBytes('entry id', e.id);
+  if (id === 0) throw bad('entry id must not be empty');
+  if (!STATUS_BYTE.has(e.status)) throw bad(`entry status ${String(e.status)} unknown`);
+  checkUint('incarnation', e.incarnation, MAX_COUNTER);
+  checkUint('heartbeat', e.heartbeat, MAX_COUNTER);
+  checkUint('claimVersion', e.claimVersion, MAX_COUNTER);
+  if (typeof e.weight !== 'number' || !Number.isFinite(e.weight) || e.weight <= 0) throw bad(`weight must be a positive finite number, got ${String(e.weight)}`);
+  return 2 + id + 2 + strBytes('entry address', e.address) + 1 + 8 + 8 + 8 + 8;
+};
+
+const entriesSize = (entries: readonly MembershipEntryWire[]): number => {
+  checkList('entries', entries);
+  let n = 2;
+  for (const e of entries) n += entrySize(e);
+  return n;
+};
+
+/** Body bytes of `m`; validates every field the writer will write (throws KvError). */
+const bodySize = (m: PeerRequest | PeerReply): number => {
+  switch (m.type) {
+    case 'REPLICA_GET':
+      checkUint('partition', m.partition, MAX_U16);
+      return 2 + 2 + checkKey('key', m.key);
+    case 'REPLICA_PUT':
+      checkUint('partition', m.partition, MAX_U16);
+      return 2 + 2 + checkKey('key', m.key) + 2 + strBytes('hintFor', m.hintFor) + 4 + checkBytes('object', m.object, MAX_U32);
+    case 'REPLICA_PUT_BATCH': {
+      checkList('items', m.items, MAX_BATCH_ITEMS);
+      let n = 2;
+      for (const it of m.items) {
+        checkUint('partition', it.partition, MAX_U16);
+        n += 2 + 2 + checkKey('key', it.key) + 4 + checkBytes('object', it.object, MAX_U32);
+      }
+      return n;
+    }
+    case 'FORWARD':
+      if (FORWARD_OPS[m.op] === undefined) throw bad(`forward op ${String(m.op)} unknown`);
+      checkUint('quorum', m.quorum, 0xff);
+      checkUint('timeoutMs', m.timeoutMs, MAX_U32);
+      if (m.op !== 'put' && checkBytes('value', m.value, MAX_U32) !== 0) throw bad(`a forwarded ${m.op} carries no value`);
+      if (m.op === 'get' && checkBytes('context', m.context, MAX_U32) !== 0) throw bad('a forwarded get carries no context');
+      return 1 + 1 + 4 + 2 + checkKey('key', m.key) + 4 + checkBytes('context', m.context, MAX_U32) + 4 + checkBytes('value', m.value, MAX_U32);
+    case 'GOSSIP':
+    case 'GOSSIP_REPLY':
+      return entriesSize(m.entries);
+    case 'REPLICA_GET_REPLY':
+      if (typeof m.found !== 'boolean') throw bad('found must be a boolean');
+      if (!m.found && checkBytes('object', m.object, MAX_U32) !== 0) throw bad('a not-found reply carries no object');
+      return 1 + 4 + checkBytes('object', m.object, MAX_U32);
+    case 'ACK':
+      checkUint('count', m.count, MAX_U32);
+      return 4;
+    case 'FORWARD_REPLY': {
+      if (typeof m.found !== 'boolean') throw bad('found must be a boolean');
+      checkList('siblings', m.siblings);
+      let n = 1 + 4 + checkBytes('context', m.context, MAX_U32) + 2;
+      for (const s of m.siblings) {
+        if (typeof s.tombstone !== 'boolean') throw bad('tombstone must be a boolean');
+        n += 1 + 4 + checkBytes('sibling value', s.value, MAX_U32);
+      }
+      return n;
+    }
+    case 'PEER_ERROR':
+      // Travels as an ERROR frame; messages.ts sizes and checks it.
+      return 0;
+    default:
+      throw bad(`unknown peer message type ${String((m as { type: unknown }).type)}`);
+  }
+};
+
+// ---------------------------------------------------------------- writing
+
+/** Writes big-endian fields into a buffer sized beforehand. */
+class Writer {
+  at = 0;
+  constructor(readonly b: Buffer) {}
+  u8(v: number): void {
+    this.b[this.at++] = v;
+  }
+  u16(v: number): void {
+    this.b.writeUInt16BE(v, this.at);
+    this.at += 2;
+  }
+  u32(v: number): void {
+    this.b.writeUInt32BE(v, this.at);
+    this.at += 4;
+  }
+  u64(v: number): void {
+    // v <= 2^53 - 1: the high word is exact after the division.
+    this.b.writeUInt32BE(Math.floor(v / 0x100000000), this.at);
+    this.b.writeUInt32BE(v % 0x100000000, this.at + 4);
+    this.at += 8;
+  }
+  u64big(v: bigint): void {
+    this.b.writeBigUInt64BE(v, this.at);
+    this.at += 8;
+  }
+  f64(v: number): void {
+    this.b.writeDoubleBE(v, this.at);
+    this.at += 8;
+  }
+  raw(v: Uint8Array): void {
+    this.b.set(v, this.at);
+    this.at += v.length;
+  }
+  key(v: Uint8Array): void {
+    this.u16(v.length);
+    this.raw(v);
+  }
+  bytes32(v: Uint8Array): void {
+    this.u32(v.length);
+    this.raw(v);
+  }
+  str(s: string): void {
+    const n = s.length === 0 ? 0 : this.b.write(s, this.at + 2, 'utf8');
+    this.u16(n);
+    this.at += n;
+  }
+}
+
+const writeEntries = (w: Writer, entries: readonly MembershipEntryWire[]): void => {
+  w.u16(entries.length);
+  for (const e of entries) {
+    w.str(e.id);
+    w.str(e.address);
+    w.u8(STATUS_BYTE.get(e.status)!);
+    w.u64(e.incarnation);
+    w.u64(e.heartbeat);
+    w.u64(e.claimVersion);
+    w.f64(e.weight);
+  }
+};
+
+const writeBody = (m: PeerRequest | PeerReply, w: Writer): void => {
+  switch (m.type) {
+    case 'REPLICA_GET':
+      w.u16(m.partition);
+      return w.key(m.key);
+    case 'REPLICA_PUT':
+      w.u16(m.partition);
+      w.key(m.key);
+      w.str(m.hintFor);
+      return w.bytes32(m.object);
+    case 'REPLICA_PUT_BATCH':
+      w.u16(m.items.length);
+      for (const it of m.items) {
+        w.u16(it.partition);
+        w.key(it.key);
+        w.bytes32(it.object);
+      }
+      return;
+    case 'FORWARD':
+      w.u8(FORWARD_OPS[m.op]);
+      w.u8(m.quorum);
+      w.u32(m.timeoutMs);
+      w.key(m.key);
+      w.bytes32(m.context);
+      return w.bytes32(m.value);
+    case 'GOSSIP':
+    case 'GOSSIP_REPLY':
+      return writeEntries(w, m.entries);
+    case 'REPLICA_GET_REPLY':
+      w.u8(m.found ? 1 : 0);
+      return w.bytes32(m.object);
+    case 'ACK':
+      return w.u32(m.count);
+    case 'FORWARD_REPLY':
+      w.u8(m.found ? 1 : 0);
+      w.bytes32(m.context);
+      w.u16(m.siblings.length);
+      for (const s of m.siblings) {
+        w.u8(s.tombstone ? 1 : 0);
+        w.bytes32(s.value);
+      }
+      return;
+    case 'PEER_ERROR':
+      return;
+  }
+};
+
+/** The body bytes of a peer message (not PEER_ERROR). Throws KvError if it cannot be encoded. */
+export const encodePeerBody = (m: PeerRequest | PeerReply): Buffer => {
+  const size = bodySize(m);
+  const w = new Writer(Buffer.allocUnsafe(size));
+  writeBody(m, w);
+  // A mismatch means bodySize and writeBody disagree: a codec bug, never input.
+  if (w.at !== size) throw new KvError('KV_INTERNAL', `peer encoder wrote ${w.at} bytes, sized ${size}`);
+  return w.b;
+};
+
+const isRequest = (m: PeerRequest | PeerReply): m is PeerRequest => m.type in PeerOpcode;
+
+/** The opcode a reply travels on: its request's. ACK answers two requests, so it needs `inReplyTo`. */
+const replyOpcode = (m: PeerReply, inReplyTo: PeerRequestType | undefined): number => {
+  if (inReplyTo !== undefined) {
+    if (!(inReplyTo in PeerOpcode)) throw bad(`inReplyTo ${String(inReplyTo)} is not a peer request`);
+    if (REPLY_TYPE[inReplyTo] !== m.type) throw bad(`${m.type} does not answer ${inReplyTo}`);
+    return PeerOpcode[inReplyTo];
+  }
+  switch (m.type) {
+    case 'REPLICA_GET_REPLY':
+      return PeerOpcode.REPLICA_GET;
+    case 'FORWARD_REPLY':
+      return PeerOpcode.FORWARD;
+    case 'GOSSIP_REPLY':
+      return PeerOpcode.GOSSIP;
+    default:
+      throw bad(`${m.type} answers REPLICA_PUT or REPLICA_PUT_BATCH: say which (inReplyTo)`);
+  }
+};
+
+/**
+ * The framing-level message for a peer message on `streamId`: a NodeMessage,
+ * or for PEER_ERROR an ERROR (retryable per RETRYABLE_CODES). Hand it to
+ * `encode` or a FrameWriter. `inReplyTo` names the request a reply answers;
+ * required for ACK (REPLICA_PUT and REPLICA_PUT_BATCH both take it), checked
+ * when given for the others. Throws KvError (KV_BAD_ARGUMENT, KV_TOO_LARGE).
+ */
+export const peerToMessage = (streamId: number, m: PeerRequest | PeerReply, inReplyTo?: PeerRequestType): NodeMessage | ErrorMessage => {
+  if (m === null || typeof m !== 'object') throw bad('peer message must be an object');
+  if (m.type === 'PEER_ERROR') {
+    if (typeof m.code !== 'string' || m.code.length === 0) throw bad('error code must be a non-empty string');
+    return { op: 'ERROR', streamId, code: m.code, message: m.message, retryable: (RETRYABLE_CODES as ReadonlySet<string>).has(m.code) };
+  }
+  if (isRequest(m)) {
+    if (inReplyTo !== undefined) throw bad(`${m.type} is a request, not a reply to ${inReplyTo}`);
+    return { op: 'NODE', streamId, opcode: PeerOpcode[m.type], response: false, body: encodePeerBody(m) };
+  }
+  return { op: 'NODE', streamId, opcode: replyOpcode(m, inReplyTo), response: true, body: encodePeerBody(m) };
+};
+
+/** The whole frame of a peer message: `encode(peerToMessage(streamId, m, inReplyTo))`. */
+export const encodePeer = (streamId: number, m: PeerRequest | PeerReply, inReplyTo?: PeerRequestType): Buffer =>
+  encode(peerToMessage(streamId, m, inReplyTo));
+
+// ---------------------------------------------------------------- decoding
+
+/** A body that breaks the layout; caught at the entry points and returned as Left. */
+class Malformed {
+  constructor(readonly reason: string) {}
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Reads a body front to back; every read checks the bytes left first. */
+class Reader {
+  at = 0;
+  readonly view: DataView;
+  constructor(readonly b: Uint8Array) {
+    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  need(n: number, what: string): void {
+    if (n > this.b.length - this.at) throw new Malformed(`${what} needs ${n} bytes, ${this.b.length - this.at} left`);
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.b[this.at++]!;
+  }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.at);
+    this.at += 2;
+    return v;
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.at);
+    this.at += 4;
+    return v;
+  }
+  /** A u64 counter; JS numbers hold it exactly only up to 2^53 - 1. */
+  counter(what: string): number {
+    this.need(8, what);
+    const hi = this.view.getUint32(this.at);
+    const lo = this.view.getUint32(this.at + 4);
+    this.at += 8;
+    if (hi > 0x1fffff) throw new Malformed(`${what} above 2^53-1`);
+    return hi * 0x100000000 + lo;
+  }
+  u64big(what: string): bigint {
+    this.need(8, what);
+    const v = this.view.getBigUint64(this.at);
+    this.at += 8;
+    return v;
+  }
+  f64(what: string): number {
+    this.need(8, what);
+    const v = this.view.getFloat64(this.at);
+    this.at += 8;
+    return v;
+  }
+  flags(what: string, defined: number): number {
+    const v = this.u8(what);
+    if ((v & ~defined) !== 0) throw new Malformed(`${what}: reserved bits set`);
+    return v;
+  }
+  bytes(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    if (n === 0) return EMPTY;
+    const v = this.b.subarray(this.at, this.at + n);
+    this.at += n;
+    return v;
+  }
+  key(what: string): Uint8Array {
+    const k = this.bytes(this.u16(what), what);
+    if (k.length === 0) throw new Malformed(`${what} is empty`);
+    return k;
+  }
+  bytes32(what: string): Uint8Array {
+    return this.bytes(this.u32(what), what);
+  }
+  str(what: string): string {
+    const raw = this.bytes(this.u16(what), what);
+    if (raw.length === 0) return '';
+    try {
+      return utf8Strict.decode(raw);
+    } catch {
+      throw new Malformed(`${what} is not valid UTF-8`);
+    }
+  }
+  /** A u16 list count, refused before any allocation when `minItemBytes` each cannot fit. */
+  count(what: string, minItemBytes: number): number {
+    const n = this.u16(`${what} count`);
+    this.need(n * minItemBytes, what);
+    return n;
+  }
+  end(): void {
+    if (this.at !== this.b.length) throw new Malformed(`${this.b.length - this.at} trailing bytes after the body`);
+  }
+}
+
+const readEntries = (r: Reader): MembershipEntryWire[] => {
+  const n = r.count('entries', MIN_ENTRY_BYTES);
+  const out = new Array<MembershipEntryWire>(n);
+  for (let i = 0; i < n; i++) {
+    const id = r.str('entry id');
+    if (id.length === 0) throw new Malformed('entry id is empty');
+    const address = r.str('entry address');
+    const sb = r.u8('entry status');
+    const status = PEER_STATUSES[sb];
+    if (status === undefined) throw new Malformed(`entry status ${sb} unknown`);
+    const incarnation = r.counter('incarnation');
+    const heartbeat = r.counter('heartbeat');
+    const claimVersion = r.counter('claimVersion');
+    const weight = r.f64('weight');
+    if (!Number.isFinite(weight) || weight <= 0) throw new Malformed(`weight ${weight} is not a positive finite number`);
+    out[i] = { id, address, status, incarnation, heartbeat, claimVersion, weight };
+  }
+  return out;
+};
+
+const readRequest = (type: PeerRequestType, r: Reader): PeerRequest => {
+  switch (type) {
+    case 'REPLICA_GET': {
+      const partition = r.u16('partition');
+      return { type, partition, key: r.key('key') };
+    }
+    case 'REPLICA_PUT': {
+      const partition = r.u16('partition');
+      const key = r.key('key');
+      const hintFor = r.str('hintFor');
+      return { type, partition, key, object: r.bytes32('object'), hintFor };
+    }
+    case 'REPLICA_PUT_BATCH': {
+      const n = r.count('items', MIN_ITEM_BYTES);
+      const items = new Array<{ partition: number; key: Uint8Array; object: Uint8Array }>(n);
+      for (let i = 0; i < n; i++) {
+        const partition = r.u16('partition');
+        const key = r.key('key');
+        items[i] = { partition, key, object: r.bytes32('object') };
+      }
+      return { type, items };
+    }
+    case 'FORWARD': {
+      const ob = r.u8('forward op');
+      const op = FORWARD_OP_OF[ob];
+      if (op === undefined) throw new Malformed(`forward op ${ob} unknown`);
+      const quorum = r.u8('quorum');
+      const timeoutMs = r.u32('timeoutMs');
+      const key = r.key('key');
+      const context = r.bytes32('context');
+      const value = r.bytes32('value');
+      if (op !== 'put' && value.length !== 0) throw new Malformed(`a forwarded ${op} carries a value`);
+      if (op === 'get' && context.length !== 0) throw new Malformed('a forwarded get carries a context');
+      return { type, op, key, value, context, quorum, timeoutMs };
+    }
+    case 'GOSSIP':
+      return { type, entries: readEntries(r) };
+  }
+};
+
+const readReply = (request: PeerRequestType, r: Reader): PeerReply => {
+  switch (REPLY_TYPE[request]) {
+    case 'REPLICA_GET_REPLY': {
+      const found = r.flags('get reply flags', 1) === 1;
+      const object = r.bytes32('object');
+      if (!found && object.length !== 0) throw new Malformed('a not-found reply carries an object');
+      return { type: 'REPLICA_GET_REPLY', found, object };
+    }
+    case 'ACK':
+      return { type: 'ACK', count: r.u32('count') };
+    case 'FORWARD_REPLY': {
+      const found = r.flags('forward reply flags', 1) === 1;
+      const context = r.bytes32('context');
+      const n = r.count('siblings', MIN_SIBLING_BYTES);
+      const siblings = new Array<{ value: Uint8Array; tombstone: boolean }>(n);
+      for (let i = 0; i < n; i++) {
+        const tombstone = r.flags('sibling flags', 1) === 1;
+        siblings[i] = { value: r.bytes32('sibling value'), tombstone };
+      }
+      return { type: 'FORWARD_REPLY', found, siblings, context };
+    }
+    case 'GOSSIP_REPLY':
+      return { type: 'GOSSIP_REPLY', entries: readEntries(r) };
+  }
+};
+
+/** Runs a body reader to the end of the body; layout faults become KV_BAD_FRAME. */
+const run = <A>(body: Uint8Array, read: (r: Reader) => A): E.Either<KvError, A> => {
+  if (!(body instanceof Uint8Array)) return E.left(new KvError('KV_BAD_FRAME', 'body is not bytes'));
+  const r = new Reader(body);
+  try {
+    const a = read(r);
+    r.end();
+    return E.right(a);
+  } catch (e) {
+    if (e instanceof Malformed) return E.left(new KvError('KV_BAD_FRAME', e.reason));
+    return E.left(new KvError('KV_INTERNAL', 'peer body decoder failed', { cause: e }));
+  }
+};
+
+const hex = (opcode: number): string => `0x${opcode.toString(16)}`;
+
+/**
+ * The peer request a NODE message carries. Never throws. Left codes:
+ * KV_BAD_FRAME (a response, or a body that breaks the layout: answer ERROR on
+ * stream 0 and close), KV_UNSUPPORTED (a node opcode this codec does not
+ * know: answer ERROR on the message's stream; the connection stays open).
+ */
+export const decodePeerRequest = (m: NodeMessage): E.Either<KvError, PeerRequest> => {
+  if (m === null || typeof m !== 'object' || m.op !== 'NODE') return E.left(new KvError('KV_BAD_FRAME', 'not a node message'));
+  if (m.response) return E.left(new KvError('KV_BAD_FRAME', `node opcode ${hex(m.opcode)} is a response, not a request`));
+  const type = REQUEST_OF_OPCODE.get(m.opcode);
+  if (type === undefined) {
+    return E.left(
+      isNodeOpcode(m.opcode)
+        ? new KvError('KV_UNSUPPORTED', `node opcode ${hex(m.opcode)} not supported`)
+        : new KvError('KV_BAD_FRAME', `opcode ${hex(m.opcode)} is not a node opcode`),
+    );
+  }
+  return run(m.body, (r) => readRequest(type, r));
+};
+
+/**
+ * The peer reply a NODE response or an ERROR carries. `request`, when given,
+ * is the type of the request sent on this stream: a reply on another opcode
+ * is KV_BAD_FRAME. Never throws; every Left is KV_BAD_FRAME (a reply nobody
+ * could have asked for, or a body that breaks the layout).
+ */
+export const decodePeerReply = (m: NodeMessage | ErrorMessage, request?: PeerRequestType): E.Either<KvError, PeerReply> => {
+  if (m === null || typeof m !== 'object') return E.left(new KvError('KV_BAD_FRAME', 'not a message'));
+  if (m.op === 'ERROR') {
+    if (typeof m.code !== 'string' || m.code.length === 0) return E.left(new KvError('KV_BAD_FRAME', 'error without a code'));
+    return E.right({ type: 'PEER_ERROR', code: m.code, message: m.message });
+  }
+  if (m.op !== 'NODE') return E.left(new KvError('KV_BAD_FRAME', 'not a node message'));
+  if (!m.response) return E.left(new KvError('KV_BAD_FRAME', `node opcode ${hex(m.opcode)} is a request, not a reply`));
+  const type = REQUEST_OF_OPCODE.get(m.opcode);
+  if (type === undefined) return E.left(new KvError('KV_BAD_FRAME', `reply with unknown node opcode ${hex(m.opcode)}`));
+  if (request !== undefined && request !== type) {
+    return E.left(new KvError('KV_BAD_FRAME', `reply on opcode ${hex(m.opcode)} (${type}) to a ${request}`));
+  }
+  return run(m.body, (r) => readReply(type, r));
+};
+
+// ---------------------------------------------------------------- RING_REPLY body
+
+const ringSize = (ring: RingBody): number => {
+  if (ring === null || typeof ring !== 'object') throw bad('ring must be an object');
+  if (typeof ring.ringVersion !== 'bigint' || ring.ringVersion < 0n || ring.ringVersion > 0xffffffffffffffffn) {
+    throw bad('ringVersion must be a bigint in 0..2^64-1');
+  }
+  checkUint('qBits', ring.qBits, MAX_Q_BITS);
+  if (ring.qBits < MIN_Q_BITS) throw bad(`qBits must be in ${MIN_Q_BITS}..${MAX_Q_BITS}`);
+  checkUint('n', ring.n, 0xff);
+  if (ring.n < 1) throw bad('n must be at least 1');
+  checkList('members', ring.members);
+  if (ring.members.length === 0) throw bad('a ring has at least one member');
+  const ids = new Set<string>();
+  let size = 8 + 1 + 1 + 2;
+  for (const mb of ring.members) {
+    const id = strBytes('member id', mb.id);
+    if (id === 0) throw bad('member id must not be empty');
+    if (ids.has(mb.id)) throw bad(`member ${mb.id} listed twice`);
+    ids.add(mb.id);
+    size += 2 + id + 2 + strBytes('member address', mb.address);
+  }
+  if (!Array.isArray(ring.owners) || ring.owners.length !== 2 ** ring.qBits) throw bad(`owners must list 2^qBits = ${2 ** ring.qBits} partitions`);
+  for (const o of ring.owners) checkUint('owner index', o, ring.members.length - 1);
+  return size + 2 * ring.owners.length;
+};
+
+/**
+ * RING_REPLY's body: ringVersion u64, qBits u8, n u8, members list<{ id
+ * string, address string }>, then 2^qBits owners as u16 indexes into members.
+ * Throws KvError (KV_BAD_ARGUMENT, KV_TOO_LARGE) for a ring it cannot encode.
+ */
+export const encodeRingBody = (ring: RingBody): Buffer => {
+  const size = ringSize(ring);
+  const w = new Writer(Buffer.allocUnsafe(size));
+  w.u64big(ring.ringVersion);
+  w.u8(ring.qBits);
+  w.u8(ring.n);
+  w.u16(ring.members.length);
+  for (const mb of ring.members) {
+    w.str(mb.id);
+    w.str(mb.address);
+  }
+  for (const o of ring.owners) w.u16(o);
+  if (w.at !== size) throw new KvError('KV_INTERNAL', `ring encoder wrote ${w.at} bytes, sized ${size}`);
+  return w.b;
+};
+
+/** The inverse of encodeRingBody. Never throws; a body that breaks the layout is KV_BAD_FRAME. */
+export const decodeRingBody = (body: Uint8Array): E.Either<KvError, RingBody> =>
+  run(body, (r) => {
+    const ringVersion = r.u64big('ringVersion');
+    const qBits = r.u8('qBits');
+    if (qBits < MIN_Q_BITS || qBits > MAX_Q_BITS) throw new Malformed(`qBits ${qBits} not in ${MIN_Q_BITS}..${MAX_Q_BITS}`);
+    const n = r.u8('n');
+    if (n < 1) throw new Malformed('n is 0');
+    const count = r.count('members', MIN_MEMBER_BYTES);
+    if (count === 0) throw new Malformed('a ring has at least one member');
+    const members = new Array<RingMember>(count);
+    const ids = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const id = r.str('member id');
+      if (id.length === 0) throw new Malformed('member id is empty');
+      if (ids.has(id)) throw new Malformed(`member ${id} listed twice`);
+      ids.add(id);
+      members[i] = { id, address: r.str('member address') };
+    }
+    const q = 2 ** qBits;
+    r.need(2 * q, 'owners');
+    const owners = new Array<number>(q);
+    for (let p = 0; p < q; p++) {
+      const o = r.u16('owner');
+      if (o >= count) throw new Malformed(`owner of partition ${p} is member ${o} of ${count}`);
+      owners[p] = o;
+    }
+    return { ringVersion, qBits, n, members, owners };
+  });
+
+// ---------------------------------------------------------------- JSON (the vectors' form)
+
+export type PeerJson = { readonly [field: string]: unknown };
+
+const PEER_BYTE_FIELDS: ReadonlySet<string> = new Set(['key', 'object', 'value', 'context']);
+
+/** A peer message as JSON: byte fields (also inside items and siblings) as lowercase hex, everything else as is. */
+export const peerToJson = (m: PeerRequest | PeerReply): PeerJson => {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (v instanceof Uint8Array) out[k] = toHex(v);
+    else if (k === 'items' || k === 'siblings') out[k] = (v as readonly object[]).map((it) => peerToJson(it as PeerRequest));
+    else if (k === 'entries') out[k] = (v as readonly MembershipEntryWire[]).map((e) => ({ ...e }));
+    else out[k] = v;
+  }
+  return out;
+};
+
+/** The inverse of peerToJson (shapes checked only as far as hex parsing needs). */
+export const peerFromJson = (j: PeerJson): PeerRequest | PeerReply => {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(j)) {
+    if (PEER_BYTE_FIELDS.has(k)) out[k] = fromHex(v as string);
+    else if (k === 'items' || k === 'siblings') out[k] = (v as readonly PeerJson[]).map((it) => peerFromJson(it));
+    else out[k] = v;
+  }
+  return out as unknown as PeerRequest | PeerReply;
+};
+
+/** A RING_REPLY body as JSON: ringVersion as a decimal string. */
+export const ringToJson = (ring: RingBody): PeerJson => ({ ...ring, ringVersion: ring.ringVersion.toString(), members: ring.members.map((m) => ({ ...m })), owners: [...ring.owners] });
+
+export const ringFromJson = (j: PeerJson): RingBody => ({ ...(j as unknown as RingBody), ringVersion: BigInt(j['ringVersion'] as string) });
