@@ -1,0 +1,265 @@
+/**
+ * The convergence scenario of issue 5 item 6. Concurrent clients add
+ * elements to a few set-valued keys through the nodes' KvService (read,
+ * union the siblings, add, write back with the read's context) while the
+ * network drops, delays and reorders messages, partitions come and heal and
+ * nodes crash and restart. An add is acknowledged when its put succeeded.
+ * Then every fault heals, the cluster gets a quiet period (gossip, hinted
+ * handoff), every key is read through every node (read repair), and the
+ * checker reads each primary replica's local store directly:
+ *
+ *   - all primaries of a key hold the same object (and so the same value);
+ *   - every acknowledged add is in that value;
+ *   - every node ends with the same ring;
+ *   - no event callback threw and the final reads succeeded.
+ *
+ * Everything is drawn from one seed; the trace hash identifies the run.
+ */
+import * as D from '../../core/dvvset.js';
+import { claimInitial } from '../../core/claim.js';
+import { preferenceList } from '../../core/ring.js';
+import type { NodeId } from '../../core/types.js';
+import { partitionOf } from '../../native/addon.js';
+import { isTombstone, untag, type Obj } from '../../node/replica.js';
+import type { ReadResult } from '../../node/service.js';
+import { defaultClusterConfig, type ClusterConfig } from '../api.js';
+import { calmNetwork, type NetworkFaults } from './network.js';
+import { SeededRandom } from './random.js';
+import { World, type NodeFactory } from './world.js';
+
+export interface ScenarioOptions {
+  readonly seed: number;
+  /** Builds the node factory once the node ids are drawn (a node may need to know its peers). */
+  readonly makeFactory: (nodeIds: readonly NodeId[]) => NodeFactory;
+  /** Node count; default: drawn from the seed in 3..5. */
+  readonly nodeCount?: number;
+  readonly keyCount?: number;
+  readonly clientCount?: number;
+  readonly opsPerClient?: number;
+  /** Simulated time during which clients run and faults happen. */
+  readonly activeMs?: number;
+  /** Simulated time after healing before the final reads. */
+  readonly quietMs?: number;
+  /** Inject faults (default true). */
+  readonly faults?: boolean;
+  readonly keepTrace?: boolean;
+  readonly config?: Partial<ClusterConfig>;
+}
+
+export interface ScenarioResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violations: readonly string[];
+  readonly traceHash: string;
+  readonly trace: readonly string[];
+  readonly events: number;
+  readonly simMs: number;
+  readonly nodeCount: number;
+  readonly attempted: number;
+  readonly acknowledged: number;
+  readonly crashes: number;
+  readonly partitions: number;
+  readonly messages: { readonly sent: number; readonly dropped: number; readonly blocked: number; readonly refused: number };
+}
+
+/** The scenario's cluster settings: the defaults, with a small ring so each seed stays cheap. */
+export const simConfig = (over: Partial<ClusterConfig> = {}): ClusterConfig => ({
+  ...defaultClusterConfig,
+  n: 3,
+  r: 2,
+  w: 2,
+  partitionBits: 4,
+  requestTimeoutMs: 3000,
+  peerTimeoutMs: 500,
+  ...over,
+});
+
+// Set values: the elements, sorted, one per line. The empty set is empty bytes.
+const encodeSet = (s: ReadonlySet<string>): Uint8Array => Buffer.from([...s].sort().join('\n'), 'utf8');
+const decodeSet = (b: Uint8Array): string[] => (b.length === 0 ? [] : Buffer.from(b).toString('utf8').split('\n'));
+
+const unionOf = (r: ReadResult): Set<string> => new Set(r.siblings.filter((s) => !s.tombstone).flatMap((s) => decodeSet(s.value)));
+
+const objUnion = (obj: Obj | null): Set<string> =>
+  new Set(obj === null ? [] : D.values(obj).filter((v) => !isTombstone(v)).flatMap((v) => decodeSet(untag(v))));
+
+const codeOf = (e: unknown): string =>
+  typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : e instanceof Error ? e.message : String(e);
+
+const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+
+const drawFaults = (r: SeededRandom): NetworkFaults => ({
+  dropRate: r.pick([0, 0.01, 0.05, 0.1, 0.2]),
+  minDelayMs: 1,
+  maxDelayMs: r.int(5, 40),
+  slowRate: r.pick([0, 0.02, 0.1]),
+  slowDelayMs: r.int(100, 900),
+});
+
+export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> => {
+  const plan = new SeededRandom(o.seed).fork('scenario');
+  const nodeCount = o.nodeCount ?? plan.int(3, 5);
+  const nodeIds = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  const config = simConfig(o.config);
+  const keys = Array.from({ length: o.keyCount ?? 3 }, (_, i) => Buffer.from(`set${i}`));
+  const clientCount = o.clientCount ?? 3;
+  const opsPerClient = o.opsPerClient ?? 6;
+  const activeMs = o.activeMs ?? 8000;
+  const quietMs = o.quietMs ?? 15_000;
+  const faults = o.faults ?? true;
+  const factory = o.makeFactory(nodeIds);
+
+  const world = await World.create({ seed: o.seed, nodeIds, config, factory, keepTrace: o.keepTrace ?? false });
+  const violations: string[] = [];
+  const acked = new Map<string, Set<string>>(keys.map((k) => [k.toString(), new Set<string>()]));
+  let attempted = 0;
+  let crashes = 0;
+  let partitions = 0;
+  // A client gives up on a call this long after the node's own deadline (a node that crashed never answers).
+  const clientPatienceMs = config.requestTimeoutMs + 2000;
+
+  const sleep = (ms: number, label: string): Promise<void> => new Promise((resolve) => world.schedule(ms, label, resolve));
+  const patient = <T>(p: T | Promise<T>, label: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const giveUp = world.scheduler.at(clientPatienceMs, `${label} gives up`, () => reject(new Error('client gave up')));
+      Promise.resolve(p).then(
+        (v) => {
+          giveUp.cancelled = true;
+          resolve(v);
+        },
+        (e: unknown) => {
+          giveUp.cancelled = true;
+          reject(e);
+        },
+      );
+    });
+
+  const client = async (c: number, r: SeededRandom): Promise<void> => {
+    for (let i = 0; i < opsPerClient; i++) {
+      await sleep(r.int(0, Math.floor(activeMs / opsPerClient)), `c${c} thinks`);
+      if (world.now() >= activeMs) return;
+      const key = r.pick(keys);
+      const via = r.pick(nodeIds);
+      const element = `c${c}.${i}`;
+      attempted++;
+      try {
+        const read = await patient(world.service(via).get(key, 0, config.requestTimeoutMs), `c${c} get`);
+        const set = unionOf(read);
+        set.add(element);
+        await patient(world.service(via).put(key, encodeSet(set), read.context, 0, config.requestTimeoutMs), `c${c} put`);
+        acked.get(key.toString())!.add(element);
+        world.trace(`c${c} ack ${key.toString()} +${element} via ${via} (${set.size})`);
+      } catch (e) {
+        world.trace(`c${c} fail ${key.toString()} +${element} via ${via}: ${codeOf(e)}`);
+      }
+    }
+  };
+
+  const clients = Array.from({ length: clientCount }, (_, c) => {
+    const r = world.random.fork(`client ${c}`);
+    return new Promise<void>((resolve) => world.schedule(0, `c${c} starts`, () => client(c, r).then(resolve)));
+  });
+
+  if (faults) {
+    const f = world.random.fork('faults');
+    world.network.faults = drawFaults(f);
+    world.trace(`faults ${JSON.stringify(world.network.faults)}`);
+    const partitionCount = f.int(0, 2);
+    for (let i = 0; i < partitionCount; i++) {
+      const at = f.int(0, activeMs - 1);
+      const lastsMs = f.int(500, 4000);
+      const shuffled = nodeIds.map((id) => ({ id, k: f.next() })).sort((a, b) => a.k - b.k).map((x) => x.id);
+      const cut = f.int(1, nodeCount - 1);
+      world.schedule(at, 'fault partition', () => {
+        partitions++;
+        world.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+      });
+      world.schedule(at + lastsMs, 'fault heal', () => world.network.heal());
+    }
+    const crashCount = f.int(0, 2);
+    for (let i = 0; i < crashCount; i++) {
+      const at = f.int(0, activeMs - 1);
+      const downMs = f.int(300, 4000);
+      const victim = f.pick(nodeIds);
+      world.schedule(at, `fault crash ${victim}`, () => {
+        if (!world.node(victim).up) return;
+        crashes++;
+        world.crash(victim);
+        world.schedule(downMs, `fault restart ${victim}`, () => world.restart(victim));
+      });
+    }
+  }
+
+  await world.runUntil(activeMs);
+  world.schedule(0, 'heal everything', () => {
+    world.network.heal();
+    world.network.faults = calmNetwork;
+    for (const id of nodeIds) world.restart(id);
+  });
+  await world.runFor(quietMs);
+  await world.settle(Promise.all(clients), 60_000);
+
+  // Read every key through every node: each read that finds a stale replica repairs it.
+  for (const key of keys) {
+    for (const id of nodeIds) {
+      try {
+        const read = await world.settle(Promise.resolve(world.service(id).get(key, 0, config.requestTimeoutMs)), clientPatienceMs);
+        world.trace(`final read ${key.toString()} via ${id}: ${read.siblings.length} siblings, ${unionOf(read).size} elements`);
+      } catch (e) {
+        violations.push(`final read of ${key.toString()} through ${id} failed after healing: ${codeOf(e)}`);
+      }
+    }
+  }
+  await world.runFor(5000);
+
+  // Every node must have settled on the same ring.
+  const versions = new Set(nodeIds.map((id) => world.node(id).node.ringVersion().toString(16)));
+  if (versions.size !== 1) violations.push(`nodes disagree on the ring: ${nodeIds.map((id) => `${id}=${world.node(id).node.ringVersion().toString(16)}`).join(' ')}`);
+
+  const ring = claimInitial(config.partitionBits, nodeIds.map((id) => ({ id })), { n: config.n });
+  for (const key of keys) {
+    const name = key.toString();
+    const primaries = preferenceList(ring, partitionOf(key, config.partitionBits), config.n);
+    const objs: (Obj | null)[] = [];
+    for (const id of primaries) objs.push(await world.node(id).replica.read(key));
+    const sets = objs.map(objUnion);
+    for (let i = 0; i < primaries.length; i++) {
+      const missing = [...acked.get(name)!].filter((e) => !sets[i]!.has(e));
+      if (missing.length > 0) violations.push(`${primaries[i]} lost acknowledged adds to ${name}: ${missing.sort().join(',')}`);
+      if (i > 0 && !sameObject(objs[0]!, objs[i]!)) {
+        violations.push(
+          `replicas of ${name} differ: ${primaries[0]} has {${[...sets[0]!].sort().join(',')}} (${describeObj(objs[0]!)}), ` +
+            `${primaries[i]} has {${[...sets[i]!].sort().join(',')}} (${describeObj(objs[i]!)})`,
+        );
+      }
+    }
+  }
+  for (const e of world.errors) violations.push(`event error: ${e}`);
+
+  const simMs = world.now();
+  const trace = world.traceLines();
+  const traceHash = world.traceHash();
+  const ackedCount = [...acked.values()].reduce((a, s) => a + s.size, 0);
+  const c = world.network.counters;
+  await world.shutdown();
+  return {
+    seed: o.seed,
+    ok: violations.length === 0,
+    violations,
+    traceHash,
+    trace,
+    events: world.events,
+    simMs,
+    nodeCount,
+    attempted,
+    acknowledged: ackedCount,
+    crashes,
+    partitions,
+    messages: { sent: c.sent, dropped: c.dropped, blocked: c.blocked, refused: c.refused },
+  };
+};
+
+const sameObject = (a: Obj | null, b: Obj | null): boolean => (a === null || b === null ? a === b : D.equals(a, b, bytesEqual));
+
+const describeObj = (o: Obj | null): string =>
+  o === null ? 'absent' : o.map((e) => `${e.id}:${e.counter}[${e.values.length}]`).join(' ');
