@@ -214,8 +214,14 @@ export class LmdbPartitionStore implements PartitionStore {
         if (more === false) break;
       }
     } finally {
-      // Ends the read transaction when we stop early.
-      iterator.return?.();
+      // Ends the read transaction when we stop early. After a close or drop
+      // mid-fold the environment is gone and there is nothing left to end;
+      // the KV_CLOSED from #alive is the error worth reporting.
+      try {
+        iterator.return?.();
+      } catch {
+        // see above
+      }
     }
     return visited;
   }

@@ -30,16 +30,12 @@ export const MEMORY_MAX_VALUE_BYTES = 16 * 1024 * 1024;
 /** Entries visited between yields to the event loop during a fold. */
 const FOLD_YIELD_EVERY = 4096;
 
-interface Entry {
-  readonly key: Buffer;
-  readonly value: Buffer;
-}
-
 /** One partition's data; outlives the store objects opened on it. */
 interface Table {
   // Keyed by the key's latin1 string: one char per byte, so the string is a
-  // lossless, cheap identity and JS string order equals unsigned byte order.
-  readonly map: Map<string, Entry>;
+  // lossless, cheap identity (the key needs no Buffer of its own) and JS
+  // string order equals unsigned byte order.
+  readonly map: Map<string, Buffer>;
   liveBytes: number;
 }
 
@@ -99,10 +95,10 @@ class MemoryPartitionStore implements PartitionStore {
   #put(key: Uint8Array, value: Uint8Array): void {
     const id = asBuffer(key).toString('latin1');
     const old = this.table.map.get(id);
-    // Copies, because the caller may reuse both buffers once put returns.
-    const entry: Entry = { key: Buffer.from(key), value: Buffer.from(value) };
-    this.table.map.set(id, entry);
-    this.table.liveBytes += entry.key.length + entry.value.length - (old ? old.key.length + old.value.length : 0);
+    // A copy, because the caller may reuse its buffer once put returns.
+    const copy = Buffer.from(value);
+    this.table.map.set(id, copy);
+    this.table.liveBytes += old === undefined ? id.length + copy.length : copy.length - old.length;
   }
 
   #delete(key: Uint8Array): void {
@@ -110,14 +106,14 @@ class MemoryPartitionStore implements PartitionStore {
     const old = this.table.map.get(id);
     if (old === undefined) return;
     this.table.map.delete(id);
-    this.table.liveBytes -= old.key.length + old.value.length;
+    this.table.liveBytes -= id.length + old.length;
   }
 
   getSync(key: Uint8Array): Uint8Array | undefined {
     this.#alive();
-    const entry = this.table.map.get(asBuffer(this.#key(key)).toString('latin1'));
+    const value = this.table.map.get(asBuffer(this.#key(key)).toString('latin1'));
     // A copy, so a caller mutating what it got cannot change the store.
-    return entry === undefined ? undefined : Buffer.from(entry.value);
+    return value === undefined ? undefined : Buffer.from(value);
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
@@ -152,20 +148,24 @@ class MemoryPartitionStore implements PartitionStore {
   async fold(visit: (key: Uint8Array, value: Uint8Array) => boolean | void, options?: FoldOptions): Promise<number> {
     this.#alive();
     if (typeof visit !== 'function') throw new KvError('KV_BAD_ARGUMENT', 'visit must be a function');
-    // The snapshot: entries are never mutated in place (put replaces them),
+    // The snapshot: values are never mutated in place (put replaces them),
     // so holding the references is enough to ignore later writes.
+    // (Sorting the bare ids with the default comparator is about twice as
+    // fast as sorting [id, value] pairs with a custom one.)
     const ids = [...this.table.map.keys()].sort();
-    const entries = ids.map((id) => this.table.map.get(id) as Entry);
+    const values = ids.map((id) => this.table.map.get(id) as Buffer);
     const keysOnly = options?.keysOnly === true;
     let visited = 0;
-    for (const entry of entries) {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
+      const value = values[i] as Buffer;
       if (visited > 0 && visited % FOLD_YIELD_EVERY === 0) {
         await nextTurn();
         this.#alive();
       }
       visited++;
       // Hand out copies: a visitor that mutates must not corrupt the store.
-      if (visit(Buffer.from(entry.key), keysOnly ? EMPTY : Buffer.from(entry.value)) === false) break;
+      if (visit(Buffer.from(id, 'latin1'), keysOnly ? EMPTY : Buffer.from(value)) === false) break;
     }
     return visited;
   }

@@ -3,8 +3,8 @@
 // Keep the two in step.
 import { KvError } from '../../src/errors.js';
 import type { BackendOptions, BatchOp, PartitionStore, StorageBackend } from '../../src/storage/backend.js';
-import { createBackend, registerBackend } from '../../src/storage/index.js';
-import { runStorageBackendSuite } from '../../src/storage/conformance.js';
+// The index's runStorageBackendSuite loads the suite lazily, hence the await below.
+import { createBackend, registerBackend, runStorageBackendSuite } from '../../src/storage/index.js';
 
 // --- docs/backends.md example begins ---
 const MAX_KEY_BYTES = 1024;
@@ -137,4 +137,4 @@ function createTinyBackend(_options: BackendOptions): Promise<StorageBackend> {
 registerBackend('tiny', createTinyBackend);
 // --- docs/backends.md example ends ---
 
-runStorageBackendSuite('tiny (the docs example, via the registry)', (dir, o) => createBackend('tiny', { dir, ...o }));
+await runStorageBackendSuite('tiny (the docs example, via the registry)', (dir, o) => createBackend('tiny', { dir, ...o }));
