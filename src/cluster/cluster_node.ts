@@ -1,0 +1,277 @@
+/**
+ * A cluster node: the coordinator (client requests over N replicas), the
+ * replica handler (peer requests), hinted handoff, and gossip with failure
+ * detection, wired to the effects of src/cluster/effects.ts only. The same
+ * object runs in production (TcpTransport, real clock) and in the
+ * deterministic simulation (src/cluster/sim/).
+ */
+import { preferenceList } from '../core/ring.js';
+import type { NodeId } from '../core/types.js';
+import { KvError, isKvError } from '../errors.js';
+import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
+import type { Replica } from '../node/replica.js';
+import type { ReadResult, WriteResult } from '../node/service.js';
+import type { NodeStats } from '../node/stats.js';
+import type { ClusterConfig, ClusterNodeApi, ClusterNodeOptions, ClusterStatus, MemberStatus } from './api.js';
+import { Coordinator } from './coordinator.js';
+import type { Clock, Timer, Transport } from './effects.js';
+import { Gossiper } from './gossip.js';
+import { Handoff } from './handoff.js';
+import { HintStore } from './hints.js';
+import { ReplicaHandler } from './replica_handler.js';
+import { RingState } from './ring_state.js';
+
+/** Why a cluster configuration is unusable, or null. */
+export const invalidClusterConfig = (c: ClusterConfig): string | null => {
+  if (!Number.isInteger(c.n) || c.n < 1) return 'n must be an integer >= 1';
+  if (!Number.isInteger(c.r) || c.r < 1 || c.r > c.n) return `r must be an integer in 1..n (r=${c.r}, n=${c.n})`;
+  if (!Number.isInteger(c.w) || c.w < 1 || c.w > c.n) return `w must be an integer in 1..n (w=${c.w}, n=${c.n})`;
+  for (const f of ['requestTimeoutMs', 'peerTimeoutMs', 'gossipIntervalMs', 'handoffIntervalMs'] as const) {
+    if (!(c[f] > 0) || !Number.isFinite(c[f])) return `${f} must be a positive number`;
+  }
+  if (!(c.phiThreshold > 0)) return 'phiThreshold must be positive';
+  if (!Number.isInteger(c.maxConsecutiveFailures) || c.maxConsecutiveFailures < 1) return 'maxConsecutiveFailures must be an integer >= 1';
+  return null;
+};
+
+/** Failures that say something about the peer's reachability (not about the request). */
+const networkFailure = (e: unknown): boolean =>
+  !isKvError(e) || e.code === 'KV_TIMEOUT' || e.code === 'KV_UNAVAILABLE' || e.code === 'KV_CLOSED';
+
+export class ClusterNode implements ClusterNodeApi {
+  readonly nodeId: NodeId;
+  private readonly config: ClusterConfig;
+  private readonly replica: Replica;
+  private readonly clock: Clock;
+  private readonly transport: Transport;
+  private readonly stats_: NodeStats;
+  private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  private readonly gossiper: Gossiper;
+  private readonly ringState: RingState;
+  private readonly coordinator: Coordinator;
+  private readonly handler: ReplicaHandler;
+  private readonly handoff: Handoff;
+  private hintStore: HintStore | undefined;
+  private readonly timers = new Set<Timer>();
+  private readonly background_ = new Set<Promise<unknown>>();
+  private started = false;
+  private stopped = false;
+
+  constructor(private readonly options: ClusterNodeOptions) {
+    const why = invalidClusterConfig(options.config);
+    if (why !== null) throw new KvError('KV_BAD_ARGUMENT', `cluster config: ${why}`);
+    if (options.replica.partitionBits !== options.config.partitionBits) {
+      throw new KvError('KV_BAD_ARGUMENT', `replica has ${options.replica.partitionBits} partition bits, config ${options.config.partitionBits}`);
+    }
+    this.nodeId = options.nodeId;
+    this.config = options.config;
+    this.replica = options.replica;
+    this.clock = options.clock;
+    this.transport = options.transport;
+    this.stats_ = options.stats;
+    this.log = options.log ?? (() => undefined);
+    this.gossiper = new Gossiper({
+      self: options.nodeId,
+      address: options.address,
+      weight: options.weight,
+      incarnation: options.incarnation,
+      seeds: options.seeds,
+      config: options.config,
+      clock: options.clock,
+      random: options.random,
+      transport: options.transport,
+      onViewChanged: () => this.onViewChanged(),
+      onPeerUp: (peer) => this.onPeerUp(peer),
+      log: this.log,
+    });
+    this.ringState = new RingState(options.config.partitionBits, options.config.n, this.gossiper.view);
+    const hints = (): HintStore => {
+      if (this.hintStore === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
+      return this.hintStore;
+    };
+    const addHint = async (target: NodeId, partition: number, key: Uint8Array): Promise<void> => {
+      await hints().add(target, partition, key);
+      this.stats_.add('hintsStored');
+    };
+    const isUp = (node: NodeId): boolean => this.gossiper.isUp(node);
+    this.coordinator = new Coordinator({
+      self: options.nodeId,
+      config: options.config,
+      replica: options.replica,
+      clock: options.clock,
+      stats: options.stats,
+      addHint,
+      ring: () => this.ringState.ring,
+      isUp,
+      request: (to, req, timeoutMs, suspect) => this.request(to, req, timeoutMs, suspect),
+      background: (work, what) => this.background(work, what),
+    });
+    this.handler = new ReplicaHandler({ self: options.nodeId, replica: options.replica, addHint, coordinator: this.coordinator, gossiper: this.gossiper });
+    this.handoff = new Handoff({
+      replica: options.replica,
+      hints,
+      isUp,
+      request: (to, req, timeoutMs) => this.request(to, req, timeoutMs),
+      peerTimeoutMs: options.config.peerTimeoutMs,
+      stats: options.stats,
+      stopped: () => this.stopped,
+      log: this.log,
+    });
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.hintStore = await HintStore.open(this.options.hintBackend, (why) => this.log('warn', `hint store: skipping a record: ${why}`));
+    if (this.hintStore.count() > 0) this.log('info', `${this.hintStore.count()} hints pending from before the restart`);
+    this.stats_.gauge('hintsPending', () => this.hintStore?.count() ?? 0);
+    this.transport.serve((from, req) => this.handlePeer(from, req));
+    // First round now: a joining node introduces itself to its seeds at once.
+    this.every(this.config.gossipIntervalMs, () => this.gossiper.runRound(), 'gossip', true);
+    this.every(this.config.handoffIntervalMs, () => this.handoff.deliverAll(), 'handoff', false);
+  }
+
+  /**
+   * Stops timers; work already in flight finishes on its own (every piece is
+   * bounded by a timeout) and its late results are harmless: a hint is only
+   * deleted after its owner acknowledged it. Does not wait for the network:
+   * under a simulated clock nothing would advance it.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) t.cancel();
+    this.timers.clear();
+  }
+
+  /** Runs `work` every `intervalMs` on the Clock (re-armed at each firing, so a slow round does not delay the next). */
+  private every(intervalMs: number, work: () => Promise<void>, what: string, now: boolean): void {
+    let timer: Timer;
+    const fire = (): void => {
+      this.timers.delete(timer);
+      if (this.stopped) return;
+      timer = this.clock.setTimer(intervalMs, fire);
+      this.timers.add(timer);
+      this.background(work(), what);
+    };
+    timer = this.clock.setTimer(now ? 0 : intervalMs, fire);
+    this.timers.add(timer);
+  }
+
+  /** Tracks background work so it never becomes an unhandled rejection. */
+  private background(work: Promise<unknown>, what: string): void {
+    const p = work.then(
+      () => undefined,
+      (e: unknown) => this.log('warn', `${what}: ${e instanceof Error ? e.message : String(e)}`),
+    );
+    this.background_.add(p);
+    void p.then(() => this.background_.delete(p));
+  }
+
+  /** Pending background promises (tests and the simulation wait for quiet). */
+  get backgroundCount(): number {
+    return this.background_.size;
+  }
+
+  private async request(to: NodeId, req: PeerRequest, timeoutMs: number, suspect = true): Promise<PeerReply> {
+    try {
+      const reply = await this.transport.request(to, req, timeoutMs);
+      this.gossiper.requestSucceeded(to);
+      return reply;
+    } catch (e) {
+      this.stats_.add('peerRequestFailures');
+      if (suspect && networkFailure(e)) this.gossiper.requestFailed(to);
+      throw e;
+    }
+  }
+
+  private onViewChanged(): void {
+    // Called from the Gossiper's constructor path too, before ringState exists.
+    if (this.ringState === undefined) return;
+    if (this.ringState.update(this.gossiper.view)) {
+      this.log('info', `ring rebuilt over ${this.memberCount()} members, version ${this.ringState.version.toString(16)}`);
+    }
+  }
+
+  private onPeerUp(peer: NodeId): void {
+    if (!this.started || this.stopped || this.hintStore === undefined || this.hintStore.count(peer) === 0) return;
+    this.background(this.handoff.deliverTo(peer), `handoff to ${peer}`);
+  }
+
+  // ------------------------------------------------------------------ KvService
+
+  get(key: Uint8Array, r: number, timeoutMs: number): Promise<ReadResult> {
+    return this.coordinator.get(key, r, timeoutMs);
+  }
+
+  put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, timeoutMs: number): Promise<WriteResult> {
+    return this.coordinator.put(key, value, context, w, timeoutMs);
+  }
+
+  stats(): Record<string, number> {
+    return {
+      n: this.config.n,
+      r: this.config.r,
+      w: this.config.w,
+      members: this.memberCount(),
+      hintsPending: this.hintStore?.count() ?? 0,
+      readRepairs: this.stats_.counter('readRepairs'),
+      forwarded: this.stats_.counter('forwarded'),
+      hintsStored: this.stats_.counter('hintsStored'),
+      hintsDelivered: this.stats_.counter('hintsDelivered'),
+      peerRequestFailures: this.stats_.counter('peerRequestFailures'),
+    };
+  }
+
+  // ------------------------------------------------------------------ peers
+
+  handlePeer(from: NodeId, request: PeerRequest): Promise<PeerReply> {
+    if (this.hintStore === undefined) return Promise.reject(new KvError('KV_UNAVAILABLE', 'node is starting'));
+    return this.handler.handle(from, request);
+  }
+
+  // ------------------------------------------------------------------ introspection
+
+  ringVersion(): bigint {
+    return this.ringState.version;
+  }
+
+  memberCount(): number {
+    let n = 0;
+    for (const e of this.gossiper.view.values()) if (e.status === 'joining' || e.status === 'up' || e.status === 'leaving') n++;
+    return n;
+  }
+
+  /** This node's local verdict on a peer (for tests and the simulation's checks). */
+  isUp(node: NodeId): boolean {
+    return this.gossiper.isUp(node);
+  }
+
+  status(): ClusterStatus {
+    const ring = this.ringState.ring;
+    const owned = new Map<NodeId, number>();
+    for (const o of ring.owners) owned.set(o, (owned.get(o) ?? 0) + 1);
+    const members: MemberStatus[] = [...this.gossiper.view.values()]
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((e) => ({
+        id: e.id,
+        address: e.address,
+        status: e.status,
+        incarnation: e.incarnation,
+        heartbeat: e.heartbeat,
+        up: this.gossiper.isUp(e.id),
+        phi: this.gossiper.phiOf(e.id),
+        partitions: owned.get(e.id) ?? 0,
+      }));
+    let held = 0;
+    for (let p = 0; p < ring.partitionCount; p++) if (preferenceList(ring, p, this.config.n).includes(this.nodeId)) held++;
+    return {
+      nodeId: this.nodeId,
+      ringVersion: this.ringState.version.toString(16).padStart(16, '0'),
+      members,
+      partitionsHeld: held,
+      hintsPending: this.hintStore?.counts() ?? {},
+    };
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * What a node does with its peers' requests: serve its replica
+ * (REPLICA_GET, REPLICA_PUT, REPLICA_PUT_BATCH), coordinate a FORWARDed
+ * client operation, and answer GOSSIP. A rejection becomes a PEER_ERROR
+ * reply with the KvError's code (see effects.ts).
+ */
+import { decodeObject, encodeObject } from '../core/context_codec.js';
+import type { NodeId } from '../core/types.js';
+import { KvError } from '../errors.js';
+import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
+import type { Obj, Replica } from '../node/replica.js';
+import type { Coordinator } from './coordinator.js';
+import type { Gossiper } from './gossip.js';
+
+const EMPTY = new Uint8Array(0);
+
+export interface ReplicaHandlerDeps {
+  readonly self: NodeId;
+  readonly replica: Replica;
+  readonly addHint: (target: NodeId, partition: number, key: Uint8Array) => Promise<void>;
+  readonly coordinator: Coordinator;
+  readonly gossiper: Gossiper;
+}
+
+export class ReplicaHandler {
+  constructor(private readonly d: ReplicaHandlerDeps) {}
+
+  async handle(_from: NodeId, request: PeerRequest): Promise<PeerReply> {
+    switch (request.type) {
+      case 'REPLICA_GET': {
+        this.checkPartition(request.partition, request.key);
+        const obj = await this.d.replica.read(request.key);
+        return obj === null
+          ? { type: 'REPLICA_GET_REPLY', found: false, object: EMPTY }
+          : { type: 'REPLICA_GET_REPLY', found: true, object: encodeObject(obj) };
+      }
+      case 'REPLICA_PUT': {
+        await this.store(request.partition, request.key, request.object, request.hintFor);
+        return { type: 'ACK', count: 1 };
+      }
+      case 'REPLICA_PUT_BATCH': {
+        // Checked whole before anything is applied, so a bad item does not leave the batch half done.
+        const decoded = request.items.map((it) => ({ ...it, obj: this.decode(it.partition, it.key, it.object) }));
+        await Promise.all(decoded.map((it) => this.d.replica.merge(it.key, it.obj)));
+        return { type: 'ACK', count: decoded.length };
+      }
+      case 'FORWARD':
+        return this.d.coordinator.serveForward(request);
+      case 'GOSSIP':
+        return this.d.gossiper.handleGossip(request);
+    }
+  }
+
+  /**
+   * Merges a replica's copy; as a fallback (`hintFor` set), records the hint
+   * durably before the ACK, after the merge (the hint's generation must move
+   * after the object did, see hints.ts).
+   */
+  private async store(partition: number, key: Uint8Array, object: Uint8Array, hintFor: string): Promise<void> {
+    const obj = this.decode(partition, key, object);
+    await this.d.replica.merge(key, obj);
+    if (hintFor !== '' && hintFor !== this.d.self) await this.d.addHint(hintFor, partition, key);
+  }
+
+  private checkPartition(partition: number, key: Uint8Array): void {
+    const p = this.d.replica.partitionOf(key);
+    if (p !== partition) throw new KvError('KV_BAD_ARGUMENT', `key belongs to partition ${p}, request says ${partition}`);
+  }
+
+  private decode(partition: number, key: Uint8Array, object: Uint8Array): Obj {
+    this.checkPartition(partition, key);
+    const d = decodeObject(object);
+    if (!d.ok) throw new KvError('KV_BAD_ARGUMENT', `object does not decode: ${d.reason}`);
+    return d.value;
+  }
+}
