@@ -8,9 +8,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { messageToJson, toHex, type JsonMessage } from './json.js';
-import { encode, type Message } from './messages.js';
+import { fromHex, messageToJson, toHex, type JsonMessage } from './json.js';
+import { decodeMessage, encode, type Message } from './messages.js';
+import { decodeFrame } from './frame.js';
 import { DEFAULT_LIMITS, type Limits } from './opcodes.js';
+import { encodePeer, encodeRingBody, peerToJson, ringToJson, type PeerJson, type PeerRequestType, type RingBody } from './peer.js';
+import type { PeerReply, PeerRequest } from './peer_messages.js';
 
 export interface Vector {
   readonly name: string;
@@ -36,6 +39,37 @@ export interface InvalidVector {
 export interface VectorFile {
   readonly description: string;
   readonly vectors: readonly Vector[];
+}
+
+/** A node-to-node vector: the framing-level `message` plus the typed peer message (or RING_REPLY body) it carries. */
+export interface PeerVector extends Vector {
+  /** The typed peer message (peerToJson form); absent on RING_REPLY vectors. */
+  readonly peer?: PeerJson;
+  /** The request a reply answers (its opcode is the request's). */
+  readonly inReplyTo?: PeerRequestType;
+  /** The RING_REPLY body decoded (ringToJson form). */
+  readonly ring?: PeerJson;
+}
+
+/**
+ * Bytes that pass the frame decoder and decodeMessage but that the peer
+ * decoders must refuse: `decoder` says which one (decodePeerRequest,
+ * decodePeerReply with `inReplyTo`, decodeRingBody on a RING_REPLY's body).
+ */
+export interface PeerInvalidVector {
+  readonly name: string;
+  readonly description: string;
+  readonly frame: string;
+  readonly decoder: 'request' | 'reply' | 'ring';
+  readonly inReplyTo?: PeerRequestType;
+  readonly code: string;
+  /** This codec's reason text (informative; only `code` is normative). */
+  readonly reason: string;
+}
+
+export interface PeerVectorFile extends VectorFile {
+  readonly vectors: readonly PeerVector[];
+  readonly invalid: readonly PeerInvalidVector[];
 }
 
 export interface InvalidVectorFile {
@@ -68,7 +102,7 @@ const hello: Message = {
 const get: Message = { op: 'GET', streamId: 1, key: text('user:42'), r: 0, timeoutMs: 0 };
 const getReply: Message = { op: 'GET_REPLY', streamId: 1, found: true, context: pattern(8, 0xa0), siblings: [{ value: text('{"cart":["apple"]}'), tombstone: false }] };
 
-export const buildVectors = (): Readonly<Record<string, VectorFile | InvalidVectorFile>> => ({
+export const buildVectors = (): Readonly<Record<string, VectorFile | InvalidVectorFile | PeerVectorFile>> => ({
   'hello.json': {
     description: 'HELLO (opcode 0x01, stream 0) and its reply HELLO_OK (opcode 0x01 + response flag).',
     vectors: [
@@ -181,6 +215,7 @@ export const buildVectors = (): Readonly<Record<string, VectorFile | InvalidVect
     description: 'Byte sequences a receiver must refuse, with the code it refuses them with.',
     invalid: invalidVectors(),
   },
+  ...peerVectors(),
 });
 
 const patch = (m: Message, edit: (b: Buffer) => Buffer | void): string => {
@@ -238,6 +273,179 @@ function invalidVectors(): InvalidVector[] {
     invalid('empty-key', 'a well-formed PUT with an empty key: answered on its stream', 'message', 'KV_BAD_ARGUMENT', 'empty key',
       toHex(encode({ op: 'PUT', streamId: 1, key: none, value: text('v'), context: none, w: 0, timeoutMs: 0 }))),
   ];
+}
+
+// ---------------------------------------------------------------- node-to-node (protocol/peer.ts)
+
+const peerVector = (name: string, description: string, streamId: number, m: PeerRequest | PeerReply, inReplyTo?: PeerRequestType): PeerVector => {
+  const frame = encodePeer(streamId, m, inReplyTo);
+  const decoded = decodeFrame(frame);
+  if (decoded._tag === 'Left') throw decoded.left;
+  const message = decodeMessage(decoded.right);
+  if (message._tag === 'Left') throw message.left;
+  return {
+    name,
+    description,
+    message: messageToJson(message.right),
+    peer: peerToJson(m),
+    ...(inReplyTo === undefined ? {} : { inReplyTo }),
+    frame: toHex(frame),
+  };
+};
+
+const ringVector = (name: string, description: string, streamId: number, ring: RingBody): PeerVector => {
+  const message: Message = { op: 'RING_REPLY', streamId, body: encodeRingBody(ring) };
+  return { name, description, message: messageToJson(message), ring: ringToJson(ring), frame: toHex(encode(message)) };
+};
+
+const peerInvalid = (
+  name: string,
+  description: string,
+  decoder: PeerInvalidVector['decoder'],
+  code: string,
+  reason: string,
+  frame: string,
+  inReplyTo?: PeerRequestType,
+): PeerInvalidVector => ({ name, description, frame, decoder, ...(inReplyTo === undefined ? {} : { inReplyTo }), code, reason });
+
+/** A node frame with `hex` as its body (length prefix computed). */
+const nodeFrame = (opcode: number, response: boolean, streamId: number, hex: string): string =>
+  toHex(encode({ op: 'NODE', streamId, opcode, response, body: fromHex(hex) }));
+
+const entry = (id: string, address: string, status: string, incarnation: number, heartbeat: number, claimVersion: number, weight: number) =>
+  ({ id, address, status, incarnation, heartbeat, claimVersion, weight });
+
+function peerVectors(): Record<string, PeerVectorFile> {
+  const key = text('user:42');
+  const object = pattern(12, 0x30);
+  const replicaPut: PeerRequest = { type: 'REPLICA_PUT', partition: 37, key, object, hintFor: '' };
+  const gossip: PeerRequest = {
+    type: 'GOSSIP',
+    entries: [entry('n1', '127.0.0.1:7401', 'up', 1, 42, 3, 1), entry('n2', '127.0.0.1:7402', 'down', 0, 7, 3, 1.5)],
+  };
+  const ring: RingBody = {
+    ringVersion: 0xcbf29ce484222325n,
+    qBits: 3,
+    n: 3,
+    members: [{ id: 'n1', address: '127.0.0.1:7401' }, { id: 'n2', address: '127.0.0.1:7402' }, { id: 'n3', address: '127.0.0.1:7403' }],
+    owners: [0, 1, 2, 0, 1, 2, 0, 1],
+  };
+  const ringHex = toHex(encodeRingBody(ring));
+  const ringFrame = (bodyHex: string): string => toHex(encode({ op: 'RING_REPLY', streamId: 6, body: fromHex(bodyHex) }));
+  const emptyEntryBody = (mid: string): string =>
+    '0001' + '00026e31' + '0000' + mid; // one entry: id "n1", empty address, then `mid` (status, counters, weight)
+  const counters = '0000000000000000'.repeat(3);
+  const one = '3ff0000000000000';
+  return {
+    'peer_replica.json': {
+      description: 'REPLICA_GET (0x40) / REPLICA_GET_REPLY, REPLICA_PUT (0x41) / ACK, REPLICA_PUT_BATCH (0x42) / ACK: replica reads and writes between nodes.',
+      vectors: [
+        peerVector('replica-get', 'read one key\'s object from a replica of partition 37', 21, { type: 'REPLICA_GET', partition: 37, key }),
+        peerVector('replica-get-reply', 'found: the stored object bytes', 21, { type: 'REPLICA_GET_REPLY', found: true, object }, 'REPLICA_GET'),
+        peerVector('replica-get-reply-not-found', 'not found: flags 0, empty object', 21, { type: 'REPLICA_GET_REPLY', found: false, object: none }, 'REPLICA_GET'),
+        peerVector('replica-put', 'a coordinated write\'s copy to a primary (no hint)', 22, replicaPut),
+        peerVector('replica-put-hinted', 'a write to a fallback that must keep a hint for n3', 23, { ...replicaPut, partition: 0xffff, hintFor: 'n3' }),
+        peerVector('replica-put-ack', 'the ACK of one REPLICA_PUT', 22, { type: 'ACK', count: 1 }, 'REPLICA_PUT'),
+        peerVector('replica-put-batch', 'two items of hint delivery', 24, {
+          type: 'REPLICA_PUT_BATCH',
+          items: [{ partition: 1, key: text('a'), object: pattern(3, 0x10) }, { partition: 2, key: text('bb'), object: none }],
+        }),
+        peerVector('replica-put-batch-empty', 'an empty batch (valid, acknowledged with count 0)', 25, { type: 'REPLICA_PUT_BATCH', items: [] }),
+        peerVector('replica-put-batch-ack', 'the ACK of the two-item batch', 24, { type: 'ACK', count: 2 }, 'REPLICA_PUT_BATCH'),
+      ],
+      invalid: [
+        peerInvalid('replica-get-empty-key', 'REPLICA_GET with a zero-length key', 'request', 'KV_BAD_FRAME', 'key is empty', nodeFrame(0x40, false, 1, '00250000')),
+        peerInvalid('replica-put-truncated-object', 'REPLICA_PUT whose object length says 12 but 11 bytes follow', 'request', 'KV_BAD_FRAME', 'object needs 12 bytes, 11 left',
+          nodeFrame(0x41, false, 1, toHex(encodePeer(1, replicaPut)).slice(24, -2))),
+        peerInvalid('replica-put-batch-count', 'REPLICA_PUT_BATCH claiming 65535 items in an otherwise empty body', 'request', 'KV_BAD_FRAME', 'items needs 589815 bytes, 0 left',
+          nodeFrame(0x42, false, 1, 'ffff')),
+        peerInvalid('replica-get-reply-reserved-flag', 'REPLICA_GET_REPLY with flag bit 1 set', 'reply', 'KV_BAD_FRAME', 'get reply flags: reserved bits set',
+          nodeFrame(0x40, true, 1, '0200000000'), 'REPLICA_GET'),
+        peerInvalid('replica-get-reply-not-found-object', 'not found, yet an object follows', 'reply', 'KV_BAD_FRAME', 'a not-found reply carries an object',
+          nodeFrame(0x40, true, 1, '000000000178'), 'REPLICA_GET'),
+        peerInvalid('ack-trailing-byte', 'an ACK with one byte after the count', 'reply', 'KV_BAD_FRAME', '1 trailing bytes after the body',
+          nodeFrame(0x41, true, 1, '0000000100'), 'REPLICA_PUT'),
+        peerInvalid('ack-wrong-opcode', 'an ACK on opcode 0x42 for a REPLICA_PUT sent on that stream', 'reply', 'KV_BAD_FRAME', 'reply on opcode 0x42 (REPLICA_PUT_BATCH) to a REPLICA_PUT',
+          nodeFrame(0x42, true, 1, '00000001'), 'REPLICA_PUT'),
+        peerInvalid('unknown-node-request', 'request opcode 0x45 (unassigned node opcode): answered on its stream, connection stays open', 'request', 'KV_UNSUPPORTED',
+          'node opcode 0x45 not supported', nodeFrame(0x45, false, 1, '')),
+        peerInvalid('unknown-node-reply', 'a reply on opcode 0x45 (nobody asked)', 'reply', 'KV_BAD_FRAME', 'reply with unknown node opcode 0x45', nodeFrame(0x45, true, 1, '')),
+      ],
+    },
+    'peer_forward.json': {
+      description: 'FORWARD (0x43) / FORWARD_REPLY: a client operation handed to a node that can coordinate it, and the client-visible result.',
+      vectors: [
+        peerVector('forward-get', 'a get with the default quorum and timeout', 31, { type: 'FORWARD', op: 'get', key, value: none, context: none, quorum: 0, timeoutMs: 0 }),
+        peerVector('forward-put', 'a put with a context, w = 2, timeoutMs = 1000', 32, {
+          type: 'FORWARD', op: 'put', key, value: text('{"cart":["apple"]}'), context: pattern(8, 0xa0), quorum: 2, timeoutMs: 1000,
+        }),
+        peerVector('forward-delete', 'a delete with a context, w = 3, timeoutMs = 60000', 33, { type: 'FORWARD', op: 'delete', key, value: none, context: pattern(8, 0xa0), quorum: 3, timeoutMs: 60000 }),
+        peerVector('forward-reply', 'found, two siblings, one a tombstone', 31, {
+          type: 'FORWARD_REPLY', found: true, context: pattern(8, 0xb0), siblings: [{ value: text('a'), tombstone: false }, { value: none, tombstone: true }],
+        }, 'FORWARD'),
+        peerVector('forward-reply-not-found', 'not found: no siblings, empty context (also a put\'s or delete\'s answer with no context)', 32, {
+          type: 'FORWARD_REPLY', found: false, context: none, siblings: [],
+        }, 'FORWARD'),
+      ],
+      invalid: [
+        peerInvalid('forward-op-4', 'FORWARD with op byte 4', 'request', 'KV_BAD_FRAME', 'forward op 4 unknown', nodeFrame(0x43, false, 1, '04000000000000016b0000000000000000')),
+        peerInvalid('forward-get-value', 'a forwarded get carrying a value', 'request', 'KV_BAD_FRAME', 'a forwarded get carries a value', nodeFrame(0x43, false, 1, '01000000000000016b000000000000000178')),
+        peerInvalid('forward-reply-sibling-count', 'FORWARD_REPLY claiming 65535 siblings in an empty rest', 'reply', 'KV_BAD_FRAME', 'siblings needs 327675 bytes, 0 left',
+          nodeFrame(0x43, true, 1, '0000000000ffff'), 'FORWARD'),
+      ],
+    },
+    'peer_gossip.json': {
+      description: 'GOSSIP (0x44) / GOSSIP_REPLY: membership entries (id, address, status, incarnation, heartbeat, claimVersion, weight).',
+      vectors: [
+        peerVector('gossip', 'two entries: n1 up, n2 seen down with weight 1.5', 41, gossip),
+        peerVector('gossip-empty', 'no entries', 42, { type: 'GOSSIP', entries: [] }),
+        peerVector('gossip-reply', 'every status once, the largest counters', 41, {
+          type: 'GOSSIP_REPLY',
+          entries: [
+            entry('n1', '', 'joining', 0, 0, 0, 1),
+            entry('n2', 'h:1', 'up', Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 0.25),
+            entry('n3', 'h:2', 'leaving', 2, 3, 4, 2),
+            entry('nœud-4', 'h:3', 'down', 5, 6, 7, 1),
+            entry('n5', 'h:4', 'removed', 8, 9, 10, 1),
+          ],
+        }, 'GOSSIP'),
+      ],
+      invalid: [
+        peerInvalid('gossip-status-5', 'an entry with status byte 5', 'request', 'KV_BAD_FRAME', 'entry status 5 unknown', nodeFrame(0x44, false, 1, emptyEntryBody('05' + counters + one))),
+        peerInvalid('gossip-empty-id', 'an entry with an empty id', 'request', 'KV_BAD_FRAME', 'entry id is empty', nodeFrame(0x44, false, 1, '0001' + '0000' + '000178' + '01' + counters + one)),
+        peerInvalid('gossip-weight-0', 'an entry with weight 0', 'request', 'KV_BAD_FRAME', 'weight 0 is not a positive finite number',
+          nodeFrame(0x44, false, 1, emptyEntryBody('01' + counters + '0000000000000000'))),
+        peerInvalid('gossip-weight-nan', 'an entry with weight NaN', 'request', 'KV_BAD_FRAME', 'weight NaN is not a positive finite number',
+          nodeFrame(0x44, false, 1, emptyEntryBody('01' + counters + '7ff8000000000000'))),
+        peerInvalid('gossip-heartbeat-2^53', 'a heartbeat of 2^53, past what a JS number holds exactly', 'request', 'KV_BAD_FRAME', 'heartbeat above 2^53-1',
+          nodeFrame(0x44, false, 1, emptyEntryBody('01' + '0000000000000000' + '0020000000000000' + '0000000000000000' + one))),
+        peerInvalid('gossip-reply-count', 'GOSSIP_REPLY claiming 2 entries, holding 1', 'reply', 'KV_BAD_FRAME', 'entries needs 76 bytes, 39 left',
+          nodeFrame(0x44, true, 1, '0002' + emptyEntryBody('01' + counters + one).slice(4)), 'GOSSIP'),
+      ],
+    },
+    'peer_error.json': {
+      description: 'PEER_ERROR: a failed peer request, carried as an ordinary ERROR frame (0x02 + response flag) on the request\'s stream; retryable per §7.',
+      vectors: [
+        peerVector('peer-error-timeout', 'the replica timed out on its storage: retryable', 22, { type: 'PEER_ERROR', code: 'KV_TIMEOUT', message: 'storage write took too long' }, 'REPLICA_PUT'),
+        peerVector('peer-error-io', 'a failed disk write: not retryable', 22, { type: 'PEER_ERROR', code: 'KV_IO_ERROR', message: 'fdatasync: EIO' }, 'REPLICA_PUT'),
+      ],
+      invalid: [],
+    },
+    'peer_ring.json': {
+      description: 'RING_REPLY (0x21 + response flag) body: ringVersion u64, qBits u8, n u8, members list<{id, address}>, then 2^qBits u16 owner indexes.',
+      vectors: [
+        ringVector('ring-reply-3-nodes', 'Q = 8 striped over three nodes', 6, ring),
+        ringVector('ring-reply-1-node', 'a fresh single node, Q = 2', 7, { ringVersion: 1n, qBits: 1, n: 3, members: [{ id: 'n1', address: '' }], owners: [0, 0] }),
+      ],
+      invalid: [
+        peerInvalid('ring-qbits-0', 'qBits 0 (Q must be 2..4096)', 'ring', 'KV_BAD_FRAME', 'qBits 0 not in 1..12', ringFrame(ringHex.slice(0, 16) + '00' + ringHex.slice(18))),
+        peerInvalid('ring-owner-out-of-range', 'partition 7 owned by member 3 of 3', 'ring', 'KV_BAD_FRAME', 'owner of partition 7 is member 3 of 3', ringFrame(ringHex.slice(0, -4) + '0003')),
+        peerInvalid('ring-duplicate-member', 'member n1 listed twice', 'ring', 'KV_BAD_FRAME', 'member n1 listed twice',
+          ringFrame('0000000000000001' + '01' + '03' + '0002' + '00026e310000' + '00026e310000' + '00000000')),
+        peerInvalid('ring-owners-short', 'Q = 8 but 7 owners', 'ring', 'KV_BAD_FRAME', 'owners needs 16 bytes, 14 left', ringFrame(ringHex.slice(0, -4))),
+      ],
+    },
+  };
 }
 
 /** The files exactly as committed (2-space JSON and a final newline). */
