@@ -330,6 +330,24 @@ export const runStorageBackendSuite = (name: string, factory: SuiteFactory, opts
     });
   });
 
+  it('refuses a batch with one oversize op without applying any of it', async () => {
+    await withBackend(async (backend) => {
+      const store = await backend.open(5);
+      await store.put(s('kept'), s('old'));
+      const tooLongKey = Buffer.alloc(backend.capabilities.maxKeyBytes + 1, 1);
+      await rejects('a batch with an oversize key last', 'KV_TOO_LARGE', () =>
+        store.batch([
+          { type: 'put', key: s('new'), value: s('1') },
+          { type: 'delete', key: s('kept') },
+          { type: 'put', key: tooLongKey, value: s('2') },
+        ]),
+      );
+      assert.is(await store.get(s('new')), undefined, 'an op before the bad one was applied');
+      assert.is(hex((await store.get(s('kept'))) ?? b()), hex(s('old')), 'a delete before the bad op was applied');
+      assert.is(store.count(), 1);
+    });
+  });
+
   it('folds over every live key once with its value; keysOnly visits the same keys', async () => {
     await withBackend(async (backend) => {
       const store = await backend.open(6);

@@ -36,7 +36,13 @@ const registry = new Map<string, BackendFactory>([
   [
     'log',
     async (options) => {
-      const mod = (await import('./log.js')) as { createLogBackend: BackendFactory };
+      let mod: { createLogBackend: BackendFactory };
+      try {
+        mod = (await import('./log.js')) as { createLogBackend: BackendFactory };
+      } catch (e) {
+        // Typically the native addon is not built (or predates the log engine).
+        throw new KvError('KV_UNSUPPORTED', `the log backend cannot be loaded: ${String((e as Error)?.message ?? e)}`, { cause: e });
+      }
       return mod.createLogBackend(options);
     },
   ],
