@@ -99,6 +99,15 @@ test('law: every reply survives the round trip on its request\'s opcode, PEER_ER
   );
 });
 
+test('law: encodePeer(s, m, t) = encode(peerToMessage(s, m, t)) byte for byte', () => {
+  check(
+    fc.property(fc.oneof(request.map((q) => ({ msg: q as PeerRequest | PeerReply, inReplyTo: undefined as PeerRequestType | undefined })), reply.map((r) => ({ msg: r.reply as PeerRequest | PeerReply, inReplyTo: r.inReplyTo as PeerRequestType | undefined }))), fc.integer({ min: 1, max: 0xffffffff }), ({ msg, inReplyTo }, streamId) => {
+      assert.equal(new Uint8Array(encodePeer(streamId, msg, inReplyTo)), new Uint8Array(encode(peerToMessage(streamId, msg, inReplyTo))));
+    }),
+    300,
+  );
+});
+
 test('law: decodeRingBody(encodeRingBody(r)) = right(r)', () => {
   check(
     fc.property(ring, (r) => {
