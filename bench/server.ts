@@ -10,7 +10,11 @@
  *   npm run bench:server [-- --quick] [--duration-ms 5000] [--warmup-ms 1000]
  *     [--inflight 50] [--keys 100000] [--value-bytes 100] [--loadgen-procs 1]
  *     [--connections 1] [--backends memory,log-none,log-interval] [--no-redis]
- *     [--profile]
+ *     [--profile] [--node-entry dist/src/cli/main.js]
+ *
+ * `--profile` runs each node under `--cpu-prof` and prints its top functions
+ * by self time (bench/results/server.<backend>.top.txt); pair it with
+ * `--node-entry` pointing at a compiled CLI for readable names and lines.
  *
  * Writes bench/results/server.json and bench/results/server.md. Every child
  * process is killed by PID at the end (also on error or Ctrl-C).
@@ -309,6 +313,8 @@ interface Options {
   readonly profile: boolean;
   readonly seed: number;
   readonly quick: boolean;
+  /** A compiled CLI (dist/src/cli/main.js) to run instead of src/cli/main.ts under tsx. */
+  readonly nodeEntry: string | undefined;
 }
 
 const TARGETS = { opsPerSec: 200_000, redisRatio: 1.0, p999Us: 2000 } as const;
@@ -341,6 +347,7 @@ const main = async (): Promise<void> => {
     redis: !flag('no-redis'),
     profile: flag('profile'),
     seed: num('seed', 1),
+    nodeEntry: opt('node-entry'),
   };
   o.backends.forEach(backendSpec);
   console.log(
@@ -352,7 +359,11 @@ const main = async (): Promise<void> => {
   for (const name of o.backends) {
     const spec = backendSpec(name);
     const profDir = o.profile ? mkdtempSync(join(tmpdir(), 'ringkv-prof-')) : undefined;
-    const server = await spawnRingkvNode({ ...spec, ...(profDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}) });
+    const server = await spawnRingkvNode({
+      ...spec,
+      ...(profDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
+      ...(o.nodeEntry !== undefined ? { entry: o.nodeEntry } : {}),
+    });
     try {
       process.stdout.write(`ringkv ${name} (pid ${server.pid}, port ${server.port}) ... `);
       const m = await measure('ringkv', server, o);
@@ -365,6 +376,7 @@ const main = async (): Promise<void> => {
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
       if (file !== undefined) {
         profiles[name] = selfTimes(readProfile(join(profDir, file)), 20);
+        mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
         writeFileSync(join(repoRoot, 'bench/results', `server.${name}.top.txt`), profiles[name]!.map((s) => `${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`).join('\n') + '\n');
       }
       rmSync(profDir, { recursive: true, force: true });
@@ -403,8 +415,8 @@ const main = async (): Promise<void> => {
   const ioredis = rows.find((r) => r.target.startsWith('redis'));
   const ratio = (a: number, b: number | undefined): number | undefined => (b === undefined || b === 0 ? undefined : Math.round((a / b) * 100) / 100);
   const table: string[] = [];
-  table.push('| target | op | ops/s | p50 | p99 | p99.9 | max | server CPU | loadgen CPU | × redis-benchmark | × redis same loadgen |');
-  table.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  table.push('| target | op | ops/s | p50 | p99 | p99.9 | max | server CPU | loadgen CPU | server CPU/op | loadgen CPU/op | × redis-benchmark | × redis same loadgen |');
+  table.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     for (const [op, m, rb, io] of [
       ['GET', r.get, rbGet, ioredis?.get.opsPerSec],
@@ -412,9 +424,11 @@ const main = async (): Promise<void> => {
     ] as const) {
       const l = m.latency;
       const cpu = (v: number | undefined) => (v === undefined ? '–' : `${v}%`);
+      // CPU time per op holds up on a contended machine better than ops/s does.
+      const perOp = (v: number | undefined) => (v === undefined || m.opsPerSec === 0 ? '–' : `${((v / 100) * 1e6 / m.opsPerSec).toFixed(1)} µs`);
       const isRingkv = r.target.startsWith('ringkv');
       table.push(
-        `| ${r.target} | ${op} | ${fmtRate(m.opsPerSec)} | ${fmtUs(l.p50Us)} | ${fmtUs(l.p99Us)} | ${fmtUs(l.p999Us)} | ${fmtUs(l.maxUs)} | ${cpu(m.serverCpuPct)} | ${cpu(m.clientCpuPct)} | ` +
+        `| ${r.target} | ${op} | ${fmtRate(m.opsPerSec)} | ${fmtUs(l.p50Us)} | ${fmtUs(l.p99Us)} | ${fmtUs(l.p999Us)} | ${fmtUs(l.maxUs)} | ${cpu(m.serverCpuPct)} | ${cpu(m.clientCpuPct)} | ${perOp(m.serverCpuPct)} | ${perOp(m.clientCpuPct)} | ` +
           `${isRingkv ? (ratio(m.opsPerSec, rb)?.toFixed(2) ?? '–') : '–'} | ${isRingkv ? (ratio(m.opsPerSec, io)?.toFixed(2) ?? '–') : '–'} |` +
           (m.errors > 0 ? ` ${m.errors} errors: ${m.firstError}` : ''),
       );
@@ -423,7 +437,7 @@ const main = async (): Promise<void> => {
   if (redisBench !== undefined) {
     for (const [op, name] of [['GET', 'GET'], ['SET', 'SET']] as const) {
       const b = redisBench[name];
-      if (b) table.push(`| redis-benchmark -c ${o.inflight} -P 1 | ${op} | ${fmtRate(b.opsPerSec)} | ${fmtUs(b.p50Us)} | ${fmtUs(b.p99Us)} | – | ${fmtUs(b.maxUs)} | – | – | – | – |`);
+      if (b) table.push(`| redis-benchmark -c ${o.inflight} -P 1 | ${op} | ${fmtRate(b.opsPerSec)} | ${fmtUs(b.p50Us)} | ${fmtUs(b.p99Us)} | – | ${fmtUs(b.maxUs)} | – | – | – | – | – | – |`);
     }
   }
   const mem = rows.find((r) => r.target === 'ringkv memory');
@@ -443,7 +457,7 @@ const main = async (): Promise<void> => {
   const header =
     `${o.inflight} requests in flight (closed loop) from ${o.loadgenProcs} load-generator process(es) with ${o.connections} connection(s) each; ` +
     `${o.keys} preloaded 20-byte keys, ${o.valueBytes}-byte values; ${o.warmupMs} ms warm-up + ${o.durationMs} ms measured per phase. ` +
-    `Latency in the load generator (HdrHistogram, µs). CPU = % of one core over the measured window (2 cores in total, shared by client and server). ` +
+    `Latency in the load generator (HdrHistogram, µs). CPU = % of one core over the measured window (user+system from /proc; 2 cores in total, shared by client, server and anything else running); CPU/op = CPU time per completed request, the figure that survives a noisy machine best. ` +
     `ringkv PUTs carry the key's last context (an overwrite, like SET). redis-benchmark keys are 16 bytes (\`key:\` + 12 digits).`;
   const md = [
     '# bench:server',
@@ -464,6 +478,11 @@ const main = async (): Promise<void> => {
   for (const [name, top] of Object.entries(profiles)) {
     console.log(`\nnode CPU profile, ${name} (self time, top 12):`);
     for (const s of top.slice(0, 12)) console.log(`${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`);
+  }
+  if (o.profile) {
+    // A profiled node is slower: its numbers must not replace the real results.
+    console.log('\n--profile: bench/results/server.json and server.md left as they were');
+    return;
   }
   const dir = join(repoRoot, 'bench/results');
   mkdirSync(dir, { recursive: true });

@@ -57,6 +57,21 @@ export const selfTimes = (profile: Profile, top = 25): SelfTime[] => {
     .map((e) => ({ fn: e.fn, where: e.where, sharePct: total === 0 ? 0 : Math.round((e.hits / total) * 1000) / 10 }));
 };
 
+/** Self time summed per script (ringkv files, node internals, dependencies), largest first. */
+export const selfTimesByFile = (profile: Profile, top = 15): SelfTime[] => {
+  const byFile = new Map<string, number>();
+  let total = 0;
+  for (const s of selfTimes(profile, Number.MAX_SAFE_INTEGER)) {
+    const file = s.where === '' ? s.fn : s.where.replace(/:\d+$/, '');
+    byFile.set(file, (byFile.get(file) ?? 0) + s.sharePct);
+    total += s.sharePct;
+  }
+  return [...byFile.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([where, pct]) => ({ fn: '', where, sharePct: total === 0 ? 0 : Math.round((pct / total) * 1000) / 10 }));
+};
+
 export const readProfile = (file: string): Profile => JSON.parse(readFileSync(file, 'utf8')) as Profile;
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -65,7 +80,10 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     console.error('usage: cpuprofile.ts <file.cpuprofile> [top]');
     process.exit(2);
   }
-  for (const s of selfTimes(readProfile(file), Number(process.argv[3] ?? 25))) {
-    console.log(`${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`);
-  }
+  const profile = readProfile(file);
+  const top = Number(process.argv[3] ?? 25);
+  console.log('self time by function:');
+  for (const s of selfTimes(profile, top)) console.log(`${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`);
+  console.log('\nself time by file:');
+  for (const s of selfTimesByFile(profile, top)) console.log(`${s.sharePct.toFixed(1).padStart(5)}%  ${s.where}`);
 }

@@ -147,6 +147,12 @@ export interface RingkvNodeOptions {
   readonly nodeArgs?: readonly string[];
   readonly startTimeoutMs?: number;
   readonly port?: number;
+  /**
+   * The CLI to run: default src/cli/main.ts under tsx. A compiled main.js
+   * runs without tsx, so a `--cpu-prof` profile names real functions and
+   * lines (tsx's transformed code sits on one line).
+   */
+  readonly entry?: string;
 }
 
 /** Starts `ringkv start` in its own process on a free port with a fresh data dir (removed on stop). */
@@ -155,9 +161,7 @@ export const spawnRingkvNode = async (o: RingkvNodeOptions): Promise<Spawned> =>
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
   const args = [
     ...(o.nodeArgs ?? []),
-    '--import',
-    'tsx',
-    join(repoRoot, 'src/cli/main.ts'),
+    ...(o.entry === undefined ? ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts')] : [o.entry]),
     'start',
     '--port',
     String(port),
