@@ -35,6 +35,11 @@ export interface WorldOptions {
   readonly traceTail?: number;
   /** Also record the nodes' own log lines in the trace. */
   readonly traceNodeLogs?: boolean;
+  /**
+   * When a started node may take client requests (a readiness check, as a
+   * load balancer would make); default: as soon as start() resolved.
+   */
+  readonly ready?: (node: ClusterNodeApi) => boolean;
 }
 
 /** One node as the world sees it, across restarts. */
@@ -71,6 +76,7 @@ export class World {
   private readonly keepTrace: boolean;
   private readonly traceTail: number;
   private readonly traceNodeLogs: boolean;
+  private readonly ready: (node: ClusterNodeApi) => boolean;
   private eventCount = 0;
   /** Errors thrown by event callbacks: a run with any is broken. */
   readonly errors: string[] = [];
@@ -83,6 +89,7 @@ export class World {
     this.keepTrace = options.keepTrace ?? false;
     this.traceTail = options.traceTail ?? 200;
     this.traceNodeLogs = options.traceNodeLogs ?? true;
+    this.ready = options.ready ?? (() => true);
     this.network = new SimNetwork(this.scheduler, this.random.fork('network'), (l) => this.trace(l));
   }
 
@@ -260,10 +267,17 @@ export class World {
     ).catch((e: unknown) => this.errors.push(`restart ${id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
   }
 
-  /** The node a client may call now, or a KV_UNAVAILABLE error (as a refused connection). */
+  /** The node is up and ready for clients. */
+  isServing(id: NodeId): boolean {
+    const sim = this.node(id);
+    return sim.up && this.ready(sim.node);
+  }
+
+  /** The node a client may call now, or a KV_UNAVAILABLE error (a refused connection, or not ready yet). */
   service(id: NodeId): ClusterNodeApi {
     const sim = this.node(id);
     if (!sim.up) throw new KvError('KV_UNAVAILABLE', `${id} is down`);
+    if (!this.ready(sim.node)) throw new KvError('KV_UNAVAILABLE', `${id} is not ready`);
     return sim.node;
   }
 

@@ -1,0 +1,82 @@
+/**
+ * Runs the deterministic cluster simulation (src/cluster/sim/) over many
+ * seeds with the real ClusterNode, or replays one seed with its full trace.
+ *
+ *   npm run sim -- --seeds 10000 [--start 1]      a long batch
+ *   RINGKV_SIM_SEED=123 npm run sim               replay one seed, print its trace
+ *   npm run sim -- --seed 123 --trace             the same
+ *   npm run sim -- --naive ...                    the harness's NaiveNode instead (harness check)
+ *   npm run sim -- --ungated ...                  clients may use a node before it knows every member
+ *
+ * Prints each failing seed with its violations and the replay command, and
+ * a summary line; exits non-zero when any seed failed.
+ */
+import { ClusterNode } from '../src/cluster/cluster_node.js';
+import { NaiveNode } from '../src/cluster/sim/naive_node.js';
+import { runScenario, type ScenarioResult } from '../src/cluster/sim/scenario.js';
+import type { NodeFactory } from '../src/cluster/sim/world.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(`--${name}`);
+const value = (name: string): number | undefined => {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = Number(args[i + 1]);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${name} needs a non-negative integer`);
+  return v;
+};
+
+const envSeed = process.env.RINGKV_SIM_SEED;
+const single = envSeed !== undefined && envSeed !== '' ? Number(envSeed) : value('seed');
+const seeds = value('seeds') ?? 200;
+const start = value('start') ?? 1;
+const naive = flag('naive');
+const readinessGate = !flag('ungated');
+const makeFactory = (ids: readonly string[]): NodeFactory =>
+  naive ? (o) => new NaiveNode(o, { peers: ids, pushIntervalMs: 1000 }) : (o) => new ClusterNode(o);
+
+const printFailure = (r: ScenarioResult): void => {
+  console.log(`FAIL seed ${r.seed} (${r.nodeCount} nodes, ${r.crashes} crashes, ${r.partitions} partitions, trace ${r.traceHash.slice(0, 16)})`);
+  for (const v of r.violations) console.log(`  - ${v}`);
+  console.log(`  replay: RINGKV_SIM_SEED=${r.seed} npm run sim`);
+};
+
+if (single !== undefined) {
+  if (!Number.isInteger(single) || single < 0 || single > 0xffffffff) throw new Error(`bad seed ${String(single)}`);
+  const r = await runScenario({ seed: single, makeFactory, keepTrace: true, readinessGate, checkRing: !naive });
+  if (flag('quiet') === false) for (const line of r.trace) console.log(line);
+  console.log(
+    `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'}; ${r.nodeCount} nodes, ${r.events} events, ${r.simMs} simulated ms, ` +
+      `${r.acknowledged}/${r.attempted} adds acknowledged, ${r.crashes} crashes, ${r.partitions} partitions, ` +
+      `messages ${JSON.stringify(r.messages)}; trace sha256 ${r.traceHash}`,
+  );
+  if (!r.ok) printFailure(r);
+  process.exit(r.ok ? 0 : 1);
+}
+
+const startedMs = Date.now();
+let failed = 0;
+let events = 0;
+let acked = 0;
+let attempted = 0;
+const failures: number[] = [];
+for (let seed = start; seed < start + seeds; seed++) {
+  const r = await runScenario({ seed, makeFactory, readinessGate, checkRing: !naive });
+  events += r.events;
+  acked += r.acknowledged;
+  attempted += r.attempted;
+  if (!r.ok) {
+    failed++;
+    failures.push(seed);
+    printFailure(r);
+  }
+  const done = seed - start + 1;
+  if (done % 500 === 0) console.log(`… ${done}/${seeds} seeds, ${failed} failed, ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+}
+const seconds = (Date.now() - startedMs) / 1000;
+console.log(
+  `sim: ${seeds} seeds (${start}..${start + seeds - 1}) with ${naive ? 'NaiveNode' : 'ClusterNode'}${readinessGate ? '' : ', ungated'}: ${seeds - failed} ok, ${failed} failed; ` +
+    `${events} events, ${acked}/${attempted} adds acknowledged; ${seconds.toFixed(1)} s (${((seconds * 1000) / seeds).toFixed(1)} ms/seed)`,
+);
+if (failures.length > 0) console.log(`failing seeds: ${failures.slice(0, 50).join(' ')}${failures.length > 50 ? ' …' : ''}`);
+process.exit(failed > 0 ? 1 : 0);
