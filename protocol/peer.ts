@@ -127,6 +127,7 @@ const checkKey = (name: string, v: Uint8Array): number => {
 
 const strBytes = (name: string, s: string): number => {
   if (typeof s !== 'string') throw bad(`${name} must be a string`);
+  if (s.length === 0) return 0; // the common hintFor: skip the scans
   if (LONE_SURROGATE.test(s)) throw bad(`${name} is not well-formed UTF-16`);
   const n = Buffer.byteLength(s, 'utf8');
   if (n > MAX_U16) throw new KvError('KV_TOO_LARGE', `${name} of ${n} UTF-8 bytes > ${MAX_U16}`);
@@ -220,12 +221,19 @@ class Writer {
   u8(v: number): void {
     this.b[this.at++] = v;
   }
+  // Plain byte stores: Buffer's write*BE calls re-check bounds and cost more on the hot path.
   u16(v: number): void {
-    this.b.writeUInt16BE(v, this.at);
+    const b = this.b;
+    b[this.at] = v >>> 8;
+    b[this.at + 1] = v;
     this.at += 2;
   }
   u32(v: number): void {
-    this.b.writeUInt32BE(v, this.at);
+    const b = this.b;
+    b[this.at] = v >>> 24;
+    b[this.at + 1] = v >>> 16;
+    b[this.at + 2] = v >>> 8;
+    b[this.at + 3] = v;
     this.at += 4;
   }
   u64(v: number): void {
