@@ -61,7 +61,9 @@ export {
   peerFromJson,
   peerToJson,
   peerToMessage,
+  ringBodyOf,
   ringFromJson,
+  ringOwnerIds,
   ringToJson,
 } from './peer.js';
 export type { PeerJson, PeerReplyType, PeerRequestType, RingBody, RingMember } from './peer.js';

@@ -723,6 +723,31 @@ export const decodeRingBody = (body: Uint8Array): E.Either<KvError, RingBody> =>
     return { ringVersion, qBits, n, members, owners };
   });
 
+/**
+ * The RING_REPLY body of a ring whose `owners[p]` are node ids (core/ring's
+ * Ring fits): members are the distinct owners sorted by id, each with
+ * `addressOf(id)`. Throws KvError like encodeRingBody when encoded.
+ */
+export const ringBodyOf = (
+  ring: { readonly qBits: number; readonly owners: readonly string[] },
+  n: number,
+  ringVersion: bigint,
+  addressOf: (id: string) => string,
+): RingBody => {
+  const ids = [...new Set(ring.owners)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const index = new Map(ids.map((id, i) => [id, i]));
+  return {
+    ringVersion,
+    qBits: ring.qBits,
+    n,
+    members: ids.map((id) => ({ id, address: addressOf(id) })),
+    owners: ring.owners.map((id) => index.get(id)!),
+  };
+};
+
+/** owners[p] as node ids (the inverse view of ringBodyOf). */
+export const ringOwnerIds = (body: RingBody): readonly string[] => body.owners.map((i) => body.members[i]!.id);
+
 // ---------------------------------------------------------------- JSON (the vectors' form)
 
 export type PeerJson = { readonly [field: string]: unknown };

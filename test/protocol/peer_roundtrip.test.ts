@@ -18,6 +18,8 @@ import {
   peerFromJson,
   peerToJson,
   peerToMessage,
+  ringBodyOf,
+  ringOwnerIds,
   ringToJson,
   type ErrorMessage,
   type Message,
@@ -199,6 +201,14 @@ test('encoders refuse what they cannot encode with KV_BAD_ARGUMENT or KV_TOO_LAR
   throwsCode(() => encodeRingBody({ ...r, members: [] }), 'KV_BAD_ARGUMENT');
   throwsCode(() => encodeRingBody({ ...r, members: [{ id: 'a', address: '' }, { id: 'a', address: 'x' }] }), 'KV_BAD_ARGUMENT');
   throwsCode(() => encodeRingBody({ ...r, ringVersion: 2n ** 64n }), 'KV_BAD_ARGUMENT');
+});
+
+test('ringBodyOf lists the distinct owners sorted by id and indexes them; ringOwnerIds inverts it', () => {
+  const owners = ['n2', 'n1', 'n3', 'n2', 'n1', 'n3', 'n2', 'n1'];
+  const body = ringBodyOf({ qBits: 3, owners }, 3, 77n, (id) => `h:${id.slice(1)}`);
+  assert.equal(body.members, [{ id: 'n1', address: 'h:1' }, { id: 'n2', address: 'h:2' }, { id: 'n3', address: 'h:3' }]);
+  assert.equal(body.owners, [1, 0, 2, 1, 0, 2, 1, 0]);
+  assert.equal(ringOwnerIds(right(decodeRingBody(encodeRingBody(body)))), owners);
 });
 
 test('the largest ring (4096 partitions) round-trips', () => {
