@@ -22,7 +22,9 @@ test('a silent node becomes suspected by phi, and up again on fresh heartbeats',
   await c.clock.advance(5000); // a few heartbeats for the detectors' windows
   assert.ok(c.node('n1').isUp('n3'));
   c.net.isolated.add('n3');
-  await c.until(() => !c.node('n1').isUp('n3') && !c.node('n2').isUp('n3'));
+  const phiOf = (id: string) => c.node(id).status().members.find((m) => m.id === 'n3')!.phi;
+  // Failed gossip requests may suspect it first; phi gets there too, without any request.
+  await c.until(() => !c.node('n1').isUp('n3') && !c.node('n2').isUp('n3') && phiOf('n1') >= c.config.phiThreshold);
   const seen = c.node('n1').status().members.find((m) => m.id === 'n3')!;
   assert.not.ok(seen.up);
   assert.ok(seen.phi >= c.config.phiThreshold, `phi ${seen.phi} over the threshold`);
@@ -30,6 +32,21 @@ test('a silent node becomes suspected by phi, and up again on fresh heartbeats',
   assert.is(seen.status, 'up');
   c.net.isolated.delete('n3');
   await c.until(() => c.node('n1').isUp('n3') && c.node('n2').isUp('n3'));
+  await c.stopAll();
+});
+
+test('a node that answers but stops heartbeating is suspected by phi alone', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3']);
+  await c.clock.advance(5000);
+  // n3's timers stop (no heartbeats), but it still answers: no request fails.
+  await c.node('n3').stop();
+  await c.until(() => !c.node('n1').isUp('n3'));
+  const seen = c.node('n1').status().members.find((m) => m.id === 'n3')!;
+  assert.ok(seen.phi >= c.config.phiThreshold, `phi ${seen.phi}`);
+  assert.is(c.members.get('n1')!.stats.counter('peerRequestFailures'), 0, 'suspected without a failed request');
+  await c.restart('n3');
+  await c.until(() => c.node('n1').isUp('n3'));
+  assert.ok(c.node('n1').status().members.find((m) => m.id === 'n3')!.incarnation > 1, 'the restart shows a higher incarnation');
   await c.stopAll();
 });
 

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TestCluster } from '../helpers/fake_transport.js';
-import { preferenceList, sloppyPreferenceList } from '../../src/core/ring.js';
+import { preferenceList } from '../../src/core/ring.js';
 import { claimInitial } from '../../src/core/claim.js';
 import * as D from '../../src/core/dvvset.js';
 import { isTombstone, untag } from '../../src/node/replica.js';
@@ -70,6 +70,158 @@ test('W and R quorums: w = r = n succeed with every node up; r or w > n is KV_BA
   assert.equal(r.siblings.map((s) => dec.decode(s.value)), ['x']);
   assert.is(await codeOf(c.node('n1').put(key, bytes('y'), new Uint8Array(0), 4, 0)), 'KV_BAD_ARGUMENT');
   assert.is(await codeOf(Promise.resolve().then(() => c.node('n1').get(key, 4, 0))), 'KV_BAD_ARGUMENT');
+  await c.stopAll();
+});
+
+test('a request to a node outside the preference list is forwarded to a target', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4']);
+  const key = keyWhere(c, (p) => !p.includes('n4'));
+  const w = await c.node('n4').put(key, bytes('fwd'), new Uint8Array(0), 0, 0);
+  assert.ok(w.context.length > 0, 'the forwarded put returns the coordinator context');
+  assert.is(c.members.get('n4')!.stats.counter('forwarded'), 1);
+  assert.equal(await localValues(c, 'n4', key), [], 'the non-target stores nothing');
+  const r = await c.node('n4').get(key, 0, 0);
+  assert.equal(r.siblings.map((s) => dec.decode(s.value)), ['fwd']);
+  assert.is(c.members.get('n4')!.stats.counter('forwarded'), 2);
+  assert.ok(c.net.delivered.some((d) => d.from === 'n4' && d.type === 'FORWARD'));
+  await c.stopAll();
+});
+
+test('with a primary down, a W=2 write goes to a fallback that keeps a durable hint', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4']);
+  await c.clock.advance(5000);
+  const key = keyWhere(c, (p) => p.includes('n3') && p[0] !== 'n3');
+  const coordinator = prefOf(c, key)[0]!;
+  await c.crash('n3');
+  await c.until(() => !c.node(coordinator).isUp('n3'));
+  await c.node(coordinator).put(key, bytes('h1'), new Uint8Array(0), 2, 0);
+  await c.clock.advance(10);
+  const fallback = [...c.members.keys()].find((id) => !prefOf(c, key).includes(id))!;
+  assert.equal(await localValues(c, fallback, key), ['h1'], 'the fallback holds the object');
+  assert.equal(c.node(fallback).status().hintsPending, { n3: 1 });
+  assert.is(c.members.get(fallback)!.stats.counter('hintsStored'), 1);
+  assert.equal(await localValues(c, 'n3', key), [], 'the down owner has nothing yet');
+  await c.stopAll();
+});
+
+test('when the owner returns the hint is delivered, and deleted only after its ACK', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4']);
+  await c.clock.advance(5000);
+  const key = keyWhere(c, (p) => p.includes('n3') && p[0] !== 'n3');
+  const coordinator = prefOf(c, key)[0]!;
+  const fallback = [...c.members.keys()].find((id) => !prefOf(c, key).includes(id))!;
+  await c.crash('n3');
+  await c.until(() => !c.node(coordinator).isUp('n3'));
+  await c.node(coordinator).put(key, bytes('h2'), new Uint8Array(0), 2, 0);
+  await c.clock.advance(10);
+  assert.is(c.node(fallback).status().hintsPending['n3'], 1);
+  // n3 comes back, but every ACK of a hint batch is lost: n3 applies it, the hint must stay.
+  let batches = 0;
+  c.net.filter = (_from, _to, req, leg) => {
+    if (req.type !== 'REPLICA_PUT_BATCH') return true;
+    if (leg === 'request') batches++;
+    return leg === 'request';
+  };
+  await c.restart('n3');
+  await c.until(() => batches >= 2);
+  assert.equal(await localValues(c, 'n3', key), ['h2'], 'n3 applied the batch');
+  assert.is(c.node(fallback).status().hintsPending['n3'], 1, 'no ACK, no delete');
+  assert.is(c.members.get(fallback)!.stats.counter('hintsDelivered'), 0);
+  c.net.filter = () => true;
+  await c.until(() => c.node(fallback).status().hintsPending['n3'] === undefined);
+  assert.is(c.members.get(fallback)!.stats.counter('hintsDelivered'), 1);
+  assert.is((c.members.get(fallback)!.stats.snapshot(0).gauges as Record<string, number>)['hintsPending'], 0);
+  await c.stopAll();
+});
+
+test('hints survive a restart of the fallback and are delivered afterwards', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4']);
+  await c.clock.advance(5000);
+  const key = keyWhere(c, (p) => p.includes('n3') && p[0] !== 'n3');
+  const coordinator = prefOf(c, key)[0]!;
+  const fallback = [...c.members.keys()].find((id) => !prefOf(c, key).includes(id))!;
+  await c.crash('n3');
+  await c.until(() => !c.node(coordinator).isUp('n3'));
+  await c.node(coordinator).put(key, bytes('h3'), new Uint8Array(0), 2, 0);
+  await c.clock.advance(10);
+  // The fallback restarts: a new ClusterNode over the same (reopened) hint backend.
+  await c.crash(fallback);
+  await c.restart(fallback);
+  assert.equal(c.node(fallback).status().hintsPending, { n3: 1 }, 'the hint was loaded from the store');
+  await c.restart('n3');
+  await c.until(() => c.node(fallback).status().hintsPending['n3'] === undefined);
+  assert.equal(await localValues(c, 'n3', key), ['h3']);
+  await c.stopAll();
+});
+
+test('read repair sends the merged object to a stale replica', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3']);
+  const key = bytes('repair-me');
+  const first = await c.node('n1').put(key, bytes('old'), new Uint8Array(0), 3, 0);
+  // n3 misses the second write (its REPLICA_PUT is dropped) but stays up.
+  c.net.filter = (_f, to, req) => !(to === 'n3' && req.type === 'REPLICA_PUT');
+  await c.node('n1').put(key, bytes('new'), first.context, 2, 0);
+  await c.clock.advance(10);
+  assert.equal(await localValues(c, 'n3', key), ['old']);
+  c.net.filter = () => true;
+  const r = await c.node('n2').get(key, 2, 0);
+  assert.equal(r.siblings.map((s) => dec.decode(s.value)), ['new'], 'the newer version wins the merge');
+  await c.clock.advance(10);
+  assert.equal(await localValues(c, 'n3', key), ['new'], 'n3 was repaired');
+  assert.is(c.members.get('n2')!.stats.counter('readRepairs'), 1);
+  await c.stopAll();
+});
+
+test('a quorum that cannot be met fails fast with KV_UNAVAILABLE (no waiting for the deadline)', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3']);
+  await c.clock.advance(5000);
+  await c.crash('n2');
+  await c.crash('n3');
+  await c.until(() => !c.node('n1').isUp('n2') && !c.node('n1').isUp('n3'));
+  const t0 = c.clock.now();
+  assert.is(await codeOf(c.node('n1').put(bytes('k'), bytes('v'), new Uint8Array(0), 2, 0)), 'KV_UNAVAILABLE');
+  assert.is(await codeOf(c.node('n1').get(bytes('k'), 2, 0)), 'KV_UNAVAILABLE');
+  assert.is(c.clock.now(), t0, 'answered without the clock moving');
+  // W = 1 still works: the node is always writeable for what it can hold.
+  await c.node('n1').put(bytes('k'), bytes('v'), new Uint8Array(0), 1, 0);
+  await c.stopAll();
+});
+
+test('a request whose peers stop answering ends by its deadline with KV_TIMEOUT or KV_UNAVAILABLE', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3'], { requestTimeoutMs: 2000, peerTimeoutMs: 1000 });
+  // Replies are lost, but the peers are not suspected yet: the coordinator has to wait.
+  c.net.filter = (_f, _t, req, leg) => !(leg === 'reply' && (req.type === 'REPLICA_PUT' || req.type === 'REPLICA_GET'));
+  let putCode: string | undefined;
+  let getCode: string | undefined;
+  void codeOf(c.node('n1').put(bytes('t'), bytes('v'), new Uint8Array(0), 2, 0)).then((x) => (putCode = x));
+  void codeOf(c.node('n1').get(bytes('t'), 2, 0)).then((x) => (getCode = x));
+  await c.clock.advance(2000);
+  assert.ok(putCode === 'KV_TIMEOUT' || putCode === 'KV_UNAVAILABLE', `put ended with ${putCode}`);
+  assert.ok(getCode === 'KV_TIMEOUT' || getCode === 'KV_UNAVAILABLE', `get ended with ${getCode}`);
+  await c.stopAll();
+});
+
+test('concurrent writes become siblings; a write with the read context resolves them', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3']);
+  const key = bytes('cart');
+  await Promise.all([
+    c.node('n1').put(key, bytes('apple'), new Uint8Array(0), 2, 0),
+    c.node('n2').put(key, bytes('pear'), new Uint8Array(0), 2, 0),
+  ]);
+  await c.clock.advance(10);
+  const r = await c.node('n3').get(key, 3, 0);
+  assert.equal(r.siblings.map((s) => dec.decode(s.value)).sort(), ['apple', 'pear']);
+  await c.node('n3').put(key, bytes('apple,pear'), r.context, 2, 0);
+  await c.clock.advance(10);
+  for (const id of ['n1', 'n2', 'n3']) {
+    const after = await c.node(id).get(key, 3, 0);
+    assert.equal(after.siblings.map((s) => dec.decode(s.value)), ['apple,pear'], `${id} sees one value`);
+  }
+  // A delete with the context hides the value everywhere.
+  const last = await c.node('n1').get(key, 2, 0);
+  await c.node('n1').put(key, null, last.context, 2, 0);
+  const gone = await c.node('n2').get(key, 2, 0);
+  assert.not.ok(gone.found);
   await c.stopAll();
 });
 
