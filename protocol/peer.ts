@@ -1,6 +1,6 @@
 /**
  * Node-to-node messages on the wire: the codec for the model in
- * peer_messages.ts and the RING_REPLY body. PROTOCOL.md §"Node-to-node
+ * peer_messages.ts and the RING_REPLY body. PROTOCOL.md §14 "Node-to-node
  * messages" is the normative layout; vectors/peer_*.json hold exact frames.
  *
  * Peer messages ride the ordinary framing: a request is a `NodeMessage`
@@ -339,12 +339,13 @@ export const encodePeerBody = (m: PeerRequest | PeerReply): Buffer => {
   return w.b;
 };
 
-const isRequest = (m: PeerRequest | PeerReply): m is PeerRequest => m.type in PeerOpcode;
+// Own properties only: `'toString' in PeerOpcode` is true.
+const isRequest = (m: PeerRequest | PeerReply): m is PeerRequest => Object.hasOwn(PeerOpcode, m.type);
 
 /** The opcode a reply travels on: its request's. ACK answers two requests, so it needs `inReplyTo`. */
 const replyOpcode = (m: PeerReply, inReplyTo: PeerRequestType | undefined): number => {
   if (inReplyTo !== undefined) {
-    if (!(inReplyTo in PeerOpcode)) throw bad(`inReplyTo ${String(inReplyTo)} is not a peer request`);
+    if (!Object.hasOwn(PeerOpcode, inReplyTo)) throw bad(`inReplyTo ${String(inReplyTo)} is not a peer request`);
     if (REPLY_TYPE[inReplyTo] !== m.type) throw bad(`${m.type} does not answer ${inReplyTo}`);
     return PeerOpcode[inReplyTo];
   }
@@ -355,8 +356,10 @@ const replyOpcode = (m: PeerReply, inReplyTo: PeerRequestType | undefined): numb
       return PeerOpcode.FORWARD;
     case 'GOSSIP_REPLY':
       return PeerOpcode.GOSSIP;
+    case 'ACK':
+      throw bad('ACK answers REPLICA_PUT or REPLICA_PUT_BATCH: say which (inReplyTo)');
     default:
-      throw bad(`${m.type} answers REPLICA_PUT or REPLICA_PUT_BATCH: say which (inReplyTo)`);
+      throw bad(`unknown peer message type ${String((m as { type: unknown }).type)}`);
   }
 };
 

@@ -192,6 +192,8 @@ test('encoders refuse what they cannot encode with KV_BAD_ARGUMENT or KV_TOO_LAR
   throwsCode(() => encodePeer(1, { type: 'REPLICA_GET_REPLY', found: false, object: k }), 'KV_BAD_ARGUMENT');
   throwsCode(() => encodePeer(1, { type: 'PEER_ERROR', code: '', message: 'x' }), 'KV_BAD_ARGUMENT');
   throwsCode(() => encodePeer(1, { type: 'NOPE' } as unknown as PeerRequest), 'KV_BAD_ARGUMENT');
+  throwsCode(() => encodePeer(1, { type: 'toString' } as unknown as PeerRequest), 'KV_BAD_ARGUMENT');
+  throwsCode(() => encodePeer(1, { type: 'ACK', count: 1 }, 'constructor' as PeerRequestType), 'KV_BAD_ARGUMENT');
   const r = { ringVersion: 1n, qBits: 1, n: 3, members: [{ id: 'a', address: '' }], owners: [0, 0] };
   throwsCode(() => encodeRingBody({ ...r, owners: [0] }), 'KV_BAD_ARGUMENT');
   throwsCode(() => encodeRingBody({ ...r, owners: [0, 1] }), 'KV_BAD_ARGUMENT');
