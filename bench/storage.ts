@@ -157,19 +157,61 @@ console.log(`data under ${root}`);
 const benchStarted = nowNs();
 let sink = 0;
 
+/**
+ * Samples of one (op, backend), gathered over interleaved rounds and
+ * reduced to one figure at the end: the backends take turns, so a burst of
+ * load from a neighbour lands on all of them rather than on one.
+ */
+class Rounds {
+  readonly #samples = new Map<string, Sample[]>();
+  add(backend: string, op: string, s: Sample): void {
+    const k = `${backend}\u0000${op}`;
+    this.#samples.set(k, [...(this.#samples.get(k) ?? []), s]);
+  }
+  /** Median ops/s of the rounds. */
+  median(backend: string, op: string): number {
+    const rates = (this.#samples.get(`${backend}\u0000${op}`) ?? []).map(opsPerSec).sort((a, b) => a - b);
+    return rates[Math.floor(rates.length / 2)] ?? NaN;
+  }
+  /** Ops/s over all rounds together (for time-sliced runs). */
+  pooled(backend: string, op: string): Sample {
+    const all = this.#samples.get(`${backend}\u0000${op}`) ?? [];
+    return { ops: all.reduce((a, s) => a + s.ops, 0), elapsedNs: all.reduce((a, s) => a + s.elapsedNs, 0) };
+  }
+}
+
+/** Runs `body` once per engine per round, rotating who goes first. */
+const interleave = async (rounds: number, live: readonly Live[], body: (l: Live) => Promise<void>): Promise<void> => {
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < live.length; j++) await body(live[(r + j) % live.length] as Live);
+  }
+};
+
+interface Live {
+  readonly engine: Engine;
+  readonly dir: string;
+  backend: StorageBackend;
+  store: PartitionStore;
+}
+
+const READ_ROUNDS = quick ? 3 : 5;
+const SLICES = quick ? 2 : 4;
+
 for (const n of sizes) {
   const hitTable = keyTable(n, 0);
   const missTable = keyTable(LOOKUPS, 1);
-  const writeTable = keyTable(Math.max(SINGLE_PUT_MAX_OPS, ALWAYS_MAX_OPS), 2);
+  const writeTable = keyTable(Math.max(SINGLE_PUT_MAX_OPS, ALWAYS_MAX_OPS) * 2, 2);
   const hits = lookupKeys(hitTable, n, LOOKUPS);
   const misses = lookupKeys(missTable, LOOKUPS, LOOKUPS);
+  const rounds = new Rounds();
+  const live: Live[] = [];
+  console.log(`\n${n} keys`);
 
-  for (const engine of engines) {
-    console.log(`\n${n} keys, ${engine.name}`);
-    const dir = join(root, `${engine.name}-${n}`);
-    const backend = await engine.make(dir, 'none');
-    const supportsAlways = backend.capabilities.durability.includes('always');
-    try {
+  try {
+    // Loading is one pass per backend, so it cannot take turns.
+    for (const engine of engines) {
+      const dir = join(root, `${engine.name}-${n}`);
+      const backend = await engine.make(dir, 'none');
       // Warm-up: JIT the write and read paths on a scratch partition.
       const scratch = await backend.open(9);
       await loadBatched(scratch, writeTable, 20_000);
@@ -177,6 +219,7 @@ for (const n of sizes) {
       await backend.drop(9);
 
       const store = await backend.open(0);
+      live.push({ engine, dir, backend, store });
       record({ keys: n, op: `put none, batches of ${BATCH_OPS}`, backend: engine.name, value: opsPerSec(await loadBatched(store, hitTable, n)), unit: 'ops/s' });
       if (store.count() !== n) throw new Error(`${engine.name}: loaded ${store.count()} keys, expected ${n}`);
 
@@ -192,108 +235,115 @@ for (const n of sizes) {
         unit: 'ops/s',
       });
       await backend.drop(3);
+    }
 
-      const single = await backend.open(1);
-      const singleSample = await timeAsyncBounded(SINGLE_PUT_MAX_OPS, SINGLE_PUT_MAX_MS, (i) => single.put(keyAt(writeTable, i), value));
-      record({ keys: n, op: 'put none, one at a time', backend: engine.name, value: opsPerSec(singleSample), unit: 'ops/s', note: `${singleSample.ops} puts` });
-      await backend.drop(1);
+    // One-at-a-time puts, in time slices that take turns.
+    let nextWrite = 0;
+    await interleave(SLICES, live, async (l) => {
+      const single = await l.backend.open(1);
+      const from = nextWrite;
+      const s = await timeAsyncBounded(SINGLE_PUT_MAX_OPS / SLICES, SINGLE_PUT_MAX_MS / SLICES, (i) => single.put(keyAt(writeTable, from + i), value));
+      nextWrite += s.ops;
+      rounds.add(l.engine.name, 'single', s);
+    });
+    for (const l of live) {
+      const s = rounds.pooled(l.engine.name, 'single');
+      record({ keys: n, op: 'put none, one at a time', backend: l.engine.name, value: opsPerSec(s), unit: 'ops/s', note: `${s.ops} puts` });
+      await l.backend.drop(1);
+    }
 
-      const getSync = store.getSync?.bind(store);
+    // Reads, interleaved round by round.
+    for (const l of live) {
+      const probe = l.store.getSync?.(hits[0] as Buffer);
+      if (probe !== undefined && probe.length !== VALUE_BYTES) throw new Error(`${l.engine.name}: a loaded key read back as ${probe.length} bytes`);
+    }
+    await interleave(READ_ROUNDS + 1, live, async (l) => {
+      const name = l.engine.name;
+      const getSync = l.store.getSync?.bind(l.store);
       if (getSync) {
-        const probe = getSync(hits[0] as Buffer);
-        if (probe?.length !== VALUE_BYTES) throw new Error(`${engine.name}: a loaded key read back as ${probe?.length} bytes`);
-        record({
-          keys: n,
-          op: 'get hit, getSync (returns a copy)',
-          backend: engine.name,
-          value: opsPerSec(medianOf(3, 1, () => timeSync(LOOKUPS, (i) => (sink ^= getSync(hits[i] as Buffer)?.length ?? 0)))),
-          unit: 'ops/s',
-        });
+        rounds.add(name, 'hit', timeSync(LOOKUPS, (i) => (sink ^= getSync(hits[i] as Buffer)?.length ?? 0)));
+        rounds.add(name, 'miss', timeSync(LOOKUPS, (i) => (sink ^= getSync(misses[i] as Buffer) === undefined ? 0 : 1)));
       }
-
       // The engines' zero-allocation read paths, found by shape, not by name.
-      const getInto = (store as { getInto?: (k: Uint8Array, out: Uint8Array) => number }).getInto?.bind(store);
-      const lmdbDb = (store as { db?: { getBinaryFast(k: Buffer): Buffer | undefined; getBinary(k: Buffer): Buffer | undefined } }).db;
+      const getInto = (l.store as { getInto?: (k: Uint8Array, out: Uint8Array) => number }).getInto?.bind(l.store);
       if (getInto) {
         const out = Buffer.alloc(4096);
-        if (getInto(hits[0] as Buffer, out) !== VALUE_BYTES) throw new Error('log getInto: wrong length');
-        record({
-          keys: n,
-          op: 'get hit, fast path into a reused buffer',
-          backend: engine.name,
-          value: opsPerSec(medianOf(3, 1, () => timeSync(LOOKUPS, (i) => (sink ^= getInto(hits[i] as Buffer, out))))),
-          unit: 'ops/s',
-          note: 'getInto',
-        });
+        rounds.add(name, 'fast', timeSync(LOOKUPS, (i) => (sink ^= getInto(hits[i] as Buffer, out))));
       }
-      if (lmdbDb) {
-        record({
-          keys: n,
-          op: 'get hit, fast path into a reused buffer',
-          backend: engine.name,
-          value: opsPerSec(medianOf(3, 1, () => timeSync(LOOKUPS, (i) => (sink ^= lmdbDb.getBinaryFast(hits[i] as Buffer)?.length ?? 0)))),
-          unit: 'ops/s',
-          note: 'getBinaryFast',
-        });
-        record({
-          keys: n,
-          op: 'get hit, lmdb getBinary (no wrapper)',
-          backend: engine.name,
-          value: opsPerSec(medianOf(3, 1, () => timeSync(LOOKUPS, (i) => (sink ^= lmdbDb.getBinary(hits[i] as Buffer)?.length ?? 0)))),
-          unit: 'ops/s',
-        });
+      const db = (l.store as { db?: { getBinaryFast(k: Buffer): Buffer | undefined; getBinary(k: Buffer): Buffer | undefined } }).db;
+      if (db) {
+        rounds.add(name, 'fast', timeSync(LOOKUPS, (i) => (sink ^= db.getBinaryFast(hits[i] as Buffer)?.length ?? 0)));
+        rounds.add(name, 'raw', timeSync(LOOKUPS, (i) => (sink ^= db.getBinary(hits[i] as Buffer)?.length ?? 0)));
       }
-      if (getSync) {
-        record({
-          keys: n,
-          op: 'get miss, getSync',
-          backend: engine.name,
-          value: opsPerSec(medianOf(3, 1, () => timeSync(LOOKUPS, (i) => (sink ^= getSync(misses[i] as Buffer) === undefined ? 0 : 1)))),
-          unit: 'ops/s',
-        });
+    });
+    for (const l of live) {
+      const name = l.engine.name;
+      const fastNote = (l.store as { getInto?: unknown }).getInto ? 'getInto' : 'getBinaryFast';
+      const rows: Array<[string, string, string?]> = [
+        ['hit', 'get hit, getSync (returns a copy)'],
+        ['fast', 'get hit, fast path into a reused buffer', fastNote],
+        ['raw', 'get hit, lmdb getBinary (no wrapper)'],
+        ['miss', 'get miss, getSync'],
+      ];
+      for (const [key, op, note] of rows) {
+        const v = rounds.median(name, key);
+        if (Number.isFinite(v)) record({ keys: n, op, backend: name, value: v, unit: 'ops/s', ...(note ? { note } : {}) });
       }
+    }
 
+    for (const l of live) {
       const foldStarted = nowNs();
       let folded = 0;
-      const visited = await store.fold((_k, v) => {
+      const visited = await l.store.fold((_k, v) => {
         folded += v.length;
       });
       const foldSample = { ops: visited, elapsedNs: nowNs() - foldStarted };
-      if (visited !== n || folded !== n * VALUE_BYTES) throw new Error(`${engine.name}: fold visited ${visited} keys, ${folded} value bytes`);
-      record({ keys: n, op: 'fold over all keys', backend: engine.name, value: opsPerSec(foldSample), unit: 'ops/s' });
+      if (visited !== n || folded !== n * VALUE_BYTES) throw new Error(`${l.engine.name}: fold visited ${visited} keys, ${folded} value bytes`);
+      record({ keys: n, op: 'fold over all keys', backend: l.engine.name, value: opsPerSec(foldSample), unit: 'ops/s' });
 
-      const keydirBytes = store.stats().extra?.['keydirBytes'];
+      const keydirBytes = l.store.stats().extra?.['keydirBytes'];
       if (keydirBytes !== undefined) {
-        record({ keys: n, op: 'keydir bytes per key beyond the key', backend: engine.name, value: keydirBytes / n - KEY_BYTES, unit: 'B/key', note: `${keydirBytes} B total` });
+        record({ keys: n, op: 'keydir bytes per key beyond the key', backend: l.engine.name, value: keydirBytes / n - KEY_BYTES, unit: 'B/key', note: `${keydirBytes} B total` });
       }
 
-      await store.close();
+      await l.store.close();
       const reopenStarted = nowNs();
-      const reopened = await backend.open(0);
-      const count = reopened.count();
+      l.store = await l.backend.open(0);
+      const count = l.store.count();
       const reopenMs = (nowNs() - reopenStarted) / 1e6;
-      if (count !== n) throw new Error(`${engine.name}: ${count} keys after reopen, expected ${n}`);
-      record({ keys: n, op: 'reopen: close + open the loaded partition', backend: engine.name, value: reopenMs, unit: 'ms' });
-    } finally {
-      await backend.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (count !== n) throw new Error(`${l.engine.name}: ${count} keys after reopen, expected ${n}`);
+      record({ keys: n, op: 'reopen: close + open the loaded partition', backend: l.engine.name, value: reopenMs, unit: 'ms' });
     }
 
-    if (!supportsAlways) {
-      record({ keys: n, op: `put always, ${ALWAYS_WRITERS} in flight`, backend: engine.name, value: NaN, unit: 'ops/s', note: 'durability always not supported' });
-      continue;
+    // Durable writes: reopen the same directories (already holding n keys)
+    // with durability always, and let the backends take turns in time slices.
+    const durable: Live[] = [];
+    for (const l of live) {
+      const persistent = l.backend.capabilities.persistent && l.backend.capabilities.durability.includes('always');
+      await l.backend.close();
+      if (!persistent) {
+        record({ keys: n, op: `put always, ${ALWAYS_WRITERS} in flight`, backend: l.engine.name, value: NaN, unit: 'ops/s', note: 'durability always not supported' });
+        continue;
+      }
+      const backend = await l.engine.make(l.dir, 'always');
+      durable.push({ ...l, backend, store: await backend.open(0) });
     }
-    const alwaysDir = join(root, `${engine.name}-${n}-always`);
-    const durable = await engine.make(alwaysDir, 'always');
-    try {
-      const p = await durable.open(2);
-      // Pre-load the partition to n keys so the file sizes match the row's key count.
-      await loadBatched(p, hitTable, n);
-      const s = await timeConcurrent(ALWAYS_WRITERS, ALWAYS_MAX_OPS, ALWAYS_MAX_MS, (i) => p.put(keyAt(writeTable, i), value));
-      record({ keys: n, op: `put always, ${ALWAYS_WRITERS} in flight`, backend: engine.name, value: opsPerSec(s), unit: 'ops/s', note: `${s.ops} puts` });
-    } finally {
-      await durable.close();
-      rmSync(alwaysDir, { recursive: true, force: true });
+    let nextDurable = 0;
+    await interleave(SLICES, durable, async (l) => {
+      const from = nextDurable;
+      const s = await timeConcurrent(ALWAYS_WRITERS, ALWAYS_MAX_OPS / SLICES, ALWAYS_MAX_MS / SLICES, (i) => l.store.put(keyAt(writeTable, from + i), value));
+      nextDurable += s.ops + ALWAYS_WRITERS;
+      rounds.add(l.engine.name, 'always', s);
+    });
+    for (const l of durable) {
+      const s = rounds.pooled(l.engine.name, 'always');
+      record({ keys: n, op: `put always, ${ALWAYS_WRITERS} in flight`, backend: l.engine.name, value: opsPerSec(s), unit: 'ops/s', note: `${s.ops} puts` });
+      await l.backend.close();
+    }
+  } finally {
+    for (const l of live) {
+      await l.backend.close();
+      rmSync(l.dir, { recursive: true, force: true });
     }
   }
 }
@@ -308,7 +358,13 @@ const ratio = (r: Result): string => {
   return `${x.toFixed(2)}x`;
 };
 const header: Row = ['keys', 'op', 'backend', 'result', 'unit', 'vs lmdb (>1 = faster)', 'note'];
-const rows: Row[] = results.map((r) => [
+// Group the rows by (keys, op) so the backends sit next to each other.
+const opOrder = [...new Set(results.map((r) => r.op))];
+const engineOrder = engines.map((e) => e.name);
+const ordered = [...results].sort(
+  (a, b) => a.keys - b.keys || opOrder.indexOf(a.op) - opOrder.indexOf(b.op) || engineOrder.indexOf(a.backend) - engineOrder.indexOf(b.backend),
+);
+const rows: Row[] = ordered.map((r) => [
   r.keys,
   r.op,
   r.backend,
