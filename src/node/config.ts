@@ -84,10 +84,24 @@ export const NodeConfigCodec = t.type({
   w: intIn('w', 1, 16),
   requestTimeoutMs: intIn('requestTimeoutMs', 1, 600_000),
   join: t.readonlyArray(t.string),
+  /**
+   * Run as a cluster node (replication, gossip, hinted handoff). Implied by a
+   * non-empty `join`; the first node of a cluster sets it explicitly
+   * (`--cluster`). Without either the node runs standalone (N = R = W = 1).
+   */
+  cluster: bool,
+  peerTimeoutMs: intIn('peerTimeoutMs', 1, 600_000),
+  gossipIntervalMs: intIn('gossipIntervalMs', 10, 600_000),
+  handoffIntervalMs: intIn('handoffIntervalMs', 10, 600_000),
+  phiThreshold: positive('phiThreshold'),
+  maxConsecutiveFailures: intIn('maxConsecutiveFailures', 1, 1000),
   insecure: bool,
   limits: LimitsCodec,
 });
 export type NodeConfig = t.TypeOf<typeof NodeConfigCodec>;
+
+/** True when the node runs as a cluster member rather than standalone. */
+export const isClusterNode = (c: Pick<NodeConfig, 'cluster' | 'join'>): boolean => c.cluster || c.join.length > 0;
 
 export const defaultLimits: Limits = {
   maxFrameBytes: 8 * MiB,
@@ -114,6 +128,12 @@ export const defaultConfig: NodeConfig = {
   w: 2,
   requestTimeoutMs: 5_000,
   join: [],
+  cluster: false,
+  peerTimeoutMs: 1000,
+  gossipIntervalMs: 1000,
+  handoffIntervalMs: 1000,
+  phiThreshold: 8,
+  maxConsecutiveFailures: 3,
   insecure: false,
   limits: defaultLimits,
 };

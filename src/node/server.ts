@@ -25,8 +25,10 @@ import {
   errorMessage,
   toKvError,
   decodeMessage,
+  type ErrorMessage,
   type Limits as WireLimits,
   type Message,
+  type NodeMessage,
   type Reply,
 } from '../../protocol/index.js';
 import { KvError, isKvError } from '../errors.js';
@@ -43,6 +45,22 @@ export interface ServerOptions {
   readonly stats: NodeStats;
   /** Where the server reports what it refuses or fails at (never secrets). */
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /**
+   * Handles node-opcode requests of role-`node` connections (a cluster
+   * node's TcpTransport). Absent on a standalone node: peers get KV_UNSUPPORTED.
+   */
+  readonly peers?: PeerEndpoint;
+  /** The ring version HELLO_OK announces (0 on a standalone node). */
+  readonly ringVersion?: () => bigint;
+  /** The RING_REPLY body; absent: RING answers KV_UNSUPPORTED. */
+  readonly ringBody?: () => Uint8Array;
+  /** More named figures for STATS (e.g. the cluster view), flattened to dotted names. */
+  readonly extraStats?: () => Record<string, unknown>;
+}
+
+export interface PeerEndpoint {
+  /** Never rejects: failures come back as an ERROR message for the stream. */
+  handleInbound(from: string, m: NodeMessage): Promise<NodeMessage | ErrorMessage>;
 }
 
 const errorReply = (streamId: number, e: KvError): Reply => errorMessage(streamId, e);
@@ -51,6 +69,8 @@ class Connection {
   private readonly decoder: FrameDecoder;
   private readonly writer = new FrameWriter({ version: PROTOCOL_VERSION });
   private helloDone = false;
+  /** Set by HELLO: a peer node (its id) or a client (undefined). */
+  private peerId: string | undefined;
   private closing = false;
   private inFlight = 0;
   private flushQueued = false;
@@ -120,13 +140,14 @@ class Connection {
         this.fail(new KvError('KV_BAD_FRAME', `${m.op} before HELLO`));
         return;
       }
-      const answer = acceptHello(m, { nodeId: this.server.options.nodeId, limits: this.server.wireLimits, ringVersion: 0n });
+      const answer = acceptHello(m, { nodeId: this.server.options.nodeId, limits: this.server.wireLimits, ringVersion: this.server.options.ringVersion?.() ?? 0n });
       if (E.isLeft(answer)) {
         this.fail(toKvError(answer.left));
         return;
       }
       clearTimeout(this.handshakeTimer);
       this.helloDone = true;
+      if (m.role === 'node') this.peerId = m.nodeId;
       this.reply({ ...answer.right, streamId: m.streamId });
       return;
     }
@@ -143,8 +164,46 @@ class Connection {
       this.handle(m);
       return;
     }
-    // A reply or node message sent to a client port: nobody asked for it.
-    this.fail(new KvError('KV_BAD_FRAME', `unexpected ${m.op} from a client`));
+    if (m.op === 'NODE' && !m.response) {
+      if (this.peerId === undefined) {
+        // Node opcodes change replicas directly; a client must go through the coordinator.
+        this.server.stats.error('KV_FORBIDDEN');
+        this.reply(errorReply(m.streamId, new KvError('KV_FORBIDDEN', `node opcode 0x${m.opcode.toString(16)} on a client connection`)));
+        return;
+      }
+      if (this.inFlight >= this.server.options.limits.maxInFlightPerConnection) {
+        this.server.stats.error('KV_OVERLOADED');
+        this.reply(errorReply(m.streamId, new KvError('KV_OVERLOADED', `more than ${this.server.options.limits.maxInFlightPerConnection} requests in flight`)));
+        return;
+      }
+      this.handlePeer(this.peerId, m);
+      return;
+    }
+    // A reply sent to a server: nobody asked for it.
+    this.fail(new KvError('KV_BAD_FRAME', `unexpected ${m.op} from a ${this.peerId === undefined ? 'client' : 'peer'}`));
+  }
+
+  private handlePeer(from: string, m: NodeMessage): void {
+    const peers = this.server.options.peers;
+    if (peers === undefined) {
+      this.reply(errorReply(m.streamId, new KvError('KV_UNSUPPORTED', 'this node runs standalone (no cluster)')));
+      return;
+    }
+    this.inFlight++;
+    this.server.inFlight++;
+    this.server.stats.add('peerRequestsIn');
+    peers
+      .handleInbound(from, m)
+      .then(
+        (reply) => this.reply(reply),
+        (e) => this.reply(errorReply(m.streamId, isKvError(e) ? e : new KvError('KV_INTERNAL', String(e)))),
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.server.inFlight--;
+        this.scheduleFlush();
+        this.server.maybeDrained();
+      });
   }
 
   private handle(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' }>): void {
@@ -183,7 +242,7 @@ class Connection {
     });
   }
 
-  private reply(r: Reply): void {
+  private reply(r: Reply | NodeMessage): void {
     if (this.socket.destroyed) return;
     try {
       this.writer.write(r);
@@ -324,9 +383,14 @@ export class NodeServer {
       case 'PING':
         return { op: 'PONG', streamId: m.streamId, payload: m.payload };
       case 'STATS':
-        return { op: 'STATS_REPLY', streamId: m.streamId, stats: flattenStats({ ...this.stats.snapshot(Date.now()), service: service.stats() }) };
+        return {
+          op: 'STATS_REPLY',
+          streamId: m.streamId,
+          stats: flattenStats({ ...this.stats.snapshot(Date.now()), service: service.stats(), ...this.options.extraStats?.() }),
+        };
       case 'RING':
-        throw new KvError('KV_UNSUPPORTED', 'RING is not served by a standalone node');
+        if (this.options.ringBody === undefined) throw new KvError('KV_UNSUPPORTED', 'RING is not served by a standalone node');
+        return { op: 'RING_REPLY', streamId: m.streamId, body: this.options.ringBody() };
     }
   }
 

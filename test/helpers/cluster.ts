@@ -1,0 +1,135 @@
+/**
+ * Helpers for cluster tests: a harness that runs real `ringkv start` node
+ * processes on loopback and ends only the PIDs it started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// ---------------------------------------------------------------- processes
+
+/** A free loopback port (bound and released; good enough for tests on one machine). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+
+const root = new URL('../..', import.meta.url).pathname;
+
+export interface NodeProc {
+  readonly id: string;
+  readonly port: number;
+  readonly address: string;
+  readonly dataDir: string;
+  child: ChildProcess | undefined;
+  /** Everything the process printed (for failure messages). */
+  output: string;
+}
+
+export interface ProcClusterOptions {
+  readonly nodes: number;
+  /** Extra `ringkv start` flags for every node. */
+  readonly flags?: readonly string[];
+}
+
+/**
+ * Real node processes (`node --import tsx src/cli/main.ts start ...`): n1 with
+ * `--cluster`, the rest with `--join` n1. Tracks its own PIDs only.
+ */
+export class ProcCluster {
+  readonly dir: string;
+  readonly nodes: NodeProc[] = [];
+  private readonly flags: readonly string[];
+
+  private constructor(dir: string, flags: readonly string[]) {
+    this.dir = dir;
+    this.flags = flags;
+  }
+
+  static async create(options: ProcClusterOptions): Promise<ProcCluster> {
+    const c = new ProcCluster(mkdtempSync(join(tmpdir(), 'ringkv-proc-')), options.flags ?? []);
+    for (let i = 0; i < options.nodes; i++) {
+      const port = await freePort();
+      c.nodes.push({ id: `n${i + 1}`, port, address: `127.0.0.1:${port}`, dataDir: join(c.dir, `n${i + 1}`), child: undefined, output: '' });
+    }
+    return c;
+  }
+
+  get addresses(): string[] {
+    return this.nodes.map((n) => n.address);
+  }
+
+  /** Starts (or restarts) node `i`. */
+  start(i: number): void {
+    const n = this.nodes[i]!;
+    const args = ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'start', '--host', '127.0.0.1', '--port', String(n.port), '--data', n.dataDir, '--node-id', n.id, ...this.flags];
+    if (i === 0) args.push('--cluster');
+    else args.push('--join', this.nodes[0]!.address);
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+    n.child = child;
+    const keep = (d: Buffer) => {
+      n.output += d.toString();
+      if (n.output.length > 200_000) n.output = n.output.slice(-100_000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+  }
+
+  startAll(): void {
+    for (let i = 0; i < this.nodes.length; i++) this.start(i);
+  }
+
+  /** Sends `signal` to node i's process (our own PID only). */
+  signal(i: number, signal: NodeJS.Signals): void {
+    const c = this.nodes[i]!.child;
+    if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) process.kill(c.pid, signal);
+  }
+
+  /** kill -9 and wait for the exit. */
+  async kill(i: number): Promise<void> {
+    const c = this.nodes[i]!.child;
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    this.signal(i, 'SIGKILL');
+    await exited;
+  }
+
+  /** Graceful stop of every node still running, SIGKILL after `graceMs`, then removes the data. */
+  async destroy(graceMs = 5000): Promise<void> {
+    await Promise.all(
+      this.nodes.map(async (n, i) => {
+        const c = n.child;
+        if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+        const exited = new Promise<void>((r) => c.once('exit', () => r()));
+        this.signal(i, 'SIGCONT'); // a stopped process cannot handle SIGTERM
+        this.signal(i, 'SIGTERM');
+        const t = setTimeout(() => this.signal(i, 'SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `cond` every `everyMs` until it holds or `timeoutMs` passes; returns whether it held. */
+export const waitFor = async (cond: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 100): Promise<boolean> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await cond()) return true;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+};
