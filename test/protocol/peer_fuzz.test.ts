@@ -4,7 +4,10 @@ import fc from 'fast-check';
 import * as E from 'fp-ts/lib/Either.js';
 import { KvError } from '../../src/errors.js';
 import {
+  FrameDecoder,
   PeerOpcode,
+  decodeMessage,
+  encodePeer,
   decodePeerReply,
   decodePeerRequest,
   decodeRingBody,
@@ -16,6 +19,7 @@ import {
 import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
 import { check } from '../helpers/seed.js';
 import { reply, request, ring } from './peer_arbitraries.js';
+import type { ErrorMessage } from '../../protocol/index.js';
 
 const REQUEST_OF: ReadonlyMap<number, PeerRequestType> = new Map(Object.entries(PeerOpcode).map(([t, o]) => [o, t as PeerRequestType]));
 
@@ -109,6 +113,38 @@ test('mutated valid replies: no throw, KvError lefts, rights re-encode to the sa
 test('mutated ring bodies: no throw, KV_BAD_FRAME lefts, rights re-encode to the same bytes', () => {
   check(
     fc.property(ring, fc.array(mutation, { minLength: 1, maxLength: 4 }), (r, ms) => probeRing(mutate(encodeRingBody(r), ms))),
+    1000,
+  );
+});
+
+test('mutated whole peer frames fed in random chunks: only KvErrors, from the frame decoder or as Lefts', () => {
+  const item = fc.oneof(
+    request.map((q) => ({ msg: q as PeerRequest | PeerReply, inReplyTo: undefined as PeerRequestType | undefined })),
+    reply.map((r) => ({ msg: r.reply as PeerRequest | PeerReply, inReplyTo: r.inReplyTo as PeerRequestType | undefined })),
+  );
+  check(
+    fc.property(fc.array(item, { minLength: 1, maxLength: 4 }), fc.array(mutation, { maxLength: 3 }), fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }), (items, ms, chunks) => {
+      const bytes = mutate(Buffer.concat(items.map((it, i) => encodePeer(i + 1, it.msg, it.inReplyTo))), ms);
+      const d = new FrameDecoder({ maxFrameBytes: 1 << 20 });
+      let at = 0;
+      try {
+        for (let i = 0; at < bytes.length; i++) {
+          const n = chunks[i % chunks.length]!;
+          d.push(bytes.subarray(at, at + n));
+          at += n;
+          for (let f = d.next(); f !== undefined; f = d.next()) {
+            const m = decodeMessage(f);
+            if (E.isLeft(m)) continue;
+            const msg = m.right;
+            if (msg.op === 'NODE' && !msg.response) decodePeerRequest(msg);
+            else if (msg.op === 'NODE' || msg.op === 'ERROR') decodePeerReply(msg as NodeMessage | ErrorMessage, REQUEST_OF.get(msg.op === 'NODE' ? msg.opcode : -1));
+          }
+        }
+      } catch (e) {
+        // The frame decoder throws KvError on a bad header (documented); nothing else may throw.
+        assert.ok(e instanceof KvError, String(e));
+      }
+    }),
     1000,
   );
 });
