@@ -1,0 +1,207 @@
+/**
+ * The systems the YCSB driver can measure, behind one small interface, so a
+ * workload runs the same way against each:
+ *
+ * - `ringkv`: K node processes started with `ringkv start` (K = 1 today;
+ *   with clustering, nodes 2..K will be started with `--join` to the first);
+ * - `ringkv-inproc`: a node inside the bench process (no process hop; shows
+ *   what the node costs without the loopback and scheduling between processes);
+ * - `redis`: redis-server (started here on a free port when the binary
+ *   exists, never installed) through ioredis;
+ * - `etcd`: a stub that detects the `etcd` binary and says what is missing.
+ *
+ * ringkv writes carry the causal context of the key's last read or write
+ * (kept per key in the adapter, as an application would), so an update
+ * overwrites instead of adding a sibling; concurrent writers of one key
+ * still make siblings, as Dynamo semantics require.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createClient, type Client } from '../../src/client/index.js';
+import { spawnRedis, spawnRingkvNode, which, type Spawned } from '../lib/procs.js';
+
+export interface Target {
+  readonly name: string;
+  /** What was started, for the report (e.g. `1 node process, memory backend`). */
+  readonly description: string;
+  /** Server process ids (for CPU accounting); empty when in-process. */
+  readonly serverPids: readonly number[];
+  /** Resolves true when the key was found. */
+  read(key: string): Promise<boolean>;
+  update(key: string, value: Buffer): Promise<void>;
+  insert(key: string, value: Buffer): Promise<void>;
+  /** Reads the key, applies `modify`, writes the result (ringkv: the SDK's `update`). */
+  readModifyWrite(key: string, modify: (current: Buffer | undefined) => Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** Node processes to start (ringkv). */
+  readonly nodes: number;
+  /** ringkv backend: memory | log | lmdb. */
+  readonly backend: string;
+  readonly durability: 'none' | 'interval' | 'always';
+  /** Client connections per node (ringkv) or connections (redis). */
+  readonly connections: number;
+}
+
+/** A target that cannot run here; the message says why and what to do. */
+export class TargetUnavailable extends Error {
+  override readonly name = 'TargetUnavailable';
+}
+
+export const TARGET_NAMES = ['ringkv', 'ringkv-inproc', 'redis', 'etcd'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+// ---- ringkv (SDK) ----
+
+const ringkvOps = (client: Client): Pick<Target, 'read' | 'update' | 'insert' | 'readModifyWrite'> => {
+  const contexts = new Map<string, Uint8Array>();
+  const write = async (key: string, value: Buffer): Promise<void> => {
+    const ctx = contexts.get(key);
+    const r = await client.put(key, value, ctx === undefined ? {} : { context: ctx });
+    contexts.set(key, r.context);
+  };
+  // Siblings from concurrent writers of a hot key: keep the first (a benchmark has no merge to make).
+  const resolver = (siblings: readonly Buffer[]): Buffer => siblings[0]!;
+  return {
+    read: async (key) => {
+      const r = await client.getRaw(key);
+      if (r.context.length > 0) contexts.set(key, r.context);
+      return r.values.length > 0;
+    },
+    update: write,
+    insert: write,
+    readModifyWrite: async (key, modify) => {
+      await client.update(key, modify, { resolver });
+      // update() does not hand back the new context; the next plain write reads it again.
+      contexts.delete(key);
+    },
+  };
+};
+
+/**
+ * How nodes 2..K will join node 1 once clustering exists; until then the
+ * adapter refuses K > 1 rather than measure K unrelated single nodes.
+ */
+export const joinArgs = (seedAddress: string): readonly string[] => ['--join', seedAddress];
+
+const ringkvProcesses = async (o: TargetOptions): Promise<Target> => {
+  if (o.nodes !== 1) {
+    throw new TargetUnavailable(
+      `--nodes ${o.nodes}: ringkv has no clustering yet, so only --nodes 1 is measured (nodes 2..K will be started with ${joinArgs('<node-1>').join(' ')} once it does)`,
+    );
+  }
+  const nodes: Spawned[] = [];
+  try {
+    for (let i = 0; i < o.nodes; i++) {
+      const extraArgs = i === 0 ? [] : joinArgs(`127.0.0.1:${nodes[0]!.port}`);
+      nodes.push(await spawnRingkvNode({ backend: o.backend, ...(o.backend === 'memory' ? {} : { durability: o.durability }), extraArgs }));
+    }
+  } catch (e) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw e;
+  }
+  const client = createClient({ nodes: nodes.map((n) => `127.0.0.1:${n.port}`), connectionsPerNode: o.connections, timeoutMs: 10_000 });
+  return {
+    name: 'ringkv',
+    description: `${o.nodes} node process(es), backend ${o.backend}${o.backend === 'memory' ? '' : `/${o.durability}`}, ${o.connections} connection(s) per node`,
+    serverPids: nodes.map((n) => n.pid),
+    ...ringkvOps(client),
+    close: async () => {
+      await client.close();
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+};
+
+const ringkvInProcess = async (o: TargetOptions): Promise<Target> => {
+  const { defaultConfig } = await import('../../src/node/config.js');
+  const { startNode } = await import('../../src/node/node.js');
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-ycsb-'));
+  const node = await startNode({ ...defaultConfig, backend: o.backend, durability: o.durability, port: 0, dataDir: dir });
+  const client = createClient({ nodes: [`127.0.0.1:${node.port}`], connectionsPerNode: o.connections, timeoutMs: 10_000 });
+  return {
+    name: 'ringkv-inproc',
+    description: `a node in the bench process, backend ${o.backend}${o.backend === 'memory' ? '' : `/${o.durability}`}`,
+    serverPids: [],
+    ...ringkvOps(client),
+    close: async () => {
+      await client.close();
+      await node.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+// ---- redis (ioredis) ----
+
+const redisTarget = async (o: TargetOptions): Promise<Target> => {
+  const server = await spawnRedis();
+  if (server === undefined) throw new TargetUnavailable('redis-server is not installed (Debian: apt-get install redis-server); the bench never installs anything');
+  const conns = Array.from({ length: o.connections }, () => new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true, maxRetriesPerRequest: 1 }));
+  try {
+    await Promise.all(conns.map((c) => c.connect()));
+  } catch (e) {
+    conns.forEach((c) => c.disconnect());
+    await server.stop();
+    throw e;
+  }
+  let rr = 0;
+  const conn = (): Redis => conns[rr++ % conns.length]!;
+  return {
+    name: 'redis',
+    description: `redis-server ${redisVersion()} (no persistence) via ioredis, ${o.connections} connection(s)`,
+    serverPids: [server.pid],
+    read: async (key) => (await conn().getBuffer(key)) !== null,
+    update: async (key, value) => {
+      await conn().set(key, value);
+    },
+    insert: async (key, value) => {
+      await conn().set(key, value);
+    },
+    // As YCSB's Redis binding does it: a read, then a write (not atomic).
+    readModifyWrite: async (key, modify) => {
+      const c = conn();
+      const cur = await c.getBuffer(key);
+      await c.set(key, modify(cur ?? undefined));
+    },
+    close: async () => {
+      conns.forEach((c) => c.disconnect());
+      await server.stop();
+    },
+  };
+};
+
+const redisVersion = (): string => {
+  try {
+    return /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8', timeout: 5000 }))?.[1] ?? '';
+  } catch {
+    return '';
+  }
+};
+
+// ---- etcd (stub) ----
+
+const etcdTarget = async (): Promise<Target> => {
+  if (which('etcd') === undefined) {
+    throw new TargetUnavailable('etcd is not installed (Debian: apt-get install etcd-server); the bench never installs anything');
+  }
+  throw new TargetUnavailable('the etcd adapter is a stub: etcd was found, but driving it (a v3 client) is not written yet');
+};
+
+export const openTarget = (name: TargetName, o: TargetOptions): Promise<Target> => {
+  switch (name) {
+    case 'ringkv':
+      return ringkvProcesses(o);
+    case 'ringkv-inproc':
+      return ringkvInProcess(o);
+    case 'redis':
+      return redisTarget(o);
+    case 'etcd':
+      return etcdTarget();
+  }
+};
