@@ -24,6 +24,7 @@ commands:
   put <key> <value>     write a value ('-' reads it from stdin)
   delete <key>          delete a key
   stats                 a node's statistics
+  status                the cluster as each node sees it: members, up/down, partitions, hints
   version               print the version
 
 options for get/put/delete/stats:
@@ -33,6 +34,8 @@ options for get/put/delete/stats:
   --timeout-ms <ms>                  request timeout (default 5000)
   --json                             machine-readable output
   --hex                              keys and values are hex (default utf-8)
+  --local                            get: read each node's own replica (no quorum, no repair);
+                                     one line per node (admin/debug; needs --partition-bits if not 6)
 
 options for start (also RINGKV_* environment variables, or --config file.json):
   --host <addr>            listen address (default 127.0.0.1)
@@ -42,11 +45,17 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --durability <mode>      none | interval | always (default interval)
   --sync-interval-ms <ms>  fsync period for interval (default 100)
   --node-id <id>           this node's id (default host:port)
+  --cluster                run as a cluster node (the first one; others use --join)
+  --join host:port[,...]   join a cluster through these nodes (implies --cluster)
+  --n, --r, --w            replicas, read and write quorum (default 3/2/2; cluster only)
+  --peer-timeout-ms, --gossip-interval-ms, --handoff-interval-ms (default 1000 each),
+  --phi-threshold (default 8), --max-consecutive-failures (default 3),
+  --request-timeout-ms (default 5000), --partition-bits (default 6), --weight (default 1)
   --max-frame-bytes, --max-key-bytes, --max-value-bytes, --max-connections,
   --max-in-flight-per-connection, --handshake-timeout-ms, --idle-timeout-ms
 
 options for dev:
-  --nodes <count>          how many node processes (default 1)
+  --nodes <count>          how many node processes (default 3; N=min(3,count), R=W=2 when N=3)
   --base-port <port>       first port (default 7401)
   --data <dir>             parent data directory (default ./ringkv-dev-data)
   --backend, --durability  as for start
@@ -62,6 +71,17 @@ const nodeFlags = {
   'node-id': { type: 'string' },
   'partition-bits': { type: 'string' },
   join: { type: 'string' },
+  cluster: { type: 'boolean' },
+  n: { type: 'string' },
+  r: { type: 'string' },
+  w: { type: 'string' },
+  weight: { type: 'string' },
+  'request-timeout-ms': { type: 'string' },
+  'peer-timeout-ms': { type: 'string' },
+  'gossip-interval-ms': { type: 'string' },
+  'handoff-interval-ms': { type: 'string' },
+  'phi-threshold': { type: 'string' },
+  'max-consecutive-failures': { type: 'string' },
   config: { type: 'string' },
   'max-frame-bytes': { type: 'string' },
   'max-key-bytes': { type: 'string' },
@@ -81,6 +101,8 @@ const clientFlags = {
   'timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
   hex: { type: 'boolean' },
+  local: { type: 'boolean' },
+  'partition-bits': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 class UsageError extends Error {}
@@ -156,7 +178,13 @@ const clientCommand = async (cmd: string, args: readonly string[]): Promise<numb
     if (!/^[A-Za-z0-9+/=_-]*$/.test(values.context)) throw new UsageError('--context must be base64');
     context = Buffer.from(values.context, 'base64');
   }
-  const need = cmd === 'put' ? 2 : cmd === 'stats' ? 0 : 1;
+  const need = cmd === 'put' ? 2 : cmd === 'stats' || cmd === 'status' ? 0 : 1;
+  if (values.local === true && cmd !== 'get') throw new UsageError('--local applies to get only');
+  if (cmd === 'get' && values.local === true) {
+    if (positionals.length !== 1) throw new UsageError('get takes <key>');
+    return getLocal(nodes, encodeArg(positionals[0]!, hex), intFlag('partition-bits', values['partition-bits']) ?? 6, timeoutMs ?? 5000, json, hex);
+  }
+  if (cmd === 'status') return status(nodes, timeoutMs ?? 5000, json);
   if (positionals.length !== need) throw new UsageError(`${cmd} takes ${need === 2 ? '<key> <value>' : need === 1 ? '<key>' : 'no arguments'}`);
   const { createClient } = await import('../client/index.js');
   const client = createClient({ nodes, ...(timeoutMs !== undefined ? { timeoutMs } : {}), retries: 2 });
@@ -202,6 +230,99 @@ const clientCommand = async (cmd: string, args: readonly string[]): Promise<numb
   }
 };
 
+/** One line per node: what its own replica holds for the key. */
+const getLocal = async (nodes: readonly string[], key: Uint8Array, partitionBits: number, timeoutMs: number, json: boolean, hex: boolean): Promise<number> => {
+  const { readReplicaAt } = await import('../node/node.js');
+  let found = false;
+  let failed = false;
+  for (const address of nodes) {
+    try {
+      const res = await readReplicaAt(address, key, { partitionBits, timeoutMs });
+      found ||= res.found;
+      const values = res.siblings.filter((s) => !s.tombstone).map((s) => show(s.value, hex));
+      const deleted = res.siblings.length > 0 && values.length === 0;
+      if (json) console.log(JSON.stringify({ node: address, found: res.found, values, siblings: res.siblings.length, deleted, context: Buffer.from(res.context).toString('base64') }));
+      else console.log(`${address}  ${res.siblings.length === 0 ? '(absent)' : deleted ? '(deleted)' : values.join(' | ')}`);
+    } catch (e) {
+      failed = true;
+      if (json) console.log(JSON.stringify({ node: address, error: isKvError(e) ? e.code : String(e) }));
+      else console.log(`${address}  error: ${(e as Error).message}`);
+    }
+  }
+  return failed ? EXIT.unavailable : found ? EXIT.ok : EXIT.notFound;
+};
+
+const STATUS_NAMES = ['joining', 'up', 'leaving', 'down', 'removed'];
+
+/** Parses the `cluster.*` STATS names (see clusterStats in src/node/node.ts) back into a view. */
+export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
+  const members = new Map<string, Record<string, number>>();
+  const hints: Record<string, number> = {};
+  for (const [name, value] of Object.entries(stats)) {
+    if (name.startsWith('cluster.member.')) {
+      const rest = name.slice('cluster.member.'.length);
+      const dot = rest.lastIndexOf('.');
+      if (dot <= 0) continue;
+      const id = rest.slice(0, dot);
+      const m = members.get(id) ?? {};
+      m[rest.slice(dot + 1)] = value;
+      members.set(id, m);
+    } else if (name.startsWith('cluster.hints_pending.')) {
+      hints[name.slice('cluster.hints_pending.'.length)] = value;
+    }
+  }
+  return {
+    clustered: 'cluster.members' in stats,
+    memberCount: stats['cluster.members'] ?? 0,
+    partitionsHeld: stats['cluster.partitions_held'] ?? 0,
+    members: [...members.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([id, m]) => ({
+        id,
+        up: m['up'] === 1,
+        status: STATUS_NAMES[m['status'] ?? -1] ?? 'unknown',
+        phi: m['phi'] ?? 0,
+        incarnation: m['incarnation'] ?? 0,
+        heartbeat: m['heartbeat'] ?? 0,
+        partitions: m['partitions'] ?? 0,
+      })),
+    hintsPending: hints,
+  };
+};
+
+const status = async (nodes: readonly string[], timeoutMs: number, json: boolean): Promise<number> => {
+  const { createClient } = await import('../client/index.js');
+  let failed = false;
+  for (const address of nodes) {
+    const client = createClient({ nodes: [address], timeoutMs, retries: 0 });
+    try {
+      const view = parseClusterStats(await client.stats());
+      if (json) {
+        console.log(JSON.stringify({ node: address, ...view }));
+        continue;
+      }
+      if (!view.clustered) {
+        console.log(`${address}: standalone node (not in a cluster)`);
+        continue;
+      }
+      const hints = Object.entries(view.hintsPending).filter(([, n]) => n > 0);
+      console.log(`${address}: ${view.memberCount} members, holds replicas of ${view.partitionsHeld} partitions, hints pending: ${hints.length === 0 ? 'none' : hints.map(([id, n]) => `${id}=${n}`).join(' ')}`);
+      console.log(`  ${'member'.padEnd(22)} ${'seen as'.padEnd(8)} ${'gossip'.padEnd(8)} ${'phi'.padStart(7)} ${'incarn.'.padStart(7)} ${'heartbeat'.padStart(9)} ${'owns'.padStart(5)}`);
+      for (const m of view.members) {
+        const phi = Number.isFinite(m.phi) ? m.phi.toFixed(2) : 'inf';
+        console.log(`  ${m.id.padEnd(22)} ${(m.up ? 'up' : 'DOWN').padEnd(8)} ${m.status.padEnd(8)} ${phi.padStart(7)} ${String(m.incarnation).padStart(7)} ${String(m.heartbeat).padStart(9)} ${String(m.partitions).padStart(5)}`);
+      }
+    } catch (e) {
+      failed = true;
+      if (json) console.log(JSON.stringify({ node: address, error: isKvError(e) ? e.code : String(e) }));
+      else console.log(`${address}: unreachable (${(e as Error).message})`);
+    } finally {
+      await client.close();
+    }
+  }
+  return failed ? EXIT.unavailable : EXIT.ok;
+};
+
 const dev = async (args: readonly string[]): Promise<number> => {
   const { runDev } = await import('./dev.js');
   return runDev(args);
@@ -229,6 +350,7 @@ export const main = async (argv: readonly string[]): Promise<number> => {
       case 'put':
       case 'delete':
       case 'stats':
+      case 'status':
         return await clientCommand(cmd, rest);
       default:
         throw new UsageError(`unknown command '${cmd}'`);

@@ -1,17 +1,34 @@
 /**
  * A running ringkv node: storage backend + replica + service + TCP server,
  * wired from a decoded NodeConfig.
+ *
+ * Standalone (the default) serves every key from the local replica. With
+ * `--cluster` (the first node) or `--join host:port` (the others) the service
+ * is a ClusterNode (src/cluster/cluster_node.ts): a real Clock, Math.random,
+ * a TcpTransport that shares the client port (HELLO's role tells peers from
+ * clients), hints in `<data>/hints` (same backend kind as the data) and an
+ * incarnation in `<data>/INCARNATION`, one higher at every start so a
+ * restarted node's 'up' overrides gossip that still says 'down'.
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { KvError } from '../errors.js';
 import { createBackend } from '../storage/index.js';
-import type { NodeConfig } from './config.js';
+import type { StorageBackend } from '../storage/backend.js';
+import { ClusterNode } from '../cluster/cluster_node.js';
+import type { ClusterNodeApi, ClusterStatus } from '../cluster/api.js';
+import { mathRandom, realClock } from '../cluster/real_clock.js';
+import { TcpTransport, peerWireCodec } from '../cluster/tcp_transport.js';
+import { PEER_STATUSES } from '../../protocol/peer.js';
+import { isClusterNode, type NodeConfig } from './config.js';
 import { Replica } from './replica.js';
 import { NodeServer } from './server.js';
-import { StandaloneService } from './service.js';
+import { StandaloneService, type KvService } from './service.js';
 import { NodeStats } from './stats.js';
+import { partitionOf } from '../native/addon.js';
+import { decodeObject } from '../core/context_codec.js';
+import { toReadResult, type ReadResult } from './service.js';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string) => void;
 
@@ -22,6 +39,8 @@ export interface RunningNode {
   readonly host: string;
   readonly port: number;
   readonly stats: NodeStats;
+  /** The cluster node, when running as one. */
+  readonly cluster: ClusterNodeApi | undefined;
   /** Finishes in-flight requests, syncs and closes storage. Idempotent. */
   close(): Promise<void>;
 }
@@ -45,10 +64,75 @@ const replicaIdFor = (dataDir: string, nodeId: string): string => {
   return id;
 };
 
+/** Reads, bumps and durably rewrites `<data>/INCARNATION`; returns this start's incarnation (1 on a fresh directory). */
+export const nextIncarnation = (dataDir: string): number => {
+  const file = join(dataDir, 'INCARNATION');
+  let previous = 0;
+  if (existsSync(file)) {
+    const text = readFileSync(file, 'utf8').trim();
+    if (!/^\d+$/.test(text)) throw new KvError('KV_CORRUPTION', `${file} holds ${JSON.stringify(text)}, not an incarnation number`);
+    previous = Number(text);
+  }
+  const next = previous + 1;
+  writeFileSync(file + '.tmp', `${next}\n`);
+  renameSync(file + '.tmp', file);
+  return next;
+};
+
+/**
+ * The cluster view as STATS names (`ringkv status` reads them back):
+ *   cluster.members                        members this node counts as active
+ *   cluster.partitions_held                partitions whose preference list holds this node
+ *   cluster.member.<id>.up                 1 when this node considers <id> up (phi + request failures)
+ *   cluster.member.<id>.status             gossiped status: index in PEER_STATUSES (0 joining, 1 up, 2 leaving, 3 down, 4 removed)
+ *   cluster.member.<id>.phi / .incarnation / .heartbeat / .partitions
+ *   cluster.hints_pending.<id>             hints this node holds for <id>
+ * Ids may contain dots: the field is the last segment.
+ */
+export const clusterStats = (s: ClusterStatus, memberCount: number): Record<string, number> => {
+  const out: Record<string, number> = { 'cluster.members': memberCount, 'cluster.partitions_held': s.partitionsHeld };
+  for (const m of s.members) {
+    const at = `cluster.member.${m.id}.`;
+    out[at + 'up'] = m.up ? 1 : 0;
+    out[at + 'status'] = (PEER_STATUSES as readonly string[]).indexOf(m.status);
+    out[at + 'phi'] = m.phi;
+    out[at + 'incarnation'] = m.incarnation;
+    out[at + 'heartbeat'] = m.heartbeat;
+    out[at + 'partitions'] = m.partitions;
+  }
+  for (const [id, n] of Object.entries(s.hintsPending)) out[`cluster.hints_pending.${id}`] = n;
+  return out;
+};
+
+/**
+ * Reads one node's LOCAL replica of `key`, not a quorum: a REPLICA_GET over
+ * the peer protocol (HELLO role `node`, id `adminId`), as `ringkv get
+ * --local` and the real-process tests do to check every replica directly.
+ * `partitionBits` must match the cluster's (the node checks it).
+ */
+export const readReplicaAt = async (
+  address: string,
+  key: Uint8Array,
+  options: { readonly partitionBits: number; readonly timeoutMs: number; readonly adminId?: string },
+): Promise<ReadResult> => {
+  const transport = new TcpTransport({ nodeId: options.adminId ?? `admin-${process.pid}`, codec: peerWireCodec, connectTimeoutMs: options.timeoutMs });
+  try {
+    const { reply } = await transport.requestAddress(address, { type: 'REPLICA_GET', partition: partitionOf(key, options.partitionBits), key }, options.timeoutMs);
+    if (reply.type !== 'REPLICA_GET_REPLY') throw new KvError('KV_INTERNAL', `unexpected ${reply.type} to REPLICA_GET`);
+    if (!reply.found) return toReadResult(null);
+    const obj = decodeObject(reply.object);
+    if (!obj.ok) throw new KvError('KV_CORRUPTION', `replica object does not decode: ${obj.reason}`);
+    return toReadResult(obj.value);
+  } finally {
+    await transport.close();
+  }
+};
+
 export const startNode = async (config: NodeConfig, log: LogFn = () => undefined): Promise<RunningNode> => {
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const stats = new NodeStats(Date.now());
+  const clustered = isClusterNode(config);
   // The memory backend keeps nothing across a restart, so no durability mode applies to it.
   const durability = config.backend === 'memory' ? 'none' : config.durability;
   const backend = await createBackend(config.backend, {
@@ -56,25 +140,52 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     durability,
     syncIntervalMs: config.syncIntervalMs,
   });
+  let hintBackend: StorageBackend | undefined;
+  try {
+    if (clustered) hintBackend = await createBackend(config.backend, { dir: join(dataDir, 'hints'), durability, syncIntervalMs: config.syncIntervalMs });
+  } catch (e) {
+    await backend.close();
+    throw e;
+  }
   // Placeholder id until the port is known (port 0 picks one at listen).
   let nodeId = config.nodeId ?? `${config.host}:${config.port}`;
   // Requests that arrive between listen and the replica being ready are refused, retryably.
-  const service = {
+  const service: KvService = {
     get: (k: Uint8Array, r: number, t: number) => real().get(k, r, t),
     put: (k: Uint8Array, v: Uint8Array | null, c: Uint8Array, w: number, t: number) => real().put(k, v, c, w, t),
     stats: () => real().stats(),
   };
-  let standalone: StandaloneService | undefined;
-  const real = (): StandaloneService => {
-    if (standalone === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
-    return standalone;
+  let ready: KvService | undefined;
+  let cluster: ClusterNode | undefined;
+  const real = (): KvService => {
+    if (ready === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
+    return ready;
   };
-  const server = new NodeServer({ host: config.host, port: config.port, nodeId, limits: config.limits, service, stats, log });
+  const transport = clustered
+    ? new TcpTransport({ nodeId, codec: peerWireCodec, clock: realClock, connectTimeoutMs: config.peerTimeoutMs, maxFrameBytes: config.limits.maxFrameBytes, log })
+    : undefined;
+  const server = new NodeServer({
+    host: config.host,
+    port: config.port,
+    nodeId,
+    limits: config.limits,
+    service,
+    stats,
+    log,
+    ...(transport !== undefined
+      ? {
+          peers: transport,
+          ringVersion: () => cluster?.ringVersion() ?? 0n,
+          extraStats: () => (cluster === undefined ? {} : clusterStats(cluster.status(), cluster.memberCount())),
+        }
+      : {}),
+  });
   let port: number;
   try {
     port = await server.listen();
   } catch (e) {
     await backend.close();
+    await hintBackend?.close();
     throw e;
   }
   if (config.nodeId === undefined) nodeId = `${config.host}:${port}`;
@@ -83,10 +194,47 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
   const replica = new Replica({ backend, replicaId, partitionBits: config.partitionBits });
   // Open the partitions that hold data, so their first reads take the synchronous path.
   await replica.openAll(await backend.partitions());
-  standalone = new StandaloneService(replica);
+  if (transport !== undefined && hintBackend !== undefined) {
+    transport.nodeId = nodeId;
+    const incarnation = nextIncarnation(dataDir);
+    cluster = new ClusterNode({
+      nodeId,
+      address: `${config.host}:${port}`,
+      weight: config.weight,
+      seeds: config.join,
+      incarnation,
+      config: {
+        n: config.n,
+        r: config.r,
+        w: config.w,
+        partitionBits: config.partitionBits,
+        requestTimeoutMs: config.requestTimeoutMs,
+        peerTimeoutMs: config.peerTimeoutMs,
+        gossipIntervalMs: config.gossipIntervalMs,
+        handoffIntervalMs: config.handoffIntervalMs,
+        phiThreshold: config.phiThreshold,
+        maxConsecutiveFailures: config.maxConsecutiveFailures,
+      },
+      replica,
+      hintBackend,
+      clock: realClock,
+      random: mathRandom,
+      transport,
+      stats,
+      log,
+    });
+    await cluster.start();
+    ready = cluster;
+  } else {
+    ready = new StandaloneService(replica);
+  }
   const ticker = setInterval(() => stats.tick(), 1000);
   ticker.unref();
-  log('info', `ringkv node ${nodeId} listening on ${config.host}:${port} (backend ${config.backend}, durability ${durability}, data ${dataDir})`);
+  log(
+    'info',
+    `ringkv node ${nodeId} listening on ${config.host}:${port} (backend ${config.backend}, durability ${durability}, data ${dataDir}, ` +
+      (cluster !== undefined ? `cluster N=${config.n} R=${config.r} W=${config.w}${config.join.length > 0 ? `, joining ${config.join.join(',')}` : ''})` : 'standalone)'),
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -95,11 +243,17 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     host: config.host,
     port,
     stats,
+    cluster,
     close: () =>
       (closing ??= (async () => {
         clearInterval(ticker);
+        // Timers first (no new gossip or handoff), then let client and peer
+        // requests in flight finish (they may still need the transport).
+        await cluster?.stop();
         await server.close();
+        await transport?.close();
         await replica.close();
+        await hintBackend?.close();
         log('info', `ringkv node ${nodeId} stopped`);
       })()),
   };
