@@ -7,6 +7,7 @@
  *   npm run sim -- --seed 123 --trace             the same
  *   npm run sim -- --naive ...                    the harness's NaiveNode instead (harness check)
  *   npm run sim -- --ungated ...                  clients may use a node before it knows every member
+ *   npm run sim -- --harsh ...                    more clients, longer and more faults, more loss
  *
  * Prints each failing seed with its violations and the replay command, and
  * a summary line; exits non-zero when any seed failed.
@@ -32,6 +33,9 @@ const seeds = value('seeds') ?? 200;
 const start = value('start') ?? 1;
 const naive = flag('naive');
 const readinessGate = !flag('ungated');
+const profile = flag('harsh')
+  ? { clientCount: 5, opsPerClient: 10, keyCount: 2, activeMs: 12_000, maxPartitions: 3, maxCrashes: 3, maxFaultMs: 7000 }
+  : {};
 const makeFactory = (ids: readonly string[]): NodeFactory =>
   naive ? (o) => new NaiveNode(o, { peers: ids, pushIntervalMs: 1000 }) : (o) => new ClusterNode(o);
 
@@ -43,12 +47,12 @@ const printFailure = (r: ScenarioResult): void => {
 
 if (single !== undefined) {
   if (!Number.isInteger(single) || single < 0 || single > 0xffffffff) throw new Error(`bad seed ${String(single)}`);
-  const r = await runScenario({ seed: single, makeFactory, keepTrace: true, readinessGate, checkRing: !naive });
+  const r = await runScenario({ ...profile, seed: single, makeFactory, keepTrace: true, readinessGate, checkRing: !naive });
   if (flag('quiet') === false) for (const line of r.trace) console.log(line);
   console.log(
     `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'}; ${r.nodeCount} nodes, ${r.events} events, ${r.simMs} simulated ms, ` +
       `${r.acknowledged}/${r.attempted} adds acknowledged, ${r.crashes} crashes, ${r.partitions} partitions, ` +
-      `messages ${JSON.stringify(r.messages)}; trace sha256 ${r.traceHash}`,
+      `messages ${JSON.stringify(r.messages)}, counters ${JSON.stringify(r.counters)}, max siblings ${r.maxSiblings}; trace sha256 ${r.traceHash}`,
   );
   if (!r.ok) printFailure(r);
   process.exit(r.ok ? 0 : 1);
@@ -59,12 +63,16 @@ let failed = 0;
 let events = 0;
 let acked = 0;
 let attempted = 0;
+let maxSiblings = 0;
+const counters: Record<string, number> = {};
 const failures: number[] = [];
 for (let seed = start; seed < start + seeds; seed++) {
-  const r = await runScenario({ seed, makeFactory, readinessGate, checkRing: !naive });
+  const r = await runScenario({ ...profile, seed, makeFactory, readinessGate, checkRing: !naive });
   events += r.events;
   acked += r.acknowledged;
   attempted += r.attempted;
+  maxSiblings = Math.max(maxSiblings, r.maxSiblings);
+  for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
   if (!r.ok) {
     failed++;
     failures.push(seed);
@@ -75,8 +83,8 @@ for (let seed = start; seed < start + seeds; seed++) {
 }
 const seconds = (Date.now() - startedMs) / 1000;
 console.log(
-  `sim: ${seeds} seeds (${start}..${start + seeds - 1}) with ${naive ? 'NaiveNode' : 'ClusterNode'}${readinessGate ? '' : ', ungated'}: ${seeds - failed} ok, ${failed} failed; ` +
-    `${events} events, ${acked}/${attempted} adds acknowledged; ${seconds.toFixed(1)} s (${((seconds * 1000) / seeds).toFixed(1)} ms/seed)`,
+  `sim: ${seeds} seeds (${start}..${start + seeds - 1}) with ${naive ? 'NaiveNode' : 'ClusterNode'}${readinessGate ? '' : ', ungated'}${flag('harsh') ? ', harsh' : ''}: ${seeds - failed} ok, ${failed} failed; ` +
+    `${events} events, ${acked}/${attempted} adds acknowledged, counters ${JSON.stringify(counters)}, max siblings ${maxSiblings}; ${seconds.toFixed(1)} s (${((seconds * 1000) / seeds).toFixed(1)} ms/seed)`,
 );
 if (failures.length > 0) console.log(`failing seeds: ${failures.slice(0, 50).join(' ')}${failures.length > 50 ? ' …' : ''}`);
 process.exit(failed > 0 ? 1 : 0);

@@ -27,6 +27,7 @@ const report = (r: ScenarioResult): string =>
 
 test('200 seeds: after faults heal, every primary replica converges and keeps every acknowledged add', async () => {
   const totals = { acknowledged: 0, attempted: 0, crashes: 0, partitions: 0, dropped: 0, blocked: 0, failedSeeds: [] as number[] };
+  const counters: Record<string, number> = {};
   const failures: string[] = [];
   for (const seed of [...FIXED_SEEDS, ...RUN_SEEDS]) {
     const r = await runScenario({ seed, makeFactory });
@@ -36,6 +37,7 @@ test('200 seeds: after faults heal, every primary replica converges and keeps ev
     totals.partitions += r.partitions;
     totals.dropped += r.messages.dropped;
     totals.blocked += r.messages.blocked;
+    for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
     if (!r.ok) {
       totals.failedSeeds.push(seed);
       failures.push(report(r));
@@ -49,6 +51,8 @@ test('200 seeds: after faults heal, every primary replica converges and keeps ev
   assert.ok(totals.dropped > 0 && totals.blocked > 0, 'no message was dropped or blocked');
   assert.ok(totals.acknowledged > totals.attempted / 2, `${totals.acknowledged} of ${totals.attempted} adds acknowledged`);
   assert.ok(totals.acknowledged < totals.attempted, 'no add ever failed: the faults did not bite');
+  // The repair paths ran: sloppy writes left hints, handoff delivered them, reads repaired replicas.
+  for (const name of ['hintsStored', 'hintsDelivered', 'readRepairs', 'forwarded']) assert.ok((counters[name] ?? 0) > 0, `${name} never happened`);
 });
 
 test('one seed run twice gives the same trace (sha256), event by event', async () => {
@@ -68,6 +72,18 @@ test('different seeds give different runs', async () => {
   const a = await runScenario({ seed: 11, makeFactory });
   const b = await runScenario({ seed: 12, makeFactory });
   assert.is.not(a.traceHash, b.traceHash);
+});
+
+// KNOWN BUG (reported to the lead, issue 5): without the readiness gate a node
+// coordinates writes on a ring built from a partial membership view (right
+// after start or restart); the copies land on nodes that are not primaries of
+// the final ring, with no hint, and nothing moves them: acknowledged adds are
+// lost. Unskip once ClusterNode refuses or forwards such writes.
+test.skip('without the readiness gate, writes accepted before membership converges survive (seeds 15, 206, 218, 252)', async () => {
+  for (const seed of [15, 206, 218, 252]) {
+    const r = await runScenario({ seed, makeFactory, readinessGate: false });
+    assert.ok(r.ok, report(r));
+  }
 });
 
 test.run();

@@ -43,6 +43,10 @@ export interface ScenarioOptions {
   readonly quietMs?: number;
   /** Inject faults (default true). */
   readonly faults?: boolean;
+  /** Up to this many partitions and crashes each, and the longest one (defaults 2, 2, 4000 ms). */
+  readonly maxPartitions?: number;
+  readonly maxCrashes?: number;
+  readonly maxFaultMs?: number;
   /**
    * Clients use a node only once it counts every member (ClusterNodeApi.
    * memberCount, the readiness check); default true. Without the gate a node
@@ -69,6 +73,10 @@ export interface ScenarioResult {
   readonly crashes: number;
   readonly partitions: number;
   readonly messages: { readonly sent: number; readonly dropped: number; readonly blocked: number; readonly refused: number };
+  /** Node counters summed over nodes and incarnations (hintsStored, hintsDelivered, readRepairs, forwarded). */
+  readonly counters: Readonly<Record<string, number>>;
+  /** Most siblings any primary replica held at the end. */
+  readonly maxSiblings: number;
 }
 
 /** The scenario's cluster settings: the defaults, with a small ring so each seed stays cheap. */
@@ -97,8 +105,8 @@ const codeOf = (e: unknown): string =>
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
 
-const drawFaults = (r: SeededRandom): NetworkFaults => ({
-  dropRate: r.pick([0, 0.01, 0.05, 0.1, 0.2]),
+const drawFaults = (r: SeededRandom, harsh: boolean): NetworkFaults => ({
+  dropRate: r.pick(harsh ? [0.05, 0.1, 0.2, 0.3] : [0, 0.01, 0.05, 0.1, 0.2]),
   minDelayMs: 1,
   maxDelayMs: r.int(5, 40),
   slowRate: r.pick([0, 0.02, 0.1]),
@@ -132,6 +140,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   let attempted = 0;
   let crashes = 0;
   let partitions = 0;
+  let maxSiblings = 0;
   // A client gives up on a call this long after the node's own deadline (a node that crashed never answers).
   const clientPatienceMs = config.requestTimeoutMs + 2000;
 
@@ -182,12 +191,13 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
 
   if (faults) {
     const f = world.random.fork('faults');
-    world.network.faults = drawFaults(f);
+    const maxFaultMs = o.maxFaultMs ?? 4000;
+    world.network.faults = drawFaults(f, maxFaultMs > 4000);
     world.trace(`faults ${JSON.stringify(world.network.faults)}`);
-    const partitionCount = f.int(0, 2);
+    const partitionCount = f.int(0, o.maxPartitions ?? 2);
     for (let i = 0; i < partitionCount; i++) {
       const at = f.int(0, activeMs - 1);
-      const lastsMs = f.int(500, 4000);
+      const lastsMs = f.int(500, maxFaultMs);
       const shuffled = nodeIds.map((id) => ({ id, k: f.next() })).sort((a, b) => a.k - b.k).map((x) => x.id);
       const cut = f.int(1, nodeCount - 1);
       world.schedule(at, 'fault partition', () => {
@@ -196,10 +206,10 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       });
       world.schedule(at + lastsMs, 'fault heal', () => world.network.heal());
     }
-    const crashCount = f.int(0, 2);
+    const crashCount = f.int(0, o.maxCrashes ?? 2);
     for (let i = 0; i < crashCount; i++) {
       const at = f.int(0, activeMs - 1);
-      const downMs = f.int(300, 4000);
+      const downMs = f.int(300, maxFaultMs);
       const victim = f.pick(nodeIds);
       world.schedule(at, `fault crash ${victim}`, () => {
         if (!world.node(victim).up) return;
@@ -247,6 +257,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
     const objs: (Obj | null)[] = [];
     for (const id of primaries) objs.push(await world.node(id).replica.read(key));
     const sets = objs.map(objUnion);
+    for (const obj of objs) if (obj !== null) maxSiblings = Math.max(maxSiblings, D.values(obj).length);
     for (let i = 0; i < primaries.length; i++) {
       const missing = [...acked.get(name)!].filter((e) => !sets[i]!.has(e));
       if (missing.length > 0) violations.push(`${primaries[i]} lost acknowledged adds to ${name}: ${missing.sort().join(',')}`);
@@ -258,6 +269,11 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       }
     }
   }
+  // Handoff must have finished: with every node up and the network calm, no hint is left.
+  for (const id of nodeIds) {
+    const pending = Object.entries(world.node(id).node.status().hintsPending).filter(([, count]) => count > 0);
+    if (pending.length > 0) violations.push(`${id} still holds hints after the quiet period: ${pending.map(([t, count]) => `${count} for ${t}`).join(', ')}`);
+  }
   for (const e of world.errors) violations.push(`event error: ${e}`);
 
   const simMs = world.now();
@@ -265,6 +281,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   const traceHash = world.traceHash();
   const ackedCount = [...acked.values()].reduce((a, s) => a + s.size, 0);
   const c = world.network.counters;
+  const counters = Object.fromEntries(['hintsStored', 'hintsDelivered', 'readRepairs', 'forwarded'].map((n) => [n, world.counter(n)]));
   await world.shutdown();
   return {
     seed: o.seed,
@@ -280,6 +297,8 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
     crashes,
     partitions,
     messages: { sent: c.sent, dropped: c.dropped, blocked: c.blocked, refused: c.refused },
+    counters,
+    maxSiblings,
   };
 };
 

@@ -57,6 +57,8 @@ export interface SimNode {
   clock: SimClock;
   transport: SimTransport;
   stats: NodeStats;
+  /** The stats of every incarnation, oldest first (a restart starts new counters). */
+  readonly allStats: NodeStats[];
   private_: { dataFence: FencedBackend; hintFence: FencedBackend };
 }
 
@@ -102,7 +104,7 @@ export class World {
       const hints = await createMemoryBackend();
       // As on a real data dir, the replica id is drawn once and kept across restarts.
       const replicaId = `${id}/${w.random.fork(`replica ${id}`).nextU32().toString(16).padStart(8, '0')}`;
-      const sim = { id, replicaId, data, hints, incarnation: 0, up: false } as SimNode;
+      const sim = { id, replicaId, data, hints, incarnation: 0, up: false, allStats: [] as NodeStats[] } as SimNode;
       w.nodes.set(id, sim);
     }
     // Every node is given the first other node as its --join seed.
@@ -214,6 +216,7 @@ export class World {
     const replica = new Replica({ backend: dataFence, replicaId: sim.replicaId, partitionBits: this.config.partitionBits });
     await replica.openAll(await dataFence.partitions());
     const stats = new NodeStats(clock.now());
+    sim.allStats.push(stats);
     const log = (level: string, msg: string): void => {
       if (this.traceNodeLogs) this.trace(`${sim.id} ${level} ${msg}`);
     };
@@ -279,6 +282,13 @@ export class World {
     if (!sim.up) throw new KvError('KV_UNAVAILABLE', `${id} is down`);
     if (!this.ready(sim.node)) throw new KvError('KV_UNAVAILABLE', `${id} is not ready`);
     return sim.node;
+  }
+
+  /** A stats counter summed over every node and incarnation. */
+  counter(name: string): number {
+    let total = 0;
+    for (const sim of this.nodes.values()) for (const s of sim.allStats) total += s.counter(name);
+    return total;
   }
 
   /** Stops every live node cleanly (end of a run). */
