@@ -5,7 +5,7 @@
  * object runs in production (TcpTransport, real clock) and in the
  * deterministic simulation (src/cluster/sim/).
  */
-import { preferenceList } from '../core/ring.js';
+import { preferenceList, type Ring } from '../core/ring.js';
 import type { NodeId } from '../core/types.js';
 import { KvError, isKvError } from '../errors.js';
 import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
@@ -55,6 +55,10 @@ export class ClusterNode implements ClusterNodeApi {
   private readonly timers = new Set<Timer>();
   private readonly background_ = new Set<Promise<unknown>>();
   private started = false;
+  /** Heard from another node at least once (always true for a node without seeds: it starts the cluster). */
+  private heard: boolean;
+  /** Ring-change hinting runs one at a time, in ring order. */
+  private rehinting: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly options: ClusterNodeOptions) {
@@ -64,6 +68,7 @@ export class ClusterNode implements ClusterNodeApi {
       throw new KvError('KV_BAD_ARGUMENT', `replica has ${options.replica.partitionBits} partition bits, config ${options.config.partitionBits}`);
     }
     this.nodeId = options.nodeId;
+    this.heard = options.seeds.every((s) => s === options.address);
     this.config = options.config;
     this.replica = options.replica;
     this.clock = options.clock;
@@ -82,6 +87,7 @@ export class ClusterNode implements ClusterNodeApi {
       transport: options.transport,
       onViewChanged: () => this.onViewChanged(),
       onPeerUp: (peer) => this.onPeerUp(peer),
+      onHeard: () => void (this.heard = true),
       log: this.log,
     });
     this.ringState = new RingState(options.config.partitionBits, options.config.n, this.gossiper.view);
@@ -103,6 +109,7 @@ export class ClusterNode implements ClusterNodeApi {
       addHint,
       ring: () => this.ringState.ring,
       isUp,
+      ready: () => this.heard,
       request: (to, req, timeoutMs, suspect) => this.request(to, req, timeoutMs, suspect),
       background: (work, what) => this.background(work, what),
     });
@@ -187,10 +194,49 @@ export class ClusterNode implements ClusterNodeApi {
   }
 
   private onViewChanged(): void {
-    // Called from the Gossiper's constructor path too, before ringState exists.
-    if (this.ringState === undefined) return;
-    if (this.ringState.update(this.gossiper.view)) {
-      this.log('info', `ring rebuilt over ${this.memberCount()} members, version ${this.ringState.version.toString(16)}`);
+    const before = this.ringState.ring;
+    if (!this.ringState.update(this.gossiper.view)) return;
+    const after = this.ringState.ring;
+    this.log('info', `ring rebuilt over ${this.memberCount()} members, version ${this.ringState.version.toString(16)}`);
+    // A ring this node never served by (before it heard from anyone) placed nothing.
+    if (!this.heard || !this.started || this.stopped) return;
+    const run = this.rehinting.then(() => this.rehint(before, after));
+    this.rehinting = run.catch(() => undefined);
+    this.background(run, 'hinting data for its new replicas after a ring change');
+  }
+
+  /**
+   * After the ring changed, the replicas that joined a partition's
+   * preference list lack what this node holds for it (written under the old
+   * ring: notably while membership was still converging). Each such key gets
+   * a hint for each of them, so hinted handoff delivers it, durably and with
+   * ACKs; when this node left the list, every new replica gets one. (Issue
+   * 6 streams whole partitions instead; this keeps acknowledged writes
+   * findable until then.)
+   */
+  private async rehint(before: Ring, after: Ring): Promise<void> {
+    const n = this.config.n;
+    let added = 0;
+    for (const p of await this.replica.backend.partitions()) {
+      if (this.stopped) return;
+      const fresh = preferenceList(after, p, n);
+      const old = preferenceList(before, p, n);
+      const stays = fresh.includes(this.nodeId);
+      const recipients = fresh.filter((x) => x !== this.nodeId && (!stays || !old.includes(x)));
+      if (recipients.length === 0) continue;
+      const keys: Uint8Array[] = [];
+      const store = await this.replica.store(p);
+      await store.fold((key) => void keys.push(key.slice()), { keysOnly: true });
+      for (const key of keys) {
+        for (const target of recipients) {
+          await this.hintStore!.add(target, p, key);
+          added++;
+        }
+      }
+    }
+    if (added > 0) {
+      this.stats_.add('ringChangeHints', added);
+      this.log('info', `ring change: ${added} hints for replicas that joined preference lists`);
     }
   }
 
@@ -241,6 +287,11 @@ export class ClusterNode implements ClusterNodeApi {
     let n = 0;
     for (const e of this.gossiper.view.values()) if (e.status === 'joining' || e.status === 'up' || e.status === 'leaving') n++;
     return n;
+  }
+
+  /** False until this node heard from another one; client requests get KV_UNAVAILABLE until then. */
+  isReady(): boolean {
+    return this.heard;
   }
 
   /** This node's local verdict on a peer (for tests and the simulation's checks). */

@@ -31,6 +31,8 @@ export interface CoordinatorDeps {
   readonly addHint: (target: NodeId, partition: number, key: Uint8Array) => Promise<void>;
   readonly ring: () => Ring;
   readonly isUp: (node: NodeId) => boolean;
+  /** False until this node has heard from the cluster (a ring over only itself would misplace writes). */
+  readonly ready: () => boolean;
   /** A peer request with failure accounting; `suspect` false keeps the failure out of the detector. */
   readonly request: (to: NodeId, request: PeerRequest, timeoutMs: number, suspect?: boolean) => Promise<PeerReply>;
   /** Runs background work (repairs) that must not throw unhandled. */
@@ -50,6 +52,10 @@ export class Coordinator {
   private budgetMs(timeoutMs: number): number {
     const max = this.d.config.requestTimeoutMs;
     return timeoutMs > 0 ? Math.min(timeoutMs, max) : max;
+  }
+
+  private checkReady(): void {
+    if (!this.d.ready()) throw new KvError('KV_UNAVAILABLE', `${this.d.self} has not heard from the cluster yet`);
   }
 
   private quorum(name: 'r' | 'w', value: number): number {
@@ -73,6 +79,7 @@ export class Coordinator {
   // ------------------------------------------------------------------ client entry points
 
   async get(key: Uint8Array, r: number, timeoutMs: number): Promise<ReadResult> {
+    this.checkReady();
     const rq = this.quorum('r', r);
     const deadlineMs = this.d.clock.now() + this.budgetMs(timeoutMs);
     const { partition, targets } = this.targets(key);
@@ -84,6 +91,7 @@ export class Coordinator {
   }
 
   async put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, timeoutMs: number): Promise<WriteResult> {
+    this.checkReady();
     const wq = this.quorum('w', w);
     const ctx = clientContext(context);
     const deadlineMs = this.d.clock.now() + this.budgetMs(timeoutMs);
@@ -103,6 +111,7 @@ export class Coordinator {
    * holding a hint for it, so the write still lands on N nodes.
    */
   async serveForward(f: Forward): Promise<ForwardReply> {
+    this.checkReady();
     const deadlineMs = this.d.clock.now() + this.budgetMs(f.timeoutMs);
     const { partition, targets } = this.targets(f.key);
     if (f.op === 'get') {

@@ -32,6 +32,8 @@ export interface GossiperOptions {
   readonly onViewChanged: () => void;
   /** A peer this node suspected has sent a fresh heartbeat (deliver its hints). */
   readonly onPeerUp: (peer: NodeId) => void;
+  /** Entries from another node were merged (this node has heard from the cluster). */
+  readonly onHeard: () => void;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
@@ -134,6 +136,7 @@ export class Gossiper {
       else good.push(e);
     }
     this.setView(M.applyEntries(this.currentView, good));
+    if (good.some((e) => e.id !== this.o.self)) this.o.onHeard();
   }
 
   /** Serves a peer's GOSSIP: merge, then answer with the whole view (small: one entry per node). */
