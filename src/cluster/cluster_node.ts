@@ -54,6 +54,7 @@ export class ClusterNode implements ClusterNodeApi {
   private hintStore: HintStore | undefined;
   private readonly timers = new Set<Timer>();
   private readonly background_ = new Set<Promise<unknown>>();
+  private readonly gauged = new Set<NodeId>();
   private started = false;
   /** Heard from another node at least once (always true for a node without seeds: it starts the cluster). */
   private heard: boolean;
@@ -98,6 +99,7 @@ export class ClusterNode implements ClusterNodeApi {
     const addHint = async (target: NodeId, partition: number, key: Uint8Array): Promise<void> => {
       await hints().add(target, partition, key);
       this.stats_.add('hintsStored');
+      this.gaugeHintsFor(target);
     };
     const isUp = (node: NodeId): boolean => this.gossiper.isUp(node);
     this.coordinator = new Coordinator({
@@ -134,6 +136,7 @@ export class ClusterNode implements ClusterNodeApi {
     this.hintStore = await HintStore.open(this.options.hintBackend, (why) => this.log('warn', `hint store: skipping a record: ${why}`));
     if (this.hintStore.count() > 0) this.log('info', `${this.hintStore.count()} hints pending from before the restart`);
     this.stats_.gauge('hintsPending', () => this.hintStore?.count() ?? 0);
+    for (const t of this.hintStore.targets()) this.gaugeHintsFor(t);
     this.transport.serve((from, req) => this.handlePeer(from, req));
     // First round now: a joining node introduces itself to its seeds at once.
     this.every(this.config.gossipIntervalMs, () => this.gossiper.runRound(), 'gossip', true);
@@ -164,6 +167,13 @@ export class ClusterNode implements ClusterNodeApi {
     };
     timer = this.clock.setTimer(now ? 0 : intervalMs, fire);
     this.timers.add(timer);
+  }
+
+  /** A `hintsPending.<target>` gauge per target this node ever held hints for. */
+  private gaugeHintsFor(target: NodeId): void {
+    if (this.gauged.has(target)) return;
+    this.gauged.add(target);
+    this.stats_.gauge(`hintsPending.${target}`, () => this.hintStore?.count(target) ?? 0);
   }
 
   /** Tracks background work so it never becomes an unhandled rejection. */
@@ -230,6 +240,7 @@ export class ClusterNode implements ClusterNodeApi {
       for (const key of keys) {
         for (const target of recipients) {
           await this.hintStore!.add(target, p, key);
+          this.gaugeHintsFor(target);
           added++;
         }
       }

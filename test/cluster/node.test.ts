@@ -100,6 +100,9 @@ test('with a primary down, a W=2 write goes to a fallback that keeps a durable h
   assert.equal(await localValues(c, fallback, key), ['h1'], 'the fallback holds the object');
   assert.equal(c.node(fallback).status().hintsPending, { n3: 1 });
   assert.is(c.members.get(fallback)!.stats.counter('hintsStored'), 1);
+  const gauges = c.members.get(fallback)!.stats.snapshot(c.clock.now()).gauges as Record<string, number>;
+  assert.is(gauges['hintsPending'], 1);
+  assert.is(gauges['hintsPending.n3'], 1, 'pending hints per target');
   assert.equal(await localValues(c, 'n3', key), [], 'the down owner has nothing yet');
   await c.stopAll();
 });
@@ -222,6 +225,36 @@ test('concurrent writes become siblings; a write with the read context resolves 
   await c.node('n1').put(key, null, last.context, 2, 0);
   const gone = await c.node('n2').get(key, 2, 0);
   assert.not.ok(gone.found);
+  await c.stopAll();
+});
+
+test('a joining node refuses client requests until it has heard from the cluster', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3']);
+  c.net.isolated.add('n4');
+  const n4 = await c.join('n4', 'n1');
+  assert.not.ok(n4.isReady());
+  assert.is(await codeOf(n4.put(bytes('early'), bytes('v'), new Uint8Array(0), 1, 0)), 'KV_UNAVAILABLE');
+  assert.is(await codeOf(n4.get(bytes('early'), 1, 0)), 'KV_UNAVAILABLE');
+  c.net.isolated.delete('n4');
+  await c.converge();
+  assert.ok(n4.isReady());
+  await n4.put(bytes('early'), bytes('v'), new Uint8Array(0), 2, 0);
+  await c.stopAll();
+});
+
+test('after nodes join, data written under the smaller ring reaches every replica of the new ring', async () => {
+  const c = await TestCluster.start(['n1', 'n2']);
+  const keys = Array.from({ length: 40 }, (_, i) => bytes(`early${i}`));
+  for (const k of keys) await c.node('n1').put(k, bytes('v'), new Uint8Array(0), 2, 0);
+  await c.join('n3', 'n1');
+  await c.join('n4', 'n2');
+  await c.converge();
+  await c.clock.advance(3 * c.config.handoffIntervalMs);
+  await c.until(() => [...c.members.values()].every((m) => m.node.status().hintsPending['n3'] === undefined && m.node.status().hintsPending['n4'] === undefined));
+  for (const k of keys) {
+    for (const id of prefOf(c, k)) assert.equal(await localValues(c, id, k), ['v'], `${id} holds ${dec.decode(k)}`);
+  }
+  assert.ok(c.members.get('n1')!.stats.counter('ringChangeHints') > 0);
   await c.stopAll();
 });
 

@@ -238,6 +238,16 @@ export class TestCluster {
     throw new Error(`gossip did not converge in ${maxRounds} rounds`);
   }
 
+  /** Starts one more node joining through `seed` (no waiting for convergence). */
+  async join(id: NodeId, seed: NodeId): Promise<ClusterNode> {
+    const replica = new Replica({ backend: await createMemoryBackend({}), replicaId: `${id}/1`, partitionBits: this.config.partitionBits });
+    const m: TestMember = { id, node: undefined as unknown as ClusterNode, replica, hintBackend: await createMemoryBackend({}), stats: new NodeStats(0), incarnation: 1 };
+    m.node = this.makeNode(m, seed);
+    this.members.set(id, m);
+    await m.node.start();
+    return m.node;
+  }
+
   node(id: NodeId): ClusterNode {
     return this.members.get(id)!.node;
   }
