@@ -509,6 +509,20 @@ export const runStorageBackendSuite = (name: string, factory: SuiteFactory, opts
     });
   });
 
+  it('hands out a new, working store when a partition is opened while its close is still running', async () => {
+    await withBackend(async (backend) => {
+      const store = await backend.open(19);
+      await store.put(s('k'), s('v'));
+      const closing = store.close();
+      const again = await backend.open(19);
+      await closing;
+      assert.ok(again !== store, 'the closing store was handed out again');
+      await again.put(s('k2'), s('v2'));
+      assert.is(hex((await again.get(s('k2'))) ?? b()), hex(s('v2')));
+      if (backend.capabilities.persistent) assert.is(hex((await again.get(s('k'))) ?? b()), hex(s('v')));
+    });
+  });
+
   it('drops a partition: its data is gone, its store is closed, partitions() no longer lists it', async () => {
     await withBackend(async (backend) => {
       const keep = await backend.open(12);

@@ -95,7 +95,8 @@ export class LmdbPartitionStore implements PartitionStore {
     private readonly caps: BackendCapabilities,
     private readonly durability: Durability,
     syncIntervalMs: number,
-    private readonly onClose: (store: LmdbPartitionStore) => void,
+    /** Told when close starts, with the promise of its end. */
+    private readonly onClose: (store: LmdbPartitionStore, done: Promise<void>) => void,
   ) {
     if (durability === 'interval') {
       this.#timer = setInterval(() => {
@@ -276,21 +277,25 @@ export class LmdbPartitionStore implements PartitionStore {
     this.#open = false;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#closing = (async () => {
+      // Flush writes made under none/interval so a clean close keeps them
+      // even through an OS crash; under always they are synced already.
       try {
-        // Flush writes made under none/interval so a clean close keeps them
-        // even through an OS crash; under always they are synced already.
         if (this.durability !== 'always') await this.#flush();
-        await this.db.close();
       } finally {
-        this.onClose(this);
+        await this.db.close();
       }
     })();
+    this.onClose(this, this.#closing);
     return this.#closing;
   }
 }
 
 class LmdbBackend implements StorageBackend {
   readonly #stores = new Map<number, Promise<LmdbPartitionStore>>();
+  /** Stores whose open has resolved, to recognise them when they close. */
+  readonly #opened = new Map<number, LmdbPartitionStore>();
+  /** Closes in progress: a reopen or drop of the partition waits for them. */
+  readonly #closing = new Map<number, Promise<void>>();
   #open = true;
 
   constructor(
@@ -324,6 +329,8 @@ class LmdbBackend implements StorageBackend {
   }
 
   async #openEnv(p: number): Promise<LmdbPartitionStore> {
+    // Never two environments on one directory: let a close finish first.
+    await this.#closing.get(p)?.catch(() => undefined);
     const path = this.#path(p);
     let db: Db;
     try {
@@ -337,11 +344,19 @@ class LmdbBackend implements StorageBackend {
     } catch (e) {
       throw ioError(`opening lmdb partition ${p} at ${path}`, e);
     }
-    const store = new LmdbPartitionStore(p, db, this.capabilities, this.durability, this.syncIntervalMs, (s) => {
-      void this.#stores.get(p)?.then((current) => {
-        if (current === s) this.#stores.delete(p);
-      });
+    const store = new LmdbPartitionStore(p, db, this.capabilities, this.durability, this.syncIntervalMs, (s, done) => {
+      // Forget the store at once, so an open() during the close gets a new one.
+      if (this.#opened.get(p) === s) {
+        this.#opened.delete(p);
+        this.#stores.delete(p);
+      }
+      this.#closing.set(p, done);
+      const forget = (): void => {
+        if (this.#closing.get(p) === done) this.#closing.delete(p);
+      };
+      done.then(forget, forget);
     });
+    this.#opened.set(p, store);
     return store;
   }
 
@@ -349,10 +364,8 @@ class LmdbBackend implements StorageBackend {
     if (!this.#open) throw closed('lmdb backend');
     const p = checkPartition(partition);
     const store = this.#stores.get(p);
-    if (store !== undefined) {
-      this.#stores.delete(p);
-      await (await store.catch(() => undefined))?.close();
-    }
+    if (store !== undefined) await (await store.catch(() => undefined))?.close();
+    await this.#closing.get(p)?.catch(() => undefined);
     await rm(this.#path(p), { recursive: true, force: true });
   }
 
@@ -376,8 +389,8 @@ class LmdbBackend implements StorageBackend {
     if (!this.#open) return;
     this.#open = false;
     const stores = [...this.#stores.values()];
-    this.#stores.clear();
     await Promise.all(stores.map(async (s) => (await s.catch(() => undefined))?.close()));
+    await Promise.all([...this.#closing.values()].map((c) => c.catch(() => undefined)));
   }
 }
 
