@@ -1,13 +1,16 @@
 /**
  * `ringkv dev` (what `npm start` runs): a local cluster of separate node
- * processes on loopback, with their data under one directory. Ctrl-C (or
- * SIGTERM) stops every node gracefully and waits for them.
+ * processes on loopback, with their data under one directory. n1 starts with
+ * `--cluster`, the others `--join` n1; N = min(3, nodes), R = W = min(2, N).
+ * Ready when every node counts every member (its `cluster.members` STATS
+ * figure). Ctrl-C (or SIGTERM) stops every node gracefully and waits for them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from 'node:net';
+import { createClient } from '../client/index.js';
 
 const waitForPort = (host: string, port: number, timeoutMs: number): Promise<boolean> =>
   new Promise((done) => {
@@ -27,11 +30,27 @@ const waitForPort = (host: string, port: number, timeoutMs: number): Promise<boo
     attempt();
   });
 
+/** Polls every node's STATS until each counts `count` members. */
+const waitForMembers = async (addrs: readonly string[], count: number, timeoutMs: number): Promise<boolean> => {
+  const deadline = Date.now() + timeoutMs;
+  const clients = addrs.map((a) => createClient({ nodes: [a], timeoutMs: 1000, retries: 0 }));
+  try {
+    while (Date.now() < deadline) {
+      const seen = await Promise.all(clients.map((c) => c.stats().then((s) => s['cluster.members'] ?? 0, () => 0)));
+      if (seen.every((m) => m === count)) return true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return false;
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+};
+
 export const runDev = async (args: readonly string[]): Promise<number> => {
   const { values } = parseArgs({
     args: [...args],
     options: {
-      nodes: { type: 'string', default: '1' },
+      nodes: { type: 'string', default: '3' },
       'base-port': { type: 'string', default: '7401' },
       data: { type: 'string', default: './ringkv-dev-data' },
       backend: { type: 'string' },
@@ -66,9 +85,13 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
     return code;
   };
 
+  const n = Math.min(3, count);
+  const quorum = Math.min(2, n);
   for (let i = 0; i < count; i++) {
     const port = basePort + i;
     const nodeArgs = ['start', '--host', host, '--port', String(port), '--data', join(dataDir, `n${i + 1}`), '--node-id', `n${i + 1}`, '--quiet'];
+    nodeArgs.push('--n', String(n), '--r', String(quorum), '--w', String(quorum));
+    nodeArgs.push(...(i === 0 ? ['--cluster'] : ['--join', `${host}:${basePort}`]));
     if (values.backend) nodeArgs.push('--backend', values.backend);
     if (values.durability) nodeArgs.push('--durability', values.durability);
     const child = spawn(process.execPath, [...process.execArgv, cli, ...nodeArgs], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -84,11 +107,15 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
     return stopAll(3);
   }
   const addrs = children.map((_, i) => `${host}:${basePort + i}`);
-  console.log(`ringkv dev: ${count} node${count > 1 ? 's' : ''} up, data in ${dataDir}`);
+  if (!(await waitForMembers(addrs, count, 30_000))) {
+    console.error(`ringkv dev: the nodes did not all see ${count} members within 30 s; stopping`);
+    return stopAll(3);
+  }
+  console.log(`ringkv dev: ${count} node${count > 1 ? 's' : ''} up (N=${n} R=${quorum} W=${quorum}), data in ${dataDir}`);
   addrs.forEach((a, i) => console.log(`  n${i + 1}  ${a}`));
-  if (count > 1) console.log('  (nodes run standalone until clustering lands: each holds its own keys)');
   console.log(`try:  npx ringkv put hello world --nodes ${addrs.join(',')}`);
   console.log(`      npx ringkv get hello --nodes ${addrs.join(',')}`);
+  console.log(`      npx ringkv status --nodes ${addrs[0]}`);
   console.log('Ctrl-C stops the cluster.');
 
   return new Promise<number>((done) => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from '../../src/client/index.js';
 
 // ---------------------------------------------------------------- processes
 
@@ -132,4 +133,35 @@ export const waitFor = async (cond: () => Promise<boolean> | boolean, timeoutMs:
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, everyMs));
   }
+};
+
+/** One node's STATS as a name → value map (a fresh connection, no retries). */
+export const statsOf = async (address: string): Promise<Record<string, number>> => {
+  const client = createClient({ nodes: [address], timeoutMs: 1000, retries: 0 });
+  try {
+    return await client.stats();
+  } finally {
+    await client.close();
+  }
+};
+
+/** Whether `viewer` currently considers `member` up (its cluster.member.<id>.up figure). */
+export const seesUp = async (viewer: string, member: string): Promise<boolean> => (await statsOf(viewer))[`cluster.member.${member}.up`] === 1;
+
+/** Waits until every listed node counts `count` members. */
+export const waitMembers = (addresses: readonly string[], count: number, timeoutMs: number): Promise<boolean> =>
+  waitFor(async () => (await Promise.all(addresses.map(statsOf))).every((s) => s['cluster.members'] === count), timeoutMs, 200);
+
+/** Sends `op` until it succeeds (a node may refuse while its view settles); throws the last error after `attempts`. */
+export const retrying = async <T>(op: () => Promise<T>, attempts = 30, pauseMs = 100): Promise<T> => {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await op();
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  }
+  throw last;
 };
