@@ -10,7 +10,7 @@
  *   npm run bench:server [-- --quick] [--duration-ms 5000] [--warmup-ms 1000]
  *     [--inflight 50] [--keys 100000] [--value-bytes 100] [--loadgen-procs 1]
  *     [--connections 1] [--backends memory,log-none,log-interval] [--no-redis]
- *     [--profile] [--node-entry dist/src/cli/main.js]
+ *     [--ops get,put] [--profile] [--node-entry dist/src/cli/main.js]
  *
  * `--profile` runs each node under `--cpu-prof` and prints its top functions
  * by self time (bench/results/server.<backend>.top.txt); pair it with
@@ -30,7 +30,7 @@ import { Redis } from 'ioredis';
 import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
 import { addEncoded, encodeHistogram, fmtRate, fmtUs, newHistogram, summarize, type LatencySummary } from './lib/latency.js';
 import { cpuTimeMs, repoRoot, runBounded, spawnRedis, spawnRingkvNode, stopProcess, track, which, type Spawned } from './lib/procs.js';
-import { readProfile, selfTimes, type SelfTime } from './lib/cpuprofile.js';
+import { readProfile, selfTimes, selfTimesByFile, type SelfTime } from './lib/cpuprofile.js';
 import { createRng } from './ycsb/random.js';
 
 // ---- options ----
@@ -63,6 +63,8 @@ interface Job {
   readonly proc: number;
   readonly procs: number;
   readonly seed: number;
+  /** Phases to measure (both by default; one alone makes a cleaner --profile). */
+  readonly ops: readonly ('get' | 'put')[];
 }
 
 interface PhaseOut {
@@ -127,8 +129,9 @@ const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> =
       const r = await closedLoop({ inflight: job.inflight, warmupMs: job.warmupMs, durationMs: job.durationMs, op, startAtEpochMs: startAt });
       return { ops: r.ops, errors: r.errors, elapsedMs: r.elapsedMs, histogram: encodeHistogram(r.histogram), firstError: r.firstError };
     };
-    const g = await phase(get, startAtEpochMs);
-    const p = await phase(put, startAtEpochMs + phaseSpanMs(job));
+    const skipped: PhaseOut = { ops: 0, errors: 0, elapsedMs: job.durationMs, histogram: encodeHistogram(newHistogram()), firstError: undefined };
+    const g = job.ops.includes('get') ? await phase(get, startAtEpochMs) : skipped;
+    const p = job.ops.includes('put') ? await phase(put, startAtEpochMs + phaseSpanMs(job)) : skipped;
     return { get: g, put: p };
   } finally {
     await close();
@@ -168,7 +171,7 @@ const BENCH_FILE = fileURLToPath(import.meta.url);
 
 /** Runs GET then PUT against one server; samples server and load-generator CPU over each measured window. */
 const measure = async (target: Job['target'], server: Spawned, o: Options): Promise<{ get: Measured; put: Measured }> => {
-  const base = { target, port: server.port, inflight: 0, connections: o.connections, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, procs: o.loadgenProcs, seed: o.seed };
+  const base = { target, port: server.port, inflight: 0, connections: o.connections, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, procs: o.loadgenProcs, seed: o.seed, ops: o.ops };
   const perProc = (p: number): number => Math.floor(o.inflight / o.loadgenProcs) + (p < o.inflight % o.loadgenProcs ? 1 : 0);
   const clientPids: number[] = [];
   let outs: Promise<JobOut>[];
@@ -315,6 +318,7 @@ interface Options {
   readonly quick: boolean;
   /** A compiled CLI (dist/src/cli/main.js) to run instead of src/cli/main.ts under tsx. */
   readonly nodeEntry: string | undefined;
+  readonly ops: readonly ('get' | 'put')[];
 }
 
 const TARGETS = { opsPerSec: 200_000, redisRatio: 1.0, p999Us: 2000 } as const;
@@ -348,6 +352,10 @@ const main = async (): Promise<void> => {
     profile: flag('profile'),
     seed: num('seed', 1),
     nodeEntry: opt('node-entry'),
+    ops: (opt('ops') ?? 'get,put').split(',').map((x) => {
+      if (x !== 'get' && x !== 'put') throw new Error(`--ops takes get, put or get,put; got ${x}`);
+      return x;
+    }),
   };
   o.backends.forEach(backendSpec);
   console.log(
@@ -375,9 +383,14 @@ const main = async (): Promise<void> => {
     if (profDir !== undefined) {
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
       if (file !== undefined) {
-        profiles[name] = selfTimes(readProfile(join(profDir, file)), 20);
+        const profile = readProfile(join(profDir, file));
+        profiles[name] = selfTimes(profile, 40);
+        const line = (s: SelfTime) => `${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`;
         mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
-        writeFileSync(join(repoRoot, 'bench/results', `server.${name}.top.txt`), profiles[name]!.map((s) => `${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`).join('\n') + '\n');
+        writeFileSync(
+          join(repoRoot, 'bench/results', `server.${name}.top.txt`),
+          `self time by function:\n${profiles[name]!.map(line).join('\n')}\n\nself time by file:\n${selfTimesByFile(profile, 25).map(line).join('\n')}\n`,
+        );
       }
       rmSync(profDir, { recursive: true, force: true });
     }
@@ -422,6 +435,7 @@ const main = async (): Promise<void> => {
       ['GET', r.get, rbGet, ioredis?.get.opsPerSec],
       ['PUT', r.put, rbSet, ioredis?.put.opsPerSec],
     ] as const) {
+      if (!o.ops.includes(op === 'GET' ? 'get' : 'put')) continue;
       const l = m.latency;
       const cpu = (v: number | undefined) => (v === undefined ? '–' : `${v}%`);
       // CPU time per op holds up on a contended machine better than ops/s does.
@@ -442,7 +456,7 @@ const main = async (): Promise<void> => {
   }
   const mem = rows.find((r) => r.target === 'ringkv memory');
   const targets: string[] = [];
-  if (mem !== undefined) {
+  if (mem !== undefined && o.ops.length === 2) {
     const met = (b: boolean) => (b ? 'met' : 'NOT met');
     targets.push(`- GET ≥ ${fmtRate(TARGETS.opsPerSec)}/s (memory): ${fmtRate(mem.get.opsPerSec)}/s — ${met(mem.get.opsPerSec >= TARGETS.opsPerSec)}`);
     targets.push(`- PUT ≥ ${fmtRate(TARGETS.opsPerSec)}/s (memory): ${fmtRate(mem.put.opsPerSec)}/s — ${met(mem.put.opsPerSec >= TARGETS.opsPerSec)}`);
