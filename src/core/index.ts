@@ -3,7 +3,8 @@
  * namespace, as fp-ts's index does, because the modules share combinator
  * names (`empty`, `equals`, `merge`, `invalid…`) that a flat re-export would
  * make collide: `import { merkle, membership } from 'ringkv/core'`, then
- * `merkle.compare(a, b)`. The shared names of types.ts are exported flat.
+ * `merkle.compare(a, b)`. The shared names of types.ts and the stable error
+ * codes of error_codes.ts are exported flat.
  */
 export * from './types.js';
 export * from './error_codes.js';
