@@ -90,8 +90,11 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
   for (let i = 0; i < count; i++) {
     const port = basePort + i;
     const nodeArgs = ['start', '--host', host, '--port', String(port), '--data', join(dataDir, `n${i + 1}`), '--node-id', `n${i + 1}`, '--quiet'];
-    nodeArgs.push('--n', String(n), '--r', String(quorum), '--w', String(quorum));
-    nodeArgs.push(...(i === 0 ? ['--cluster'] : ['--join', `${host}:${basePort}`]));
+    // One node alone runs standalone: a cluster node refuses clients until it has heard from a peer.
+    if (count > 1) {
+      nodeArgs.push('--n', String(n), '--r', String(quorum), '--w', String(quorum));
+      nodeArgs.push(...(i === 0 ? ['--cluster'] : ['--join', `${host}:${basePort}`]));
+    }
     if (values.backend) nodeArgs.push('--backend', values.backend);
     if (values.durability) nodeArgs.push('--durability', values.durability);
     const child = spawn(process.execPath, [...process.execArgv, cli, ...nodeArgs], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -107,11 +110,11 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
     return stopAll(3);
   }
   const addrs = children.map((_, i) => `${host}:${basePort + i}`);
-  if (!(await waitForMembers(addrs, count, 30_000))) {
+  if (count > 1 && !(await waitForMembers(addrs, count, 30_000))) {
     console.error(`ringkv dev: the nodes did not all see ${count} members within 30 s; stopping`);
     return stopAll(3);
   }
-  console.log(`ringkv dev: ${count} node${count > 1 ? 's' : ''} up (N=${n} R=${quorum} W=${quorum}), data in ${dataDir}`);
+  console.log(`ringkv dev: ${count > 1 ? `${count} nodes up (N=${n} R=${quorum} W=${quorum})` : '1 standalone node up'}, data in ${dataDir}`);
   addrs.forEach((a, i) => console.log(`  n${i + 1}  ${a}`));
   console.log(`try:  npx ringkv put hello world --nodes ${addrs.join(',')}`);
   console.log(`      npx ringkv get hello --nodes ${addrs.join(',')}`);
