@@ -4,7 +4,7 @@
  *
  *   npm run sim -- --seeds 10000 [--start 1]      a long batch
  *   RINGKV_SIM_SEED=123 npm run sim               replay one seed, print its trace
- *   npm run sim -- --seed 123 --trace             the same
+ *   npm run sim -- --seed 123 [--quiet]           the same (--quiet: summary only, no trace)
  *   npm run sim -- --naive ...                    the harness's NaiveNode instead (harness check)
  *   npm run sim -- --ungated ...                  clients may use a node before it knows every member
  *   npm run sim -- --harsh ...                    more clients, longer and more faults, more loss
