@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "log_store.h"
@@ -52,10 +53,14 @@ Napi::Value Guard(Napi::Env env, F&& body) {
 // Delivers group-commit results to JS; shared by the store's sync thread
 // (which queues calls) and the JS thread (which refs/unrefs the TSFN so the
 // process stays alive exactly while someone waits for a sync).
+// `alive` turns false when we release the TSFN or when Node finalizes it
+// (at environment teardown that can happen before our handle's finalizer
+// runs): after that, nothing may touch `tsfn`.
 struct SyncBridge {
+  std::mutex mu;
+  bool alive = true;  // under mu (written on the JS thread, read by the sync thread)
   Napi::ThreadSafeFunction tsfn;
-  bool refd = false;
-  bool released = false;
+  bool refd = false;  // JS thread only
   std::weak_ptr<Store> store;
 };
 
@@ -72,10 +77,15 @@ struct StoreBox {
   size_t read_bytes = 0;
 
   void release() {
-    if (bridge && !bridge->released) {
-      bridge->released = true;
-      bridge->tsfn.Release();
+    if (!bridge) return;
+    bool was_alive;
+    {
+      std::lock_guard<std::mutex> lk(bridge->mu);
+      was_alive = bridge->alive;
+      bridge->alive = false;
     }
+    // Outside the lock: releasing may finalize, and the finalizer locks mu.
+    if (was_alive) bridge->tsfn.Release();
   }
   ~StoreBox() {
     magic = 0;
@@ -124,7 +134,7 @@ bool NumberArg(const Napi::CallbackInfo& info, size_t i, double* out) {
 
 // With durability `always`, keep the process alive until the sync lands.
 void RefForSync(Napi::Env env, StoreBox* box) {
-  if (box->store->sync_pending() && !box->bridge->refd && !box->bridge->released) {
+  if (box->store->sync_pending() && !box->bridge->refd && box->bridge->alive) {
     box->bridge->tsfn.Ref(env);
     box->bridge->refd = true;
   }
@@ -151,13 +161,22 @@ Napi::Value LogOpen(const Napi::CallbackInfo& info) {
   options.merge_threshold = threshold;
 
   auto bridge = std::make_shared<SyncBridge>();
-  bridge->tsfn = Napi::ThreadSafeFunction::New(env, info[5].As<Napi::Function>(), "ringkvLogSync", 0, 1);
+  std::weak_ptr<SyncBridge> weak_bridge = bridge;
+  bridge->tsfn = Napi::ThreadSafeFunction::New(env, info[5].As<Napi::Function>(), "ringkvLogSync", 0, 1,
+                                               [weak_bridge](Napi::Env) {
+                                                 if (auto b = weak_bridge.lock()) {
+                                                   std::lock_guard<std::mutex> lk(b->mu);
+                                                   b->alive = false;
+                                                 }
+                                               });
   bridge->tsfn.Unref(env);
   auto on_sync = [bridge](uint64_t seq, Status status, const std::string& message) {
+    std::lock_guard<std::mutex> lk(bridge->mu);
+    if (!bridge->alive) return;
     bridge->tsfn.NonBlockingCall([bridge, seq, status, message](Napi::Env env, Napi::Function fn) {
       if (auto store = bridge->store.lock()) {
-        store->note_synced(seq);
-        if (!store->sync_pending() && bridge->refd && !bridge->released) {
+        store->note_synced(seq, status == Status::kOk);
+        if (!store->sync_pending() && bridge->refd && bridge->alive) {
           bridge->tsfn.Unref(env);
           bridge->refd = false;
         }

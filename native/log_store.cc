@@ -576,21 +576,31 @@ void Store::sync_loop() {
   auto due = clock::now() + period;
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
-    auto ready = [&] { return stop_ || wanted_seq_ > synced_seq_; };
+    // Someone waits for a seq that was not reported yet (it may already be
+    // synced by a periodic round that nobody waited for).
+    auto ready = [&] { return stop_ || wanted_seq_ > notified_seq_; };
     if (interval) cv_.wait_until(lk, due, ready);
     else cv_.wait(lk, ready);
     bool periodic = interval && clock::now() >= due;
     if (periodic) due = clock::now() + period;
-    bool wanted = wanted_seq_ > synced_seq_;
-    if (stop_ && !wanted) break;
+    bool waited_for = wanted_seq_ > notified_seq_;
+    if (stop_ && !waited_for) break;
+    if (waited_for && wanted_seq_ <= synced_seq_) {
+      uint64_t seq = synced_seq_;
+      notified_seq_ = seq;
+      lk.unlock();
+      if (on_sync_) on_sync_(seq, Status::kOk, std::string());
+      lk.lock();
+      continue;
+    }
     uint64_t target = write_seq_.load();
-    if (!wanted && (!periodic || (target == synced_seq_ && unsynced_closed_.empty() && !dir_dirty_))) continue;
+    if (!waited_for && (target == synced_seq_ && unsynced_closed_.empty() && !dir_dirty_)) continue;
+    if (!waited_for && !periodic) continue;
     std::vector<FilePtr> files;
     files.swap(unsynced_closed_);
     FilePtr active = sync_active_;
     bool dir = dir_dirty_;
     dir_dirty_ = false;
-    uint64_t before = synced_seq_;
     lk.unlock();
     Status status = Status::kOk;
     std::string message;
@@ -605,12 +615,15 @@ void Store::sync_loop() {
       message = e.what();
     }
     lk.lock();
-    if (target > synced_seq_) synced_seq_ = target;
-    // Everyone who asked for a seq <= target while this round ran is covered.
-    bool notify = wanted_seq_ > before;
-    if (notify && on_sync_) {
+    if (status == Status::kOk && target > synced_seq_) synced_seq_ = target;
+    // Everyone who asked for a seq <= target is answered by this round. A
+    // failed round answers them with the error and forgets their demand (a
+    // later request asks afresh) instead of retrying in a loop.
+    if (wanted_seq_ > notified_seq_) {
+      if (status == Status::kOk) notified_seq_ = std::max(notified_seq_, target);
+      else if (wanted_seq_ <= target) wanted_seq_ = notified_seq_;
       lk.unlock();
-      on_sync_(target, status, message);
+      if (on_sync_) on_sync_(target, status, message);
       lk.lock();
     }
   }

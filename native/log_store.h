@@ -154,7 +154,11 @@ class Store {
   // Asks the sync thread for an fdatasync covering every write so far.
   uint64_t request_sync();
   bool sync_pending() const { return requested_seq_ > synced_seq_seen_; }
-  void note_synced(uint64_t seq) { if (seq > synced_seq_seen_) synced_seq_seen_ = seq; }
+  // Called on the JS thread when a sync round's result is delivered.
+  void note_synced(uint64_t seq, bool ok) {
+    if (ok && seq > synced_seq_seen_) synced_seq_seen_ = seq;
+    if (!ok && requested_seq_ <= seq) requested_seq_ = synced_seq_seen_;  // those waiters were rejected
+  }
 
   size_t count() const { return keydir_.size(); }
   StoreStats stats() const;
@@ -212,6 +216,7 @@ class Store {
   std::condition_variable cv_;
   uint64_t wanted_seq_ = 0;  // under mu_
   uint64_t synced_seq_ = 0;  // under mu_
+  uint64_t notified_seq_ = 0;  // under mu_: the last seq reported through on_sync_
   std::vector<FilePtr> unsynced_closed_;  // under mu_: rotated files not yet synced
   FilePtr sync_active_;                   // under mu_
   bool dir_dirty_ = false;                // under mu_

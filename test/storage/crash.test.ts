@@ -90,6 +90,9 @@ test('SIGKILL at random moments: every acknowledged write survives with its exac
   assert.ok((lastStats?.files ?? 0) > 3, 'writes spread over several files');
 });
 
+/** The value stored under `key` by writeRecords: short ones keep the every-offset loops small. */
+const shortValue = (key: string): Buffer => crashValue(key).subarray(0, 48);
+
 /** Writes `n` records into one fresh partition; returns its data file and each record's [start, end). */
 const writeRecords = async (n: number): Promise<{ dir: string; file: string; spans: [number, number][]; keys: string[] }> => {
   const dir = tempDir();
@@ -98,8 +101,8 @@ const writeRecords = async (n: number): Promise<{ dir: string; file: string; spa
   const spans: [number, number][] = [];
   let at = 0;
   for (const k of keys) {
-    await store.put(b(k), crashValue(k));
-    const size = 19 + k.length + crashValue(k).length;
+    await store.put(b(k), shortValue(k));
+    const size = 19 + k.length + shortValue(k).length;
     spans.push([at, at + size]);
     at += size;
   }
@@ -122,7 +125,7 @@ test('torn tail: truncating the last record at every offset keeps every earlier 
     writeFileSync(file, original.subarray(0, cut));
     const { store, close } = await open(dir);
     for (let i = 0; i < keys.length - 1; i++) {
-      assert.ok(Buffer.from(store.getSync(b(keys[i]!))!).equals(crashValue(keys[i]!)), `cut ${cut}: ${keys[i]}`);
+      assert.ok(Buffer.from(store.getSync(b(keys[i]!))!).equals(shortValue(keys[i]!)), `cut ${cut}: ${keys[i]}`);
     }
     assert.is(store.getSync(b(keys[keys.length - 1]!)), undefined, `cut ${cut}: the torn record is not returned`);
     const extra = store.stats().extra!;
@@ -147,11 +150,11 @@ test('flipped bits: the damaged record is dropped and counted, the others surviv
   const { dir, file, spans, keys } = await writeRecords(20);
   const original = readFileSync(file);
   const random = rng(runSeed() ^ 0x5eed);
-  for (const victim of [0, 1, 7, 10, 18, 19]) {
+  for (const victim of [0, 1, 10, 18, 19]) {
     const [start, end] = spans[victim]!;
     // Every header field, the key, and a few value bytes.
     const positions = [0, 3, 4, 5, 12, 13, 14, 15, 18, 19, 20, end - start - 1];
-    for (let i = 0; i < 4; i++) positions.push(19 + Math.floor(random() * (end - start - 19)));
+    for (let i = 0; i < 2; i++) positions.push(19 + Math.floor(random() * (end - start - 19)));
     for (const pos of positions) {
       const bit = Math.floor(random() * 8);
       const damaged = Buffer.from(original);
@@ -164,7 +167,7 @@ test('flipped bits: the damaged record is dropped and counted, the others surviv
       for (let k = 0; k < keys.length; k++) {
         if (k === victim) continue;
         const v = store.getSync(b(keys[k]!));
-        assert.ok(v !== undefined && Buffer.from(v).equals(crashValue(keys[k]!)), `${label}: lost ${keys[k]}`);
+        assert.ok(v !== undefined && Buffer.from(v).equals(shortValue(keys[k]!)), `${label}: lost ${keys[k]}`);
       }
       await close();
     }
