@@ -159,6 +159,9 @@ export class Coordinator {
 
   // ------------------------------------------------------------------ write
 
+  /** Where a bug in a reply continuation goes instead of becoming an unhandled rejection. */
+  private readonly internalError = (e: unknown): void => this.d.background(Promise.reject(e), 'coordinator continuation');
+
   private coordinatePut(
     key: Uint8Array,
     partition: number,
@@ -168,6 +171,7 @@ export class Coordinator {
     deadlineMs: number,
   ): Promise<WriteResult> {
     const d = this.d;
+    const internal = this.internalError;
     const state = Q.initPut<Tagged>({ n: d.config.n, w, targets });
     return new Promise<WriteResult>((resolve, reject) => {
       let answered = false;
@@ -203,16 +207,19 @@ export class Coordinator {
           for (const t of targets) {
             if (t.node === d.self) continue;
             const timeoutMs = Math.min(d.config.peerTimeoutMs, Math.max(1, deadlineMs - d.clock.now()));
-            d.request(t.node, { type: 'REPLICA_PUT', partition, key, object, hintFor: t.hintFor ?? '' }, timeoutMs).then(
-              () => {
-                Q.addReply(state, t.node);
-                settle();
-              },
-              (e: unknown) => {
-                Q.addFailure(state, t.node, codeOf(e));
-                settle();
-              },
-            );
+            d.request(t.node, { type: 'REPLICA_PUT', partition, key, object, hintFor: t.hintFor ?? '' }, timeoutMs)
+              .then(
+                (rep) => {
+                  if (rep.type === 'ACK') Q.addReply(state, t.node);
+                  else Q.addFailure(state, t.node, 'KV_INTERNAL');
+                  settle();
+                },
+                (e: unknown) => {
+                  Q.addFailure(state, t.node, codeOf(e));
+                  settle();
+                },
+              )
+              .catch(internal);
           }
         },
         (e: unknown) => {
@@ -222,7 +229,7 @@ export class Coordinator {
           timer.cancel();
           reject(isKvError(e) ? e : new KvError('KV_INTERNAL', `local write failed: ${String(e)}`, { cause: e }));
         },
-      );
+      ).catch(internal);
     });
   }
 
@@ -230,6 +237,7 @@ export class Coordinator {
 
   private coordinateGet(key: Uint8Array, partition: number, targets: readonly Target[], r: number, deadlineMs: number): Promise<ReadResult> {
     const d = this.d;
+    const internal = this.internalError;
     const state = Q.initGet<Tagged>({ n: d.config.n, r, targets });
     return new Promise<ReadResult>((resolve, reject) => {
       let answered = false;
@@ -267,7 +275,7 @@ export class Coordinator {
         if (t.node === d.self) {
           try {
             const obj = d.replica.read(key);
-            if (obj instanceof Promise) obj.then((o) => reply(d.self, o), (e: unknown) => fail(d.self, e));
+            if (obj instanceof Promise) obj.then((o) => reply(d.self, o), (e: unknown) => fail(d.self, e)).catch(internal);
             else reply(d.self, obj);
           } catch (e) {
             fail(d.self, e);
@@ -284,7 +292,7 @@ export class Coordinator {
             reply(t.node, decoded.value);
           },
           (e: unknown) => fail(t.node, e),
-        );
+        ).catch(internal);
       }
     });
   }

@@ -78,6 +78,8 @@ export class FakeNetwork {
   /** Nodes cut off from everyone (a crashed or frozen process, seen from outside). */
   readonly isolated = new Set<NodeId>();
   filter: Filter = () => true;
+  /** How a request reaches its handler: next microtask by default; a bench passes setImmediate so timers still run under load. */
+  defer: (fn: () => void) => void = (fn) => void Promise.resolve().then(fn);
   /** Every request delivered, for assertions. */
   readonly delivered: { readonly from: NodeId; readonly to: NodeId; readonly type: PeerRequest['type'] }[] = [];
 
@@ -134,9 +136,10 @@ class FakeTransport implements Transport {
       const handler = net.handler(to);
       if (handler === undefined) return; // nobody listening: like a dead host, the request times out
       net.delivered.push({ from: this.self, to, type: request.type });
-      void Promise.resolve()
-        .then(() => handler(this.self, request))
-        .then(
+      net.defer(() =>
+        void Promise.resolve()
+          .then(() => handler(this.self, request))
+          .then(
           (reply) => {
             if (!net.reachable(this.self, to) || !net.filter(this.self, to, request, 'reply')) return;
             if (reply.type === 'PEER_ERROR') finish(() => reject(new KvError(reply.code as never, reply.message)));
@@ -146,7 +149,8 @@ class FakeTransport implements Transport {
             if (!net.reachable(this.self, to) || !net.filter(this.self, to, request, 'reply')) return;
             finish(() => reject(isKvError(e) ? new KvError(e.code, e.message) : new KvError('KV_INTERNAL', String(e))));
           },
-        );
+        ),
+      );
     });
   }
 
