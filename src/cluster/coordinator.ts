@@ -79,8 +79,8 @@ export class Coordinator {
   // ------------------------------------------------------------------ client entry points
 
   async get(key: Uint8Array, r: number, timeoutMs: number): Promise<ReadResult> {
-    this.checkReady();
     const rq = this.quorum('r', r);
+    this.checkReady();
     const deadlineMs = this.d.clock.now() + this.budgetMs(timeoutMs);
     const { partition, targets } = this.targets(key);
     if (!this.isTarget(targets)) {
@@ -91,9 +91,9 @@ export class Coordinator {
   }
 
   async put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, timeoutMs: number): Promise<WriteResult> {
-    this.checkReady();
     const wq = this.quorum('w', w);
     const ctx = clientContext(context);
+    this.checkReady();
     const deadlineMs = this.d.clock.now() + this.budgetMs(timeoutMs);
     const { partition, targets } = this.targets(key);
     if (!this.isTarget(targets)) {
@@ -145,7 +145,7 @@ export class Coordinator {
       // The peer gets a little less time than we wait, so its own timeout answer reaches us first.
       const peerBudgetMs = Math.max(1, Math.floor(remainingMs * 0.9));
       try {
-        const reply = await this.d.request(t.node, { ...request, timeoutMs: peerBudgetMs }, remainingMs, false);
+        const reply = await this.bounded(this.d.request(t.node, { ...request, timeoutMs: peerBudgetMs }, remainingMs, false), remainingMs, t.node);
         if (reply.type !== 'FORWARD_REPLY') throw new KvError('KV_INTERNAL', `FORWARD to ${t.node} answered ${reply.type}`);
         return reply;
       } catch (e) {
@@ -155,6 +155,26 @@ export class Coordinator {
     }
     if (last !== undefined) throw last;
     throw new KvError(targets.length === 0 ? 'KV_UNAVAILABLE' : 'KV_TIMEOUT', `no target of the key could coordinate it (${targets.length} targets)`);
+  }
+
+  /**
+   * `work`, or KV_TIMEOUT once `ms` passed: the transport promises to time
+   * out by itself, but a client request must end even if it does not.
+   */
+  private bounded<T>(work: Promise<T>, ms: number, peer: NodeId): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.d.clock.setTimer(ms, () => reject(new KvError('KV_TIMEOUT', `FORWARD to ${peer}: no answer in ${ms} ms`)));
+      work.then(
+        (v) => {
+          timer.cancel();
+          resolve(v);
+        },
+        (e: unknown) => {
+          timer.cancel();
+          reject(e);
+        },
+      );
+    });
   }
 
   // ------------------------------------------------------------------ write

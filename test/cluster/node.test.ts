@@ -8,6 +8,10 @@ import { isTombstone, untag } from '../../src/node/replica.js';
 import { isKvError } from '../../src/errors.js';
 import type { NodeId } from '../../src/core/types.js';
 
+// Background work must never reject unhandled; the last test checks this list.
+const unhandled: unknown[] = [];
+process.on('unhandledRejection', (e) => void unhandled.push(e));
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const bytes = (s: string): Uint8Array => enc.encode(s);
@@ -256,6 +260,22 @@ test('after nodes join, data written under the smaller ring reaches every replic
   }
   assert.ok(c.members.get('n1')!.stats.counter('ringChangeHints') > 0);
   await c.stopAll();
+});
+
+test('a forwarded request whose answers are lost ends by its deadline', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4'], { requestTimeoutMs: 1500 });
+  const key = keyWhere(c, (p) => !p.includes('n4'));
+  c.net.filter = (_f, _t, req, leg) => !(req.type === 'FORWARD' && leg === 'reply');
+  let code: string | undefined;
+  void codeOf(c.node('n4').put(key, bytes('v'), new Uint8Array(0), 0, 0)).then((x) => (code = x));
+  await c.clock.advance(1500);
+  assert.ok(code === 'KV_TIMEOUT' || code === 'KV_UNAVAILABLE', `ended with ${code}`);
+  await c.stopAll();
+});
+
+test('no background work ended in an unhandled rejection', async () => {
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(unhandled.map(String), []);
 });
 
 test.run();
