@@ -10,7 +10,7 @@
  *   npm run bench:server [-- --quick] [--duration-ms 5000] [--warmup-ms 1000]
  *     [--inflight 50] [--keys 100000] [--value-bytes 100] [--loadgen-procs 1]
  *     [--connections 1] [--backends memory,log-none,log-interval] [--no-redis]
- *     [--ops get,put] [--profile] [--node-entry dist/src/cli/main.js]
+ *     [--rounds 3] [--ops get,put] [--profile] [--node-entry dist/src/cli/main.js]
  *
  * `--profile` runs each node under `--cpu-prof` and prints its top functions
  * by self time (bench/results/server.<backend>.top.txt); pair it with
@@ -319,6 +319,8 @@ interface Options {
   /** A compiled CLI (dist/src/cli/main.js) to run instead of src/cli/main.ts under tsx. */
   readonly nodeEntry: string | undefined;
   readonly ops: readonly ('get' | 'put')[];
+  /** Rounds over all targets, interleaved; tables show the median round. */
+  readonly rounds: number;
 }
 
 const TARGETS = { opsPerSec: 200_000, redisRatio: 1.0, p999Us: 2000 } as const;
@@ -332,15 +334,19 @@ const backendSpec = (name: string): { backend: string; durability?: 'none' | 'in
 
 interface Row {
   readonly target: string;
+  /** The round with the median ops/s. */
   readonly get: Measured;
   readonly put: Measured;
+  /** ops/s of every round, in order. */
+  readonly getRounds: readonly number[];
+  readonly putRounds: readonly number[];
 }
 
 const main = async (): Promise<void> => {
   const quick = flag('quick');
   const o: Options = {
     quick,
-    durationMs: num('duration-ms', quick ? 1000 : 5000),
+    durationMs: num('duration-ms', quick ? 1000 : 3000),
     warmupMs: num('warmup-ms', quick ? 300 : 1000),
     inflight: num('inflight', 50),
     keys: num('keys', quick ? 10_000 : 100_000),
@@ -352,6 +358,7 @@ const main = async (): Promise<void> => {
     profile: flag('profile'),
     seed: num('seed', 1),
     nodeEntry: opt('node-entry'),
+    rounds: Math.max(1, num('rounds', quick ? 1 : 3)),
     ops: (opt('ops') ?? 'get,put').split(',').map((x) => {
       if (x !== 'get' && x !== 'put') throw new Error(`--ops takes get, put or get,put; got ${x}`);
       return x;
@@ -362,96 +369,132 @@ const main = async (): Promise<void> => {
     `bench:server — ${o.inflight} in flight (closed loop), ${o.loadgenProcs} load-generator process(es), ${o.connections} connection(s) per process, ` +
       `${o.keys} keys of 20 B, ${o.valueBytes}-B values, ${o.warmupMs} ms warm-up + ${o.durationMs} ms per phase; ${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)}`,
   );
-  const rows: Row[] = [];
-  const profiles: Record<string, SelfTime[]> = {};
-  for (const name of o.backends) {
-    const spec = backendSpec(name);
-    const profDir = o.profile ? mkdtempSync(join(tmpdir(), 'ringkv-prof-')) : undefined;
-    const server = await spawnRingkvNode({
-      ...spec,
-      ...(profDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
-      ...(o.nodeEntry !== undefined ? { entry: o.nodeEntry } : {}),
-    });
-    try {
-      process.stdout.write(`ringkv ${name} (pid ${server.pid}, port ${server.port}) ... `);
-      const m = await measure('ringkv', server, o);
-      rows.push({ target: `ringkv ${name}`, ...m });
-      console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, PUT ${fmtRate(m.put.opsPerSec)}/s`);
-    } finally {
-      await server.stop();
-    }
-    if (profDir !== undefined) {
-      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-      if (file !== undefined) {
-        const profile = readProfile(join(profDir, file));
-        profiles[name] = selfTimes(profile, 40);
-        const line = (s: SelfTime) => `${s.sharePct.toFixed(1).padStart(5)}%  ${s.fn.padEnd(40)} ${s.where}`;
-        mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
-        writeFileSync(
-          join(repoRoot, 'bench/results', `server.${name}.top.txt`),
-          `self time by function:\n${profiles[name]!.map(line).join('\n')}\n\nself time by file:\n${selfTimesByFile(profile, 25).map(line).join('\n')}\n`,
-        );
-      }
-      rmSync(profDir, { recursive: true, force: true });
-    }
+  interface Server {
+    readonly label: string;
+    readonly target: Job['target'];
+    readonly spawned: Spawned;
+    readonly profDir: string | undefined;
   }
-
+  const servers: Server[] = [];
+  const perRound = new Map<string, { get: Measured; put: Measured }[]>();
+  const rbRounds: Record<string, RedisBenchRow>[] = [];
+  const profiles: Record<string, SelfTime[]> = {};
   let redisNote: string | undefined;
-  let redisBench: Record<string, RedisBenchRow> | undefined;
-  if (!o.redis) redisNote = 'Redis skipped (--no-redis)';
-  else if (which('redis-server') === undefined) redisNote = 'Redis absent: redis-server is not installed (Debian: apt-get install redis-server); no ratios';
-  else {
-    const redis = await spawnRedis();
-    if (redis === undefined) redisNote = 'Redis absent';
+  try {
+    // Every server runs for the whole bench and the rounds interleave them, so a burst of load from
+    // elsewhere on the machine hits all targets alike instead of whichever one ran at that moment.
+    for (const name of o.backends) {
+      const spec = backendSpec(name);
+      const profDir = o.profile ? mkdtempSync(join(tmpdir(), 'ringkv-prof-')) : undefined;
+      const spawned = await spawnRingkvNode({
+        ...spec,
+        ...(profDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
+        ...(o.nodeEntry !== undefined ? { entry: o.nodeEntry } : {}),
+      });
+      servers.push({ label: `ringkv ${name}`, target: 'ringkv', spawned, profDir });
+    }
+    if (!o.redis) redisNote = 'Redis skipped (--no-redis)';
     else {
-      try {
-        process.stdout.write(`redis via ioredis, same load generator (pid ${redis.pid}) ... `);
-        const m = await measure('redis', redis, o);
-        rows.push({ target: 'redis (ioredis, same loadgen)', ...m });
-        console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, SET ${fmtRate(m.put.opsPerSec)}/s`);
-        process.stdout.write(`redis-benchmark -c ${o.inflight} -P 1 ... `);
-        const rb = redisBenchmark(redis.port, o);
+      const redis = which('redis-server') === undefined ? undefined : await spawnRedis();
+      if (redis === undefined) redisNote = 'Redis absent: redis-server is not installed (Debian: apt-get install redis-server); no ratios';
+      else servers.push({ label: 'redis (ioredis, same loadgen)', target: 'redis', spawned: redis, profDir: undefined });
+    }
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const s of servers) {
+        process.stdout.write(`round ${round}/${o.rounds}: ${s.label} (pid ${s.spawned.pid}) ... `);
+        const m = await measure(s.target, s.spawned, o);
+        perRound.set(s.label, [...(perRound.get(s.label) ?? []), m]);
+        console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, ${s.target === 'redis' ? 'SET' : 'PUT'} ${fmtRate(m.put.opsPerSec)}/s`);
+      }
+      const redis = servers.find((s) => s.target === 'redis');
+      if (redis !== undefined) {
+        process.stdout.write(`round ${round}/${o.rounds}: redis-benchmark -c ${o.inflight} -P 1 ... `);
+        const rb = redisBenchmark(redis.spawned.port, o);
         if (typeof rb === 'string') redisNote = rb;
         else {
-          redisBench = rb;
+          rbRounds.push(rb);
           console.log(`GET ${fmtRate(rb['GET']?.opsPerSec ?? 0)}/s, SET ${fmtRate(rb['SET']?.opsPerSec ?? 0)}/s`);
         }
-      } finally {
-        await redis.stop();
       }
     }
+  } finally {
+    await Promise.all(servers.map((s) => s.spawned.stop()));
   }
+  for (const s of servers) {
+    if (s.profDir === undefined) continue;
+    const name = s.label.replace(/^ringkv /, '');
+    const file = readdirSync(s.profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file !== undefined) {
+      const profile = readProfile(join(s.profDir, file));
+      profiles[name] = selfTimes(profile, 40);
+      const line = (t: SelfTime) => `${t.sharePct.toFixed(1).padStart(5)}%  ${t.fn.padEnd(40)} ${t.where}`;
+      mkdirSync(join(repoRoot, 'bench/results'), { recursive: true });
+      writeFileSync(
+        join(repoRoot, 'bench/results', `server.${name}.top.txt`),
+        `self time by function:\n${profiles[name]!.map(line).join('\n')}\n\nself time by file:\n${selfTimesByFile(profile, 25).map(line).join('\n')}\n`,
+      );
+    }
+    rmSync(s.profDir, { recursive: true, force: true });
+  }
+  const median = (xs: readonly number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length === 0 ? NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  /** The round with the median ops/s stands for the target (its latencies come along). */
+  const medianRound = (ms: readonly Measured[]): Measured => [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor((ms.length - 1) / 2)]!;
+  const rows: Row[] = servers.map((s) => {
+    const rs = perRound.get(s.label) ?? [];
+    return { target: s.label, get: medianRound(rs.map((r) => r.get)), put: medianRound(rs.map((r) => r.put)), getRounds: rs.map((r) => r.get.opsPerSec), putRounds: rs.map((r) => r.put.opsPerSec) };
+  });
+  const redisBench: Record<string, RedisBenchRow> | undefined =
+    rbRounds.length === 0
+      ? undefined
+      : Object.fromEntries(
+          ['GET', 'SET'].map((t) => {
+            const rs = rbRounds.map((r) => r[t]).filter((r): r is RedisBenchRow => r !== undefined);
+            return [t, [...rs].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor((rs.length - 1) / 2)]!];
+          }),
+        );
+  /** Median over rounds of the per-round ratio: each ratio compares runs made minutes apart at most. */
+  const ratioOf = (label: string, op: 'get' | 'put', base: (round: number) => number | undefined): number | undefined => {
+    const rs = perRound.get(label) ?? [];
+    const ratios = rs.flatMap((r, i) => {
+      const b = base(i);
+      return b === undefined || b === 0 ? [] : [r[op].opsPerSec / b];
+    });
+    return ratios.length === 0 ? undefined : Math.round(median(ratios) * 100) / 100;
+  };
+  const vsBench = (label: string, op: 'get' | 'put') => ratioOf(label, op, (i) => rbRounds[i]?.[op === 'get' ? 'GET' : 'SET']?.opsPerSec);
+  const vsIoredis = (label: string, op: 'get' | 'put') => ratioOf(label, op, (i) => perRound.get('redis (ioredis, same loadgen)')?.[i]?.[op].opsPerSec);
 
   // ---- report ----
-  const rbGet = redisBench?.['GET']?.opsPerSec;
-  const rbSet = redisBench?.['SET']?.opsPerSec;
-  const ioredis = rows.find((r) => r.target.startsWith('redis'));
-  const ratio = (a: number, b: number | undefined): number | undefined => (b === undefined || b === 0 ? undefined : Math.round((a / b) * 100) / 100);
   const table: string[] = [];
-  table.push('| target | op | ops/s | p50 | p99 | p99.9 | max | server CPU | loadgen CPU | server CPU/op | loadgen CPU/op | × redis-benchmark | × redis same loadgen |');
-  table.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  table.push('| target | op | ops/s (median) | rounds ops/s | p50 | p99 | p99.9 | max | server CPU | loadgen CPU | server CPU/op | loadgen CPU/op | × redis-benchmark | × redis same loadgen |');
+  table.push('|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    for (const [op, m, rb, io] of [
-      ['GET', r.get, rbGet, ioredis?.get.opsPerSec],
-      ['PUT', r.put, rbSet, ioredis?.put.opsPerSec],
+    for (const [op, m, rounds] of [
+      ['get', r.get, r.getRounds],
+      ['put', r.put, r.putRounds],
     ] as const) {
-      if (!o.ops.includes(op === 'GET' ? 'get' : 'put')) continue;
+      if (!o.ops.includes(op)) continue;
       const l = m.latency;
       const cpu = (v: number | undefined) => (v === undefined ? '–' : `${v}%`);
       // CPU time per op holds up on a contended machine better than ops/s does.
-      const perOp = (v: number | undefined) => (v === undefined || m.opsPerSec === 0 ? '–' : `${((v / 100) * 1e6 / m.opsPerSec).toFixed(1)} µs`);
+      const perOp = (v: number | undefined) => (v === undefined || m.opsPerSec === 0 ? '–' : `${(((v / 100) * 1e6) / m.opsPerSec).toFixed(1)} µs`);
       const isRingkv = r.target.startsWith('ringkv');
+      const opName = op === 'get' ? 'GET' : isRingkv ? 'PUT' : 'SET';
       table.push(
-        `| ${r.target} | ${op} | ${fmtRate(m.opsPerSec)} | ${fmtUs(l.p50Us)} | ${fmtUs(l.p99Us)} | ${fmtUs(l.p999Us)} | ${fmtUs(l.maxUs)} | ${cpu(m.serverCpuPct)} | ${cpu(m.clientCpuPct)} | ${perOp(m.serverCpuPct)} | ${perOp(m.clientCpuPct)} | ` +
-          `${isRingkv ? (ratio(m.opsPerSec, rb)?.toFixed(2) ?? '–') : '–'} | ${isRingkv ? (ratio(m.opsPerSec, io)?.toFixed(2) ?? '–') : '–'} |` +
+        `| ${r.target} | ${opName} | ${fmtRate(m.opsPerSec)} | ${rounds.map(fmtRate).join(', ')} | ${fmtUs(l.p50Us)} | ${fmtUs(l.p99Us)} | ${fmtUs(l.p999Us)} | ${fmtUs(l.maxUs)} | ${cpu(m.serverCpuPct)} | ${cpu(m.clientCpuPct)} | ${perOp(m.serverCpuPct)} | ${perOp(m.clientCpuPct)} | ` +
+          `${isRingkv ? (vsBench(r.target, op)?.toFixed(2) ?? '–') : '–'} | ${isRingkv ? (vsIoredis(r.target, op)?.toFixed(2) ?? '–') : '–'} |` +
           (m.errors > 0 ? ` ${m.errors} errors: ${m.firstError}` : ''),
       );
     }
   }
   if (redisBench !== undefined) {
-    for (const [op, name] of [['GET', 'GET'], ['SET', 'SET']] as const) {
-      const b = redisBench[name];
-      if (b) table.push(`| redis-benchmark -c ${o.inflight} -P 1 | ${op} | ${fmtRate(b.opsPerSec)} | ${fmtUs(b.p50Us)} | ${fmtUs(b.p99Us)} | – | ${fmtUs(b.maxUs)} | – | – | – | – | – | – |`);
+    for (const t of ['GET', 'SET'] as const) {
+      const b = redisBench[t];
+      const rounds = rbRounds.map((r) => fmtRate(r[t]?.opsPerSec ?? 0)).join(', ');
+      if (b) table.push(`| redis-benchmark -c ${o.inflight} -P 1 | ${t} | ${fmtRate(b.opsPerSec)} | ${rounds} | ${fmtUs(b.p50Us)} | ${fmtUs(b.p99Us)} | – | ${fmtUs(b.maxUs)} | – | – | – | – | – | – |`);
     }
   }
   const mem = rows.find((r) => r.target === 'ringkv memory');
@@ -460,17 +503,18 @@ const main = async (): Promise<void> => {
     const met = (b: boolean) => (b ? 'met' : 'NOT met');
     targets.push(`- GET ≥ ${fmtRate(TARGETS.opsPerSec)}/s (memory): ${fmtRate(mem.get.opsPerSec)}/s — ${met(mem.get.opsPerSec >= TARGETS.opsPerSec)}`);
     targets.push(`- PUT ≥ ${fmtRate(TARGETS.opsPerSec)}/s (memory): ${fmtRate(mem.put.opsPerSec)}/s — ${met(mem.put.opsPerSec >= TARGETS.opsPerSec)}`);
-    if (rbGet !== undefined && rbSet !== undefined) {
-      const g = mem.get.opsPerSec / rbGet;
-      const p = mem.put.opsPerSec / rbSet;
-      targets.push(`- ≥ ${TARGETS.redisRatio.toFixed(1)}× redis-benchmark -c ${o.inflight} -P 1: GET ${g.toFixed(2)}×, SET ${p.toFixed(2)}× — ${met(g >= TARGETS.redisRatio && p >= TARGETS.redisRatio)}`);
+    const g = vsBench(mem.target, 'get');
+    const p = vsBench(mem.target, 'put');
+    if (g !== undefined && p !== undefined) {
+      targets.push(`- ≥ ${TARGETS.redisRatio.toFixed(1)}× redis-benchmark -c ${o.inflight} -P 1 (median of per-round ratios): GET ${g.toFixed(2)}×, SET ${p.toFixed(2)}× — ${met(g >= TARGETS.redisRatio && p >= TARGETS.redisRatio)}`);
     } else targets.push(`- ≥ 1.0× Redis: not measured (${redisNote ?? 'no redis-benchmark numbers'})`);
     const worst = Math.max(mem.get.latency.p999Us, mem.put.latency.p999Us);
     targets.push(`- p99.9 ≤ ${fmtUs(TARGETS.p999Us)} (memory): GET ${fmtUs(mem.get.latency.p999Us)}, PUT ${fmtUs(mem.put.latency.p999Us)} — ${met(worst <= TARGETS.p999Us)}`);
   }
   const header =
     `${o.inflight} requests in flight (closed loop) from ${o.loadgenProcs} load-generator process(es) with ${o.connections} connection(s) each; ` +
-    `${o.keys} preloaded 20-byte keys, ${o.valueBytes}-byte values; ${o.warmupMs} ms warm-up + ${o.durationMs} ms measured per phase. ` +
+    `${o.keys} preloaded 20-byte keys, ${o.valueBytes}-byte values; ${o.warmupMs} ms warm-up + ${o.durationMs} ms measured per phase; ` +
+    `${o.rounds} round(s) interleaving all targets, each row is the median round, ratios are medians of per-round ratios. ` +
     `Latency in the load generator (HdrHistogram, µs). CPU = % of one core over the measured window (user+system from /proc; 2 cores in total, shared by client, server and anything else running); CPU/op = CPU time per completed request, the figure that survives a noisy machine best. ` +
     `ringkv PUTs carry the key's last context (an overwrite, like SET). redis-benchmark keys are 16 bytes (\`key:\` + 12 digits).`;
   const md = [
