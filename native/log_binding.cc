@@ -26,7 +26,6 @@ const char* StatusCode(Status s) {
     case Status::kClosed: return "KV_CLOSED";
     case Status::kTooLarge: return "KV_TOO_LARGE";
     case Status::kBadArgument: return "KV_BAD_ARGUMENT";
-    case Status::kBusy: return "KV_BUSY";
   }
   return "KV_INTERNAL";
 }

@@ -70,7 +70,7 @@ inline uint64_t get_u64(const uint8_t* p) {
 
 // Native status. Mapped to the stable KV_* codes in exactly one place
 // (StatusCode in log_binding.cc).
-enum class Status { kOk = 0, kIoError, kCorruption, kClosed, kTooLarge, kBadArgument, kBusy };
+enum class Status { kOk = 0, kIoError, kCorruption, kClosed, kTooLarge, kBadArgument };
 
 class StoreError : public std::runtime_error {
  public:

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -160,6 +161,7 @@ Store::~Store() {
     close();
   } catch (...) {
   }
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // open() failed after taking the lock
 }
 
 FilePtr Store::open_file(uint64_t rank, bool active, bool create) {
@@ -191,6 +193,16 @@ void Store::open() {
     fsync_dir(slash == std::string::npos ? "." : slash == 0 ? "/" : dir_.substr(0, slash));
   } else if (errno != EEXIST) {
     throw_errno("mkdir " + dir_);
+  }
+  // Two writers appending to one log would interleave records.
+  lock_fd_ = ::open((dir_ + "/LOCK").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) throw_errno("open " + dir_ + "/LOCK");
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    int saved = errno;
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    errno = saved;
+    throw_errno("partition " + dir_ + " is open elsewhere (flock)");
   }
   std::vector<uint64_t> ranks;
   std::vector<uint64_t> hint_ranks;
@@ -736,6 +748,8 @@ void Store::close() {
   sync_active_.reset();
   active_.reset();
   files_.clear();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // drops the flock
+  lock_fd_ = -1;
   if (!error.empty()) throw StoreError(Status::kIoError, error);
 }
 

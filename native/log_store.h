@@ -198,6 +198,7 @@ class Store {
   std::vector<FilePtr> files_by_rank() const;
 
   std::string dir_;
+  int lock_fd_ = -1;  // flock on <dir>/LOCK: one writer per partition, across processes
   Options options_;
   SyncListener on_sync_;
   Keydir keydir_;

@@ -184,6 +184,17 @@ test('close: later calls fail with KV_CLOSED; close twice is fine; reopen sees t
   await other.close();
 });
 
+test('a partition open in one backend is refused by another (KV_IO_ERROR) until closed', async () => {
+  const dir = tempDir();
+  const first = await createLogBackend({ dir, autoMerge: false });
+  const second = await createLogBackend({ dir, autoMerge: false });
+  await (await first.open(3)).put(b('k'), b('v'));
+  await rejectsWith(second.open(3), 'KV_IO_ERROR');
+  await first.close();
+  assert.is(str((await second.open(3)).getSync!(b('k'))), 'v');
+  await second.close();
+});
+
 test('open returns the same store; partitions lists the ones with data; drop deletes them', async () => {
   const dir = tempDir();
   const backend = await createLogBackend({ dir, autoMerge: false });
