@@ -58,6 +58,9 @@ export class ClusterNode implements ClusterNodeApi {
   private started = false;
   /** Heard from another node at least once (always true for a node without seeds: it starts the cluster). */
   private heard: boolean;
+  private ringChanges = 0;
+  /** A client request or FORWARD was coordinated before the first ring change. */
+  private coordinatedOnFirstRing = false;
   /** Ring-change hinting runs one at a time, in ring order. */
   private rehinting: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -208,8 +211,12 @@ export class ClusterNode implements ClusterNodeApi {
     if (!this.ringState.update(this.gossiper.view)) return;
     const after = this.ringState.ring;
     this.log('info', `ring rebuilt over ${this.memberCount()} members, version ${this.ringState.version.toString(16)}`);
-    // A ring this node never served by (before it heard from anyone) placed nothing.
-    if (!this.heard || !this.started || this.stopped) return;
+    const first = this.ringChanges++ === 0;
+    // The ring a node starts with covers only itself; unless this node
+    // coordinated requests by it (a node without seeds may), the data it holds
+    // was placed by earlier rings (before a restart, or by peers), and hinting
+    // all of it to everyone would flood handoff after every restart.
+    if ((first && !this.coordinatedOnFirstRing) || !this.started || this.stopped) return;
     const run = this.rehinting.then(() => this.rehint(before, after));
     this.rehinting = run.catch(() => undefined);
     this.background(run, 'hinting data for its new replicas after a ring change');
@@ -259,10 +266,12 @@ export class ClusterNode implements ClusterNodeApi {
   // ------------------------------------------------------------------ KvService
 
   get(key: Uint8Array, r: number, timeoutMs: number): Promise<ReadResult> {
+    if (this.ringChanges === 0) this.coordinatedOnFirstRing ||= this.heard;
     return this.coordinator.get(key, r, timeoutMs);
   }
 
   put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, timeoutMs: number): Promise<WriteResult> {
+    if (this.ringChanges === 0) this.coordinatedOnFirstRing ||= this.heard;
     return this.coordinator.put(key, value, context, w, timeoutMs);
   }
 
@@ -285,6 +294,7 @@ export class ClusterNode implements ClusterNodeApi {
 
   handlePeer(from: NodeId, request: PeerRequest): Promise<PeerReply> {
     if (this.hintStore === undefined) return Promise.reject(new KvError('KV_UNAVAILABLE', 'node is starting'));
+    if (request.type === 'FORWARD' && this.ringChanges === 0) this.coordinatedOnFirstRing ||= this.heard;
     return this.handler.handle(from, request);
   }
 

@@ -262,6 +262,20 @@ test('after nodes join, data written under the smaller ring reaches every replic
   await c.stopAll();
 });
 
+test('a restarted node does not re-hint the data it already held', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3']);
+  for (let i = 0; i < 30; i++) await c.node('n1').put(bytes(`held${i}`), bytes('v'), new Uint8Array(0), 3, 0);
+  // Peers keep writing to n2 while it comes back: those copies were placed by their rings, not its own.
+  await c.crash('n2');
+  await c.restart('n2');
+  await c.converge();
+  await c.node('n1').put(bytes('during'), bytes('v'), new Uint8Array(0), 2, 0);
+  await c.clock.advance(3000);
+  assert.is(c.members.get('n2')!.stats.counter('ringChangeHints'), 0);
+  assert.equal(c.node('n2').status().hintsPending, {});
+  await c.stopAll();
+});
+
 test('a forwarded request whose answers are lost ends by its deadline', async () => {
   const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4'], { requestTimeoutMs: 1500 });
   const key = keyWhere(c, (p) => !p.includes('n4'));
