@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createClient } from '../../src/client/index.js';
 
 /** The repository root (bench/lib/ is two levels down). */
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -138,6 +139,28 @@ const capture = (c: ChildProcess): (() => string) => {
   return () => out;
 };
 
+/**
+ * A node listens before its storage is open and answers KV_UNAVAILABLE
+ * ("node is starting") until then; STATS succeeds once it serves requests.
+ */
+export const waitForRingkvReady = async (port: number, timeoutMs: number): Promise<void> => {
+  const client = createClient({ nodes: [`127.0.0.1:${port}`], timeoutMs: 2000, retries: 0 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      try {
+        await client.stats();
+        return;
+      } catch (e) {
+        if (Date.now() > deadline) throw new Error(`ringkv node on port ${port} not ready within ${timeoutMs} ms: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } finally {
+    await client.close();
+  }
+};
+
 export interface RingkvNodeOptions {
   readonly backend: string;
   readonly durability?: 'none' | 'interval' | 'always';
@@ -178,6 +201,7 @@ export const spawnRingkvNode = async (o: RingkvNodeOptions): Promise<Spawned> =>
   const what = `ringkv node (${o.backend}${o.durability ? `/${o.durability}` : ''})`;
   try {
     await waitForPort(port, o.startTimeoutMs ?? 30_000, child, what);
+    await waitForRingkvReady(port, o.startTimeoutMs ?? 30_000);
   } catch (e) {
     await stopProcess(child, 500);
     rmSync(dir, { recursive: true, force: true });
