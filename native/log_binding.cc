@@ -139,7 +139,76 @@ void RefForSync(Napi::Env env, StoreBox* box) {
   }
 }
 
-// logOpen(dir, maxFileBytes, durability 0|1|2, syncIntervalMs, mergeThreshold, onSync) -> handle
+// Recovery reads every hint or data file: off the JS thread.
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, StoreBox* box, Napi::Promise::Deferred deferred)
+      : Napi::AsyncWorker(env, "ringkvLogOpen"), box_(box), deferred_(deferred) {}
+  ~OpenWorker() override { delete box_; }  // still set only when open failed
+  void Execute() override {
+    try {
+      box_->store->open();
+    } catch (const StoreError& e) {
+      status_ = e.status();
+      message_ = e.what();
+    } catch (const std::exception& e) {
+      status_ = Status::kIoError;
+      message_ = e.what();
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (status_ != Status::kOk) {
+      deferred_.Reject(StatusError(env, status_, message_).Value());
+      return;
+    }
+    StoreBox* box = box_;
+    box_ = nullptr;
+    deferred_.Resolve(Napi::External<StoreBox>::New(env, box, [](Napi::Env, StoreBox* b) { delete b; }));
+  }
+
+ private:
+  StoreBox* box_;
+  Napi::Promise::Deferred deferred_;
+  Status status_ = Status::kOk;
+  std::string message_;
+};
+
+// Closing syncs and writes the active file's hint: off the JS thread too.
+class CloseWorker : public Napi::AsyncWorker {
+ public:
+  CloseWorker(Napi::Env env, StoreBox* box, Napi::Value keep, Napi::Promise::Deferred deferred)
+      : Napi::AsyncWorker(env, "ringkvLogClose"), box_(box), store_(box->store), deferred_(deferred) {
+    keep_ = Napi::Persistent(keep);  // the handle stays alive until we are done
+  }
+  void Execute() override {
+    try {
+      store_->close();
+    } catch (const StoreError& e) {
+      status_ = e.status();
+      message_ = e.what();
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    box_->release();
+    box_->read_ref.Reset();
+    box_->read_data = nullptr;
+    box_->read_bytes = 0;
+    if (status_ != Status::kOk) deferred_.Reject(StatusError(env, status_, message_).Value());
+    else deferred_.Resolve(env.Undefined());
+  }
+
+ private:
+  StoreBox* box_;
+  std::shared_ptr<Store> store_;
+  Napi::Reference<Napi::Value> keep_;
+  Napi::Promise::Deferred deferred_;
+  Status status_ = Status::kOk;
+  std::string message_;
+};
+
+// logOpen(dir, maxFileBytes, durability 0|1|2, syncIntervalMs, mergeThreshold, onSync) -> Promise<handle>
 Napi::Value LogOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double max_file, durability, interval, threshold;
@@ -191,14 +260,9 @@ Napi::Value LogOpen(const Napi::CallbackInfo& info) {
   box->store = store;
   box->bridge = bridge;
   box->durability = options.durability;
-  try {
-    store->open();
-  } catch (const StoreError& e) {
-    delete box;
-    StatusError(env, e.status(), e.what()).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::External<StoreBox>::New(env, box, [](Napi::Env, StoreBox* b) { delete b; });
+  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  (new OpenWorker(env, box, deferred))->Queue();
+  return deferred.Promise();
 }
 
 Napi::Value LogPut(const Napi::CallbackInfo& info) {
@@ -330,24 +394,20 @@ Napi::Value LogStats(const Napi::CallbackInfo& info) {
   });
 }
 
+// logClose(h) -> Promise<void>. From the call on, every other function
+// fails with KV_CLOSED; a second close resolves at once.
 Napi::Value LogClose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   StoreBox* box;
   if (!BoxArg(info, &box)) return env.Undefined();
-  return Guard(env, [&]() -> Napi::Value {
-    if (box->store->closed()) return env.Undefined();
-    try {
-      box->store->close();
-    } catch (...) {
-      box->release();
-      throw;
-    }
-    box->release();
-    box->read_ref.Reset();
-    box->read_data = nullptr;
-    box->read_bytes = 0;
-    return env.Undefined();
-  });
+  Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+  if (box->store->closed()) {
+    deferred.Resolve(env.Undefined());
+    return deferred.Promise();
+  }
+  box->store->closing = true;
+  (new CloseWorker(env, box, info[0], deferred))->Queue();
+  return deferred.Promise();
 }
 
 // logFoldOpen(h, keysOnly) -> fold handle over a snapshot of the keydir.

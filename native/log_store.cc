@@ -416,7 +416,7 @@ static void check_open(bool closed) {
 }
 
 uint64_t Store::put(const uint8_t* key, size_t key_bytes, const uint8_t* value, size_t value_bytes) {
-  check_open(closed_);
+  check_open(closed_ || closing);
   if (key_bytes > kMaxKeyBytes) throw StoreError(Status::kTooLarge, "key is larger than 65535 bytes");
   if (value_bytes > kMaxValueBytes) throw StoreError(Status::kTooLarge, "value is larger than 64 MiB");
   size_t n = record_bytes(key_bytes, value_bytes);
@@ -447,7 +447,7 @@ uint64_t Store::put(const uint8_t* key, size_t key_bytes, const uint8_t* value, 
 }
 
 uint64_t Store::remove(const uint8_t* key, size_t key_bytes) {
-  check_open(closed_);
+  check_open(closed_ || closing);
   if (key_bytes > kMaxKeyBytes) throw StoreError(Status::kTooLarge, "key is larger than 65535 bytes");
   Loc prev;
   if (!keydir_.find(key, key_bytes, &prev)) return write_seq_;  // absent: nothing to write
@@ -471,7 +471,7 @@ uint64_t Store::remove(const uint8_t* key, size_t key_bytes) {
 }
 
 uint64_t Store::batch(uint8_t* records, size_t bytes) {
-  check_open(closed_);
+  check_open(closed_ || closing);
   // Check the whole layout before writing anything.
   uint64_t ts = now_ms();
   size_t off = 0;
@@ -548,7 +548,7 @@ uint64_t Store::batch(uint8_t* records, size_t bytes) {
 }
 
 bool Store::get(const uint8_t* key, size_t key_bytes, const uint8_t** value, uint32_t* value_bytes) {
-  check_open(closed_);
+  check_open(closed_ || closing);
   Loc loc;
   if (!keydir_.find(key, key_bytes, &loc)) return false;
   const DataFile& f = *files_[loc.file];
@@ -568,7 +568,7 @@ bool Store::get(const uint8_t* key, size_t key_bytes, const uint8_t** value, uin
 }
 
 uint64_t Store::request_sync() {
-  check_open(closed_);
+  check_open(closed_ || closing);
   uint64_t seq = write_seq_;
   if (seq > synced_seq_seen_) {
     {
@@ -706,7 +706,7 @@ void Store::write_hint(const FilePtr& f) {
 }
 
 StoreStats Store::stats() const {
-  check_open(closed_);
+  check_open(closed_ || closing);
   uint64_t files = 0;
   for (const FilePtr& f : files_) files += f ? 1 : 0;
   return StoreStats{keydir_.size(), live_bytes_,      total_bytes_ - live_bytes_, files,
@@ -754,7 +754,7 @@ void Store::close() {
 }
 
 std::unique_ptr<FoldSnapshot> Store::fold_snapshot(bool keys_only) {
-  check_open(closed_);
+  check_open(closed_ || closing);
   auto snap = std::make_unique<FoldSnapshot>();
   snap->keys_only = keys_only;
   snap->files = files_;
@@ -790,7 +790,7 @@ bool past_threshold(const DataFile& f, double threshold) {
 }  // namespace
 
 size_t Store::merge_candidates() const {
-  if (closed_) return 0;
+  if (closed_ || closing) return 0;
   size_t n = 0;
   for (const FilePtr& f : files_) {
     if (f && f != active_ && past_threshold(*f, options_.merge_threshold)) n++;
@@ -799,7 +799,7 @@ size_t Store::merge_candidates() const {
 }
 
 std::unique_ptr<MergeJob> Store::merge_prepare(bool all) {
-  check_open(closed_);
+  check_open(closed_ || closing);
   if (merging) return nullptr;
   std::vector<FilePtr> closed = files_by_rank();
   closed.erase(std::remove(closed.begin(), closed.end(), active_), closed.end());
@@ -841,7 +841,7 @@ void Store::merge_phase1(MergeJob* job) {
 }
 
 bool Store::merge_middle(MergeJob* job) {
-  if (closed_ || job->cancelled) return false;
+  if (closed_ || closing || job->cancelled) return false;
   // Keep a tombstone only while its key is absent: if the key was written
   // again, that newer record already wins, and a copied tombstone (ranked
   // above every closed file) would wrongly shadow it on reload.
@@ -1015,7 +1015,7 @@ void Store::merge_abort(MergeJob* job) {
 
 uint32_t Store::merge_finish(MergeJob* job) {
   merging = false;
-  if (closed_ || job->cancelled || !job->error.empty()) return 0;
+  if (closed_ || closing || job->cancelled || !job->error.empty()) return 0;
   std::vector<FilePtr> outs;
   for (const auto& o : job->outputs) {
     FilePtr f = open_file(o.rank, false, false);

@@ -138,7 +138,8 @@ class Store {
   Store(std::string dir, Options options, SyncListener on_sync);
   ~Store();
 
-  // Recovers the partition from disk and starts the threads.
+  // Recovers the partition from disk and starts the threads. Runs on a
+  // worker thread, before anything else can reach the store.
   void open();
   // Each write returns its sequence number; with durability `always` a sync
   // covering it has been requested.
@@ -162,8 +163,10 @@ class Store {
 
   size_t count() const { return keydir_.size(); }
   StoreStats stats() const;
+  // May run off the JS thread once `closing` is set (no JS-thread entry
+  // point proceeds after that).
   void close();
-  bool closed() const { return closed_; }
+  bool closed() const { return closed_ || closing; }
 
   std::unique_ptr<FoldSnapshot> fold_snapshot(bool keys_only);
   // Reads the value of a snapshot entry (CRC-checked).

@@ -117,7 +117,8 @@ export interface LogNativeStats {
  */
 export interface NativeLog {
   /**
-   * Opens (recovering) the partition in `dir`. `onSync(seq, code, message)` is
+   * Opens the partition in `dir`, recovering it on a worker thread (hints or
+   * a scan, torn tail cut), and resolves with its handle. `onSync(seq, code, message)` is
    * called on the JS thread after each fdatasync round someone waits for:
    * every write with sequence number <= seq is then on stable storage (or
    * `code` says why not).
@@ -129,7 +130,7 @@ export interface NativeLog {
     syncIntervalMs: number,
     mergeThreshold: number,
     onSync: (seq: number, code: string | null, message: string) => void,
-  ): LogHandle;
+  ): Promise<LogHandle>;
   /** Appends a record; returns the write's sequence number. */
   logPut(h: LogHandle, key: Uint8Array, value: Uint8Array): number;
   /** Appends a tombstone when the key exists; returns the sequence number to wait for. */
@@ -146,8 +147,8 @@ export interface NativeLog {
   logSync(h: LogHandle): number;
   logCount(h: LogHandle): number;
   logStats(h: LogHandle): LogNativeStats;
-  /** Stops the threads, syncs, unmaps. Later calls throw KV_CLOSED. */
-  logClose(h: LogHandle): void;
+  /** Stops the threads, syncs, writes the active file's hint, unmaps (on a worker thread). Calls made after it throw KV_CLOSED. */
+  logClose(h: LogHandle): Promise<void>;
   logFoldOpen(h: LogHandle, keysOnly: boolean): LogFoldHandle;
   /** Fills buf with [u32 keyLen][u32 valueLen][key][value]...; returns the count, 0 at the end, -(bytes needed) when one entry does not fit. */
   logFoldNext(f: LogFoldHandle, buf: Uint8Array): number;

@@ -117,23 +117,32 @@ export class LogPartitionStore implements PartitionStore {
   private merging: Promise<number> | undefined;
   private mergeTimer: NodeJS.Timeout | undefined;
 
-  /** Use `createLogBackend(...).open(p)`; exported for the type and for benches. */
-  constructor(config: StoreConfig) {
-    this.config = config;
-    this.partition = config.partition;
-    this.durability = config.durability;
+  /** Opens (recovering off the JS thread) one partition; `createLogBackend(...).open(p)` is the usual way. */
+  static async open(config: StoreConfig): Promise<LogPartitionStore> {
+    // The sync callback needs the store, which needs the handle: late-bind it.
+    let store: LogPartitionStore | undefined;
+    let handle: LogHandle;
     try {
-      this.handle = nativeLog.logOpen(
+      handle = await nativeLog.logOpen(
         config.dir,
         config.maxFileBytes,
         durabilityCode[config.durability],
         config.syncIntervalMs,
         config.mergeThreshold,
-        (seq, code, message) => this.onSync(seq, code, message),
+        (seq, code, message) => store?.onSync(seq, code, message),
       );
     } catch (e) {
       throw toKvError(e);
     }
+    store = new LogPartitionStore(config, handle);
+    return store;
+  }
+
+  private constructor(config: StoreConfig, handle: LogHandle) {
+    this.config = config;
+    this.partition = config.partition;
+    this.durability = config.durability;
+    this.handle = handle;
     nativeLog.logSetReadBuffer(this.handle, this.readBuf);
     this.registered = this.readBuf;
     if (config.autoMerge) {
@@ -413,7 +422,7 @@ export class LogPartitionStore implements PartitionStore {
       try {
         if (this.merging !== undefined) await this.merging.catch(() => 0);
         // Stops the threads and releases the files even when the sync failed.
-        nativeLog.logClose(this.handle);
+        await nativeLog.logClose(this.handle);
         if (failure !== undefined) throw failure;
       } catch (e) {
         throw toKvError(e);
@@ -457,7 +466,7 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
   const dir = options.dir;
   await mkdir(dir, { recursive: true });
 
-  const stores = new Map<number, LogPartitionStore>();
+  const stores = new Map<number, Promise<LogPartitionStore>>();
   let closed = false;
   const checkOpen = (): void => {
     if (closed) throw new KvError('KV_CLOSED', 'log backend is closed');
@@ -471,7 +480,7 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
       checkOpen();
       const existing = stores.get(partition);
       if (existing !== undefined) return existing;
-      const store = new LogPartitionStore({
+      const opening = LogPartitionStore.open({
         dir: partitionDir(dir, partition),
         partition,
         durability,
@@ -481,17 +490,21 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
         autoMerge,
         mergeCheckIntervalMs,
         onClosed: (p) => {
-          if (stores.get(p) === store) stores.delete(p);
+          if (stores.get(p) === opening) stores.delete(p);
         },
       });
-      stores.set(partition, store);
-      return store;
+      // Concurrent opens of one partition share the recovery; a failed open is forgotten.
+      stores.set(partition, opening);
+      opening.catch(() => {
+        if (stores.get(partition) === opening) stores.delete(partition);
+      });
+      return opening;
     },
     async drop(partition: number): Promise<void> {
       partitionArg(partition);
       checkOpen();
       const store = stores.get(partition);
-      if (store !== undefined) await store.close();
+      if (store !== undefined) await (await store.catch(() => undefined))?.close();
       await rm(partitionDir(dir, partition), { recursive: true, force: true });
     },
     async partitions(): Promise<number[]> {
@@ -514,7 +527,7 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      await Promise.all([...stores.values()].map((s) => s.close()));
+      await Promise.all([...stores.values()].map(async (s) => (await s.catch(() => undefined))?.close()));
     },
   };
   return backend;

@@ -329,7 +329,7 @@ test('merge while writes continue: later writes win, nothing is lost', async () 
 
 test('a merge that completes in the middle of a fold does not disturb it', async () => {
   const dir = tempDir();
-  const h = nativeLog.logOpen(dir, 16384, 0, 1000, 0.5, () => {});
+  const h = await nativeLog.logOpen(dir, 16384, 0, 1000, 0.5, () => {});
   for (let i = 0; i < 2000; i++) nativeLog.logPut(h, b(`k${i}`), Buffer.alloc(100, i % 256));
   for (let i = 0; i < 2000; i += 2) nativeLog.logPut(h, b(`k${i}`), Buffer.alloc(100, (i + 1) % 256));
   const f = nativeLog.logFoldOpen(h, false);
@@ -358,7 +358,7 @@ test('a merge that completes in the middle of a fold does not disturb it', async
     const want = Buffer.alloc(100, (i % 2 === 0 ? i + 1 : i) % 256);
     assert.ok(seen.get(`k${i}`)?.equals(want), `k${i}`);
   }
-  nativeLog.logClose(h);
+  await nativeLog.logClose(h);
 });
 
 test('a tombstone survives a merge while an older file still holds the key', async () => {
@@ -502,7 +502,7 @@ test('bad arguments are TypeErrors, in TypeScript and in the addon itself', asyn
   assert.throws(() => n.logOpen!(5, 1, 1, 1, 0.5, () => {}), TypeError);
   assert.throws(() => n.logOpen!(tempDir(), 1, 7, 1, 0.5, () => {}), RangeError);
   assert.throws(() => n.logFoldNext!(null, b('x')), TypeError);
-  const h = nativeLog.logOpen(tempDir(), 4096, 0, 1000, 0.5, () => {});
+  const h = await nativeLog.logOpen(tempDir(), 4096, 0, 1000, 0.5, () => {});
   assert.throws(() => n.logGet!(h, 'k'), TypeError);
   assert.throws(() => n.logFoldNext!(h, b('x')), TypeError, 'a store handle is not a fold handle');
   const f = nativeLog.logFoldOpen(h, true);
@@ -518,7 +518,7 @@ test('bad arguments are TypeErrors, in TypeScript and in the addon itself', asyn
     assert.is((e as { code?: string }).code, 'KV_BAD_ARGUMENT');
   }
   assert.is(nativeLog.logCount(h), 0);
-  nativeLog.logClose(h);
+  await nativeLog.logClose(h);
   try {
     nativeLog.logPut(h, b('k'), b('v'));
     assert.unreachable();
