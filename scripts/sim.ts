@@ -34,13 +34,13 @@ const start = value('start') ?? 1;
 const naive = flag('naive');
 const readinessGate = !flag('ungated');
 const profile = flag('harsh')
-  ? { clientCount: 5, opsPerClient: 10, keyCount: 2, activeMs: 12_000, maxPartitions: 3, maxCrashes: 3, maxFaultMs: 7000 }
+  ? { clientCount: 5, opsPerClient: 10, keyCount: 2, activeMs: 12_000, maxPartitions: 3, maxCrashes: 3, maxPauses: 3, maxFaultMs: 7000 }
   : {};
 const makeFactory = (ids: readonly string[]): NodeFactory =>
   naive ? (o) => new NaiveNode(o, { peers: ids, pushIntervalMs: 1000 }) : (o) => new ClusterNode(o);
 
 const printFailure = (r: ScenarioResult): void => {
-  console.log(`FAIL seed ${r.seed} (${r.nodeCount} nodes, ${r.crashes} crashes, ${r.partitions} partitions, trace ${r.traceHash.slice(0, 16)})`);
+  console.log(`FAIL seed ${r.seed} (${r.nodeCount} nodes, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, trace ${r.traceHash.slice(0, 16)})`);
   for (const v of r.violations) console.log(`  - ${v}`);
   console.log(`  replay: RINGKV_SIM_SEED=${r.seed} npm run sim`);
 };
@@ -51,7 +51,7 @@ if (single !== undefined) {
   if (flag('quiet') === false) for (const line of r.trace) console.log(line);
   console.log(
     `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'}; ${r.nodeCount} nodes, ${r.events} events, ${r.simMs} simulated ms, ` +
-      `${r.acknowledged}/${r.attempted} adds acknowledged, ${r.crashes} crashes, ${r.partitions} partitions, ` +
+      `${r.acknowledged}/${r.attempted} adds acknowledged, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, ` +
       `messages ${JSON.stringify(r.messages)}, counters ${JSON.stringify(r.counters)}, max siblings ${r.maxSiblings}; trace sha256 ${r.traceHash}`,
   );
   if (!r.ok) printFailure(r);

@@ -1,8 +1,8 @@
 /**
  * The deterministic simulation of issue 5 item 6 with the real ClusterNode:
- * concurrent set-union clients under drops, delays, reordering, partitions
- * and crash+restart; after healing, every primary replica holds the same
- * object and every acknowledged add. 200 seeds per run: 100 fixed ones and
+ * concurrent set-union clients under drops, delays, reordering, partitions,
+ * process pauses and crash+restart; after healing, every primary replica
+ * holds the same object and every acknowledged add. 200 seeds per run: 100 fixed ones and
  * 100 drawn from the run's RINGKV_SEED, so each run also explores new ones.
  * A failing seed is printed with its replay command.
  */
@@ -26,7 +26,7 @@ const report = (r: ScenarioResult): string =>
   `seed ${r.seed} failed (replay: RINGKV_SIM_SEED=${r.seed} npm run sim):\n  ${r.violations.join('\n  ')}\n  last trace lines:\n    ${r.trace.slice(-25).join('\n    ')}`;
 
 test('200 seeds: after faults heal, every primary replica converges and keeps every acknowledged add', async () => {
-  const totals = { acknowledged: 0, attempted: 0, crashes: 0, partitions: 0, dropped: 0, blocked: 0, failedSeeds: [] as number[] };
+  const totals = { acknowledged: 0, attempted: 0, crashes: 0, partitions: 0, pauses: 0, dropped: 0, blocked: 0, failedSeeds: [] as number[] };
   const counters: Record<string, number> = {};
   const failures: string[] = [];
   for (const seed of [...FIXED_SEEDS, ...RUN_SEEDS]) {
@@ -35,6 +35,7 @@ test('200 seeds: after faults heal, every primary replica converges and keeps ev
     totals.attempted += r.attempted;
     totals.crashes += r.crashes;
     totals.partitions += r.partitions;
+    totals.pauses += r.pauses;
     totals.dropped += r.messages.dropped;
     totals.blocked += r.messages.blocked;
     for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
@@ -48,6 +49,7 @@ test('200 seeds: after faults heal, every primary replica converges and keeps ev
   // The faults must actually have happened, and writes must have been both acknowledged and refused.
   assert.ok(totals.crashes > 50, `only ${totals.crashes} crashes`);
   assert.ok(totals.partitions > 50, `only ${totals.partitions} partitions`);
+  assert.ok(totals.pauses > 50, `only ${totals.pauses} pauses`);
   assert.ok(totals.dropped > 0 && totals.blocked > 0, 'no message was dropped or blocked');
   assert.ok(totals.acknowledged > totals.attempted / 2, `${totals.acknowledged} of ${totals.attempted} adds acknowledged`);
   assert.ok(totals.acknowledged < totals.attempted, 'no add ever failed: the faults did not bite');

@@ -120,6 +120,24 @@ test('SimNetwork drops every message at dropRate 1 (requests time out)', async (
   await w.shutdown();
 });
 
+test('a paused node handles nothing until it resumes, then everything that arrived, in order', async () => {
+  const w = await naiveWorld(5, ['n1', 'n2']);
+  const get = { type: 'REPLICA_GET', partition: 0, key: Buffer.from('k') } as const;
+  const t0 = w.now();
+  w.pause('n2', 1000);
+  // The request reaches n2 while it is stopped: the 300 ms timeout fires first.
+  const late = await w.settle(w.node('n1').transport.request('n2', get, 300)).catch((e: unknown) => e);
+  assert.is((late as { code: string }).code, 'KV_TIMEOUT');
+  // A client call made during the pause is answered only after it.
+  const read = await w.settle(w.call('n2', 'client get', (n) => n.get(Buffer.from('k'), 0, 1000)));
+  assert.is(read.found, false);
+  assert.ok(w.now() >= t0 + 1000, `answered at ${w.now() - t0} ms into a 1000 ms pause`);
+  const lines = w.traceLines();
+  const resumed = lines.findIndex((l) => / n1>n2 #\d+ REPLICA_GET/.test(l));
+  assert.ok(resumed >= 0 && Number(lines[resumed]!.split(' ')[0]) >= t0 + 1000, lines[resumed]);
+  await w.shutdown();
+});
+
 test('a restarted node keeps its disk and its replica id, and comes back with a higher incarnation', async () => {
   const w = await naiveWorld(4, ['n1', 'n2']);
   const key = Buffer.from('durable');

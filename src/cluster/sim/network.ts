@@ -126,10 +126,15 @@ export class SimNetwork {
     const delayMs = this.random.chance(f.slowRate)
       ? this.random.int(f.maxDelayMs + 1, Math.max(f.maxDelayMs + 1, f.slowDelayMs))
       : this.random.int(f.minDelayMs, f.maxDelayMs);
-    this.scheduler.at(delayMs, `${from}>${to} ${what}`, () => {
-      this.counters.delivered++;
-      arrive();
-    });
+    this.scheduler.at(
+      delayMs,
+      `${from}>${to} ${what}`,
+      () => {
+        this.counters.delivered++;
+        arrive();
+      },
+      to,
+    );
   }
 
   endpoint(node: NodeId): SimTransport | undefined {

@@ -43,9 +43,10 @@ export interface ScenarioOptions {
   readonly quietMs?: number;
   /** Inject faults (default true). */
   readonly faults?: boolean;
-  /** Up to this many partitions and crashes each, and the longest one (defaults 2, 2, 4000 ms). */
+  /** Up to this many partitions, crashes and pauses each, and the longest one (defaults 2, 2, 2, 4000 ms). */
   readonly maxPartitions?: number;
   readonly maxCrashes?: number;
+  readonly maxPauses?: number;
   readonly maxFaultMs?: number;
   /**
    * Clients use a node only once it counts every member (ClusterNodeApi.
@@ -72,6 +73,7 @@ export interface ScenarioResult {
   readonly acknowledged: number;
   readonly crashes: number;
   readonly partitions: number;
+  readonly pauses: number;
   readonly messages: { readonly sent: number; readonly dropped: number; readonly blocked: number; readonly refused: number };
   /** Node counters summed over nodes and incarnations (hintsStored, hintsDelivered, readRepairs, forwarded). */
   readonly counters: Readonly<Record<string, number>>;
@@ -140,6 +142,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   let attempted = 0;
   let crashes = 0;
   let partitions = 0;
+  let pauses = 0;
   let maxSiblings = 0;
   // A client gives up on a call this long after the node's own deadline (a node that crashed never answers).
   const clientPatienceMs = config.requestTimeoutMs + 2000;
@@ -172,10 +175,11 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       const element = `c${c}.${i}`;
       attempted++;
       try {
-        const read = await patient(world.service(via).get(key, 0, config.requestTimeoutMs), `c${c} get`);
+        const read = await patient(world.call(via, `c${c} get ${key.toString()} via ${via}`, (n) => n.get(key, 0, config.requestTimeoutMs)), `c${c} get`);
         const set = unionOf(read);
         set.add(element);
-        await patient(world.service(via).put(key, encodeSet(set), read.context, 0, config.requestTimeoutMs), `c${c} put`);
+        const value = encodeSet(set);
+        await patient(world.call(via, `c${c} put ${key.toString()} via ${via}`, (n) => n.put(key, value, read.context, 0, config.requestTimeoutMs)), `c${c} put`);
         acked.get(key.toString())!.add(element);
         world.trace(`c${c} ack ${key.toString()} +${element} via ${via} (${set.size})`);
       } catch (e) {
@@ -216,6 +220,16 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
         crashes++;
         world.crash(victim);
         world.schedule(downMs, `fault restart ${victim}`, () => world.restart(victim));
+      });
+    }
+    const pauseCount = f.int(0, o.maxPauses ?? 2);
+    for (let i = 0; i < pauseCount; i++) {
+      const at = f.int(0, activeMs - 1);
+      const pauseMs = f.int(200, maxFaultMs);
+      const victim = f.pick(nodeIds);
+      world.schedule(at, `fault pause ${victim}`, () => {
+        pauses++;
+        world.pause(victim, pauseMs);
       });
     }
   }
@@ -296,6 +310,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
     acknowledged: ackedCount,
     crashes,
     partitions,
+    pauses,
     messages: { sent: c.sent, dropped: c.dropped, blocked: c.blocked, refused: c.refused },
     counters,
     maxSiblings,

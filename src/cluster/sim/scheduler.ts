@@ -8,11 +8,14 @@
 import type { Clock, Timer } from '../effects.js';
 
 export interface SimEvent {
-  readonly atMs: number;
-  readonly seq: number;
+  /** When it runs; changed only by `Scheduler.defer`. */
+  atMs: number;
+  seq: number;
   /** What the trace records when the event runs. */
   readonly label: string;
   readonly run: () => void;
+  /** The node whose process runs it (its timers, messages arriving at it); a paused node's events wait. */
+  readonly owner: string | undefined;
   cancelled: boolean;
 }
 
@@ -31,11 +34,23 @@ export class Scheduler {
   }
 
   /** Queues `run` at now + delayMs (delayMs ≥ 0). */
-  at(delayMs: number, label: string, run: () => void): SimEvent {
+  at(delayMs: number, label: string, run: () => void, owner?: string): SimEvent {
     if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new RangeError(`delay must be a finite number ≥ 0, got ${delayMs}`);
-    const event: SimEvent = { atMs: this.nowMs + delayMs, seq: this.seq++, label, run, cancelled: false };
+    const event: SimEvent = { atMs: this.nowMs + delayMs, seq: this.seq++, label, run, owner, cancelled: false };
     this.push(event);
     return event;
+  }
+
+  /**
+   * Puts a popped event back, to run at `atMs` (≥ now) after everything
+   * already queued for that time. The same object is queued, so a timer
+   * cancelled meanwhile stays cancelled.
+   */
+  defer(event: SimEvent, atMs: number): void {
+    if (!(atMs >= this.nowMs)) throw new RangeError(`cannot defer to ${atMs}, before now ${this.nowMs}`);
+    event.atMs = atMs;
+    event.seq = this.seq++;
+    this.push(event);
   }
 
   /** Time of the next live event, or undefined when none is queued. */
@@ -127,10 +142,15 @@ export class SimClock implements Clock {
 
   setTimer(ms: number, fn: () => void): Timer {
     if (this.halted) return { cancel: () => undefined };
-    const event = this.scheduler.at(Math.max(0, ms), `${this.owner} timer`, () => {
-      this.live.delete(event);
-      fn();
-    });
+    const event = this.scheduler.at(
+      Math.max(0, ms),
+      `${this.owner} timer`,
+      () => {
+        this.live.delete(event);
+        fn();
+      },
+      this.owner,
+    );
     this.live.add(event);
     return {
       cancel: () => {

@@ -80,6 +80,8 @@ export class World {
   private readonly traceNodeLogs: boolean;
   private readonly ready: (node: ClusterNodeApi) => boolean;
   private eventCount = 0;
+  /** Nodes whose process is paused (SIGSTOP, a long GC), until the given time. */
+  private readonly pausedUntil = new Map<NodeId, number>();
   /** Errors thrown by event callbacks: a run with any is broken. */
   readonly errors: string[] = [];
 
@@ -157,6 +159,15 @@ export class World {
   async step(): Promise<boolean> {
     const e = this.scheduler.pop();
     if (e === undefined) return false;
+    const until = e.owner === undefined ? undefined : this.pausedUntil.get(e.owner);
+    if (until !== undefined) {
+      if (until > e.atMs) {
+        // The process is stopped: its timers and incoming messages wait, in order, until it resumes.
+        this.scheduler.defer(e, until);
+        return true;
+      }
+      this.pausedUntil.delete(e.owner!);
+    }
     this.eventCount++;
     this.trace(e.label);
     try {
@@ -244,6 +255,40 @@ export class World {
     }
   }
 
+  /**
+   * Stops the node's process for `ms` (as SIGSTOP, or a long GC pause): it
+   * keeps its state, but runs nothing until then; what arrives meanwhile is
+   * handled, in order, when it resumes.
+   */
+  pause(id: NodeId, ms: number): void {
+    const sim = this.node(id);
+    if (sim.private_.dataFence.isFenced) return;
+    this.pausedUntil.set(id, Math.max(this.pausedUntil.get(id) ?? 0, this.now() + ms));
+    this.trace(`${id} pause ${ms} ms`);
+  }
+
+  /**
+   * A client call to a node: runs `call` as an event of that node (so a
+   * paused node answers only once it resumes), or rejects with
+   * KV_UNAVAILABLE when the node is down or not ready.
+   */
+  call<T>(id: NodeId, label: string, call: (node: ClusterNodeApi) => T | Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.scheduler.at(
+        0,
+        label,
+        () => {
+          try {
+            Promise.resolve(call(this.service(id))).then(resolve, reject);
+          } catch (e) {
+            reject(e);
+          }
+        },
+        id,
+      );
+    });
+  }
+
   /** The node's process dies: no timer, message or storage call of it runs again; its disk stays. */
   crash(id: NodeId): void {
     const sim = this.node(id);
@@ -253,6 +298,7 @@ export class World {
     this.network.detach(id);
     sim.private_.dataFence.fence();
     sim.private_.hintFence.fence();
+    this.pausedUntil.delete(id);
     this.trace(`${id} crash`);
   }
 
