@@ -193,7 +193,9 @@ class PeerLink {
 
   private connect(): void {
     this.state = 'connecting';
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    const socket = connect({ host: this.host, port: this.port });
+    // Small request frames must not wait for Nagle's algorithm (and the peer's delayed ACK).
+    socket.setNoDelay(true);
     this.socket = socket;
     this.connectTimer = this.transport.clock.setTimer(this.transport.connectTimeoutMs, () =>
       this.lost(socket, new KvError('KV_UNAVAILABLE', `connect to ${this.address} timed out after ${this.transport.connectTimeoutMs} ms`)),

@@ -1,0 +1,176 @@
+/**
+ * Cluster benchmark (issue 5): three ringkv node processes on loopback
+ * (N=3 R=2 W=2), the SDK as a closed-loop load generator (50 requests in
+ * flight by default, spread evenly over the three nodes), a 50/50 get/put mix
+ * of 100-byte values over a preloaded key space. Then the same load on one
+ * standalone node in the same run, so the cost of replication is a ratio
+ * measured side by side (absolute figures on a shared 2-core box drift; a
+ * ratio holds better).
+ *
+ *   npm run bench:cluster [-- --duration-ms 5000] [--warmup-ms 1000]
+ *     [--inflight 50] [--keys 10000] [--value-bytes 100] [--get-fraction 0.5]
+ *     [--backend log] [--durability interval] [--quick]
+ *
+ * Targets (issue 5): ≥ 60k ops/s and p99.9 ≤ 10 ms for the cluster.
+ * Writes bench/results/cluster.json and bench/results/cluster.md. Every
+ * child process is killed by PID at the end (also on error or Ctrl-C).
+ */
+import { cpus, loadavg } from 'node:os';
+import { createClient, type Client } from '../src/client/index.js';
+import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
+import { fmtRate, fmtUs, summarize, type LatencySummary } from './lib/latency.js';
+import { spawnRingkvNode, type Spawned } from './lib/procs.js';
+import { environment, markdownTable, textTable, writeResults, type Row } from './lib/report.js';
+import { flag } from './lib/args.js';
+import { createRng } from './ycsb/random.js';
+
+const num = (name: string, fallback: number): number => {
+  const v = flag(name);
+  if (v === undefined || v === true) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${v}`);
+  return n;
+};
+const str = (name: string, fallback: string): string => {
+  const v = flag(name);
+  return typeof v === 'string' ? v : fallback;
+};
+
+const quick = flag('quick') === true;
+const durationMs = num('duration-ms', quick ? 2000 : 5000);
+// Long enough for V8 to optimise the hot paths of four processes sharing two cores.
+const warmupMs = num('warmup-ms', quick ? 2000 : 4000);
+const inflight = num('inflight', 50);
+const keys = num('keys', quick ? 2000 : 10_000);
+const valueBytes = num('value-bytes', 100);
+const getFraction = num('get-fraction', 0.5);
+const backend = str('backend', 'log');
+const durability = str('durability', 'interval') as 'none' | 'interval' | 'always';
+
+const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(12, '0')}`);
+
+interface Measured {
+  readonly setup: string;
+  readonly opsPerSec: number;
+  readonly ops: number;
+  readonly errors: number;
+  readonly firstError: string | undefined;
+  readonly latency: LatencySummary;
+  readonly nodeStats: readonly Record<string, number>[];
+}
+
+/** Preloads the keys, then runs the closed loop; loop i talks to clients[i % clients.length]. */
+const load = async (setup: string, clients: readonly Client[]): Promise<Measured> => {
+  const value = Buffer.alloc(valueBytes, 0x61);
+  // The latest context seen per key: a put carries it, so it supersedes what
+  // was there instead of adding a sibling (blind puts would grow every key's
+  // sibling list without bound over a run).
+  const contexts: (Uint8Array | undefined)[] = new Array(keys);
+  const put = (client: Client, i: number) =>
+    client.put(keyOf(i), value, contexts[i] !== undefined ? { context: contexts[i] } : {}).then((r) => {
+      contexts[i] = r.context;
+    });
+  await forEachConcurrent(keys, inflight, (i) => put(clients[i % clients.length]!, i));
+  const rngs = Array.from({ length: inflight }, (_, i) => createRng(1000 + i));
+  const r = await closedLoop({
+    inflight,
+    warmupMs,
+    durationMs,
+    op: (loop) => {
+      const rng = rngs[loop]!;
+      const client = clients[loop % clients.length]!;
+      const i = Math.floor(rng.next() * keys);
+      if (rng.next() >= getFraction) return put(client, i);
+      return client.getRaw(keyOf(i)).then((r) => {
+        contexts[i] = r.context;
+      });
+    },
+  });
+  const nodeStats = await Promise.all(clients.map((c) => c.stats().catch(() => ({}) as Record<string, number>)));
+  return { setup, opsPerSec: r.opsPerSec, ops: r.ops, errors: r.errors, firstError: r.firstError, latency: summarize(r.histogram), nodeStats };
+};
+
+const waitMembers = async (clients: readonly Client[], count: number, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const seen = await Promise.all(clients.map((c) => c.stats().then((s) => s['cluster.members'] ?? 0, () => 0)));
+    if (seen.every((m) => m === count)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the cluster did not see ${count} members within ${timeoutMs} ms`);
+};
+
+const runCluster = async (): Promise<Measured> => {
+  const nodes: Spawned[] = [];
+  const clients: Client[] = [];
+  try {
+    const common = ['--n', '3', '--r', '2', '--w', '2'];
+    nodes.push(await spawnRingkvNode({ backend, durability, extraArgs: [...common, '--node-id', 'n1', '--cluster'] }));
+    const seed = `127.0.0.1:${nodes[0]!.port}`;
+    for (const id of ['n2', 'n3']) nodes.push(await spawnRingkvNode({ backend, durability, extraArgs: [...common, '--node-id', id, '--join', seed] }));
+    for (const n of nodes) clients.push(createClient({ nodes: [`127.0.0.1:${n.port}`], timeoutMs: 5000 }));
+    await waitMembers(clients, 3, 30_000);
+    return await load('cluster: 3 nodes, N=3 R=2 W=2', clients);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    // What the nodes logged (warnings and errors; info is quiet) says why a run went wrong.
+    if (flag('node-output') === true) nodes.forEach((n, i) => console.log(`--- n${i + 1} output\n${n.output()}`));
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+};
+
+const runStandalone = async (): Promise<Measured> => {
+  const node = await spawnRingkvNode({ backend, durability });
+  const client = createClient({ nodes: [`127.0.0.1:${node.port}`], timeoutMs: 5000 });
+  try {
+    return await load('standalone: 1 node, N=R=W=1', [client]);
+  } finally {
+    await client.close();
+    await node.stop();
+  }
+};
+
+const main = async (): Promise<void> => {
+  console.log(
+    `bench:cluster  ${inflight} in flight, ${Math.round(getFraction * 100)}% get, ${valueBytes}-byte values, ${keys} keys, ` +
+      `${warmupMs} ms warm-up + ${durationMs} ms, backend ${backend}/${durability}, ${cpus().length} cpus, load ${loadavg()[0]!.toFixed(2)}`,
+  );
+  const loadBefore = loadavg()[0]!;
+  const cluster = await runCluster();
+  const standalone = await runStandalone();
+  // Every hop of a replicated request (client → coordinator → replica → back) waits for a CPU;
+  // on a box whose load average is far above its core count that wait dominates. Say so beside the numbers.
+  const loadAfter = loadavg()[0]!;
+  const results = [cluster, standalone];
+  const header: Row = ['setup', 'ops/s', 'p50', 'p99', 'p99.9', 'max', 'errors'];
+  const rows: Row[] = results.map((m) => [m.setup, Math.round(m.opsPerSec), fmtUs(m.latency.p50Us), fmtUs(m.latency.p99Us), fmtUs(m.latency.p999Us), fmtUs(m.latency.maxUs), m.errors]);
+  const ratio = standalone.opsPerSec > 0 ? cluster.opsPerSec / standalone.opsPerSec : 0;
+  const targets = {
+    opsPerSec: { target: 60_000, measured: Math.round(cluster.opsPerSec), met: cluster.opsPerSec >= 60_000 },
+    p999Ms: { target: 10, measured: cluster.latency.p999Us / 1000, met: cluster.latency.p999Us <= 10_000 },
+  };
+  console.log(textTable(header, rows));
+  console.log(`cluster / standalone throughput: ${ratio.toFixed(2)}x`);
+  console.log(`target ≥ 60k ops/s: ${fmtRate(cluster.opsPerSec)} ${targets.opsPerSec.met ? 'met' : 'NOT met'}; target p99.9 ≤ 10 ms: ${fmtUs(cluster.latency.p999Us)} ${targets.p999Ms.met ? 'met' : 'NOT met'}`);
+  for (const m of results) if (m.errors > 0) console.log(`${m.setup}: ${m.errors} errors, first: ${m.firstError}`);
+  const md = [
+    `# bench:cluster`,
+    '',
+    `${inflight} requests in flight from the SDK (spread evenly over the nodes), ${Math.round(getFraction * 100)}% get / ${Math.round((1 - getFraction) * 100)}% put, ${valueBytes}-byte values over ${keys} preloaded keys, ${durationMs} ms measured after ${warmupMs} ms warm-up, backend ${backend}/${durability}. Both setups ran in the same run on the same machine (1-min load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after, on ${cpus().length} cpus).`,
+    '',
+    markdownTable(header, rows),
+    '',
+    `cluster / standalone throughput: **${ratio.toFixed(2)}x**. Targets (issue 5): ≥ 60k ops/s — ${targets.opsPerSec.met ? 'met' : 'not met'} (${fmtRate(cluster.opsPerSec)}); p99.9 ≤ 10 ms — ${targets.p999Ms.met ? 'met' : 'not met'} (${fmtUs(cluster.latency.p999Us)}).`,
+    '',
+  ].join('\n');
+  const paths = writeResults('cluster', { environment: { ...environment(), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter }, options: { inflight, getFraction, valueBytes, keys, durationMs, warmupMs, backend, durability }, results, ratio, targets }, md);
+  console.log(`wrote ${paths.join(', ')}`);
+};
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
