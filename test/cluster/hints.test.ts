@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { check } from '../helpers/seed.js';
 import { HintStore, decodeHintKey, encodeHintKey } from '../../src/cluster/hints.js';
 import { createMemoryBackend } from '../../src/storage/memory.js';
+import { TestCluster } from '../helpers/fake_transport.js';
+import { MAX_BATCH_ITEMS } from '../../src/cluster/handoff.js';
 
 const enc = new TextEncoder();
 
@@ -69,6 +71,38 @@ test('a record that is not a hint is reported at open and left alone', async () 
   assert.is(bad.length, 1);
   assert.is(hs.count(), 0);
   assert.is(store.count(), 1);
+});
+
+test('many hints go over in batches of at most 256 items, one batch in flight per target', async () => {
+  // N = 2 on 3 nodes: with n3 down, each of its keys has one fallback.
+  const c = await TestCluster.start(['n1', 'n2', 'n3'], { n: 2, r: 1, w: 1 });
+  await c.clock.advance(5000);
+  await c.crash('n3');
+  await c.until(() => !c.node('n1').isUp('n3') && !c.node('n2').isUp('n3'));
+  for (let i = 0; i < 1600; i++) await c.node(i % 2 === 0 ? 'n1' : 'n2').put(enc.encode(`bulk${i}`), enc.encode('v'), new Uint8Array(0), 1, 0);
+  await c.clock.advance(10); // the last puts' copies to their fallbacks (W = 1 answered before them)
+  const total = (): number => (c.node('n1').status().hintsPending['n3'] ?? 0) + (c.node('n2').status().hintsPending['n3'] ?? 0);
+  assert.ok((c.node('n1').status().hintsPending['n3'] ?? 0) > MAX_BATCH_ITEMS, `${c.node('n1').status().hintsPending['n3']} hints on n1 for n3`);
+  const before = total();
+  const sizes: number[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  c.net.filter = (from, to, req, leg) => {
+    if (req.type === 'REPLICA_PUT_BATCH' && from === 'n1' && to === 'n3') {
+      if (leg === 'request') {
+        sizes.push(req.items.length);
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+      } else inFlight--;
+    }
+    return true;
+  };
+  await c.restart('n3');
+  await c.until(() => total() === 0);
+  assert.ok(sizes.length >= 2 && sizes.every((n) => n <= MAX_BATCH_ITEMS), `batch sizes ${sizes.join(',')}`);
+  assert.is(maxInFlight, 1);
+  const delivered = [...c.members.values()].reduce((a, m) => a + m.stats.counter('hintsDelivered'), 0);
+  assert.is(delivered, before);
+  await c.stopAll();
 });
 
 test.run();
