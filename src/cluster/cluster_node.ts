@@ -44,7 +44,7 @@ export class ClusterNode implements ClusterNodeApi {
   private readonly replica: Replica;
   private readonly clock: Clock;
   private readonly transport: Transport;
-  private readonly stats_: NodeStats;
+  private readonly nodeStats: NodeStats;
   private readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
   private readonly gossiper: Gossiper;
   private readonly ringState: RingState;
@@ -53,7 +53,7 @@ export class ClusterNode implements ClusterNodeApi {
   private readonly handoff: Handoff;
   private hintStore: HintStore | undefined;
   private readonly timers = new Set<Timer>();
-  private readonly background_ = new Set<Promise<unknown>>();
+  private readonly pending = new Set<Promise<unknown>>();
   private readonly gauged = new Set<NodeId>();
   private started = false;
   /** Heard from another node at least once (always true for a node without seeds: it starts the cluster). */
@@ -77,7 +77,7 @@ export class ClusterNode implements ClusterNodeApi {
     this.replica = options.replica;
     this.clock = options.clock;
     this.transport = options.transport;
-    this.stats_ = options.stats;
+    this.nodeStats = options.stats;
     this.log = options.log ?? (() => undefined);
     this.gossiper = new Gossiper({
       self: options.nodeId,
@@ -101,7 +101,7 @@ export class ClusterNode implements ClusterNodeApi {
     };
     const addHint = async (target: NodeId, partition: number, key: Uint8Array): Promise<void> => {
       await hints().add(target, partition, key);
-      this.stats_.add('hintsStored');
+      this.nodeStats.add('hintsStored');
       this.gaugeHintsFor(target);
     };
     const isUp = (node: NodeId): boolean => this.gossiper.isUp(node);
@@ -138,7 +138,7 @@ export class ClusterNode implements ClusterNodeApi {
     this.started = true;
     this.hintStore = await HintStore.open(this.options.hintBackend, (why) => this.log('warn', `hint store: skipping a record: ${why}`));
     if (this.hintStore.count() > 0) this.log('info', `${this.hintStore.count()} hints pending from before the restart`);
-    this.stats_.gauge('hintsPending', () => this.hintStore?.count() ?? 0);
+    this.nodeStats.gauge('hintsPending', () => this.hintStore?.count() ?? 0);
     for (const t of this.hintStore.targets()) this.gaugeHintsFor(t);
     this.transport.serve((from, req) => this.handlePeer(from, req));
     // First round now: a joining node introduces itself to its seeds at once.
@@ -176,7 +176,7 @@ export class ClusterNode implements ClusterNodeApi {
   private gaugeHintsFor(target: NodeId): void {
     if (this.gauged.has(target)) return;
     this.gauged.add(target);
-    this.stats_.gauge(`hintsPending.${target}`, () => this.hintStore?.count(target) ?? 0);
+    this.nodeStats.gauge(`hintsPending.${target}`, () => this.hintStore?.count(target) ?? 0);
   }
 
   /** Tracks background work so it never becomes an unhandled rejection. */
@@ -185,13 +185,13 @@ export class ClusterNode implements ClusterNodeApi {
       () => undefined,
       (e: unknown) => this.log('warn', `${what}: ${e instanceof Error ? e.message : String(e)}`),
     );
-    this.background_.add(p);
-    void p.then(() => this.background_.delete(p));
+    this.pending.add(p);
+    void p.then(() => this.pending.delete(p));
   }
 
   /** Pending background promises (tests and the simulation wait for quiet). */
   get backgroundCount(): number {
-    return this.background_.size;
+    return this.pending.size;
   }
 
   private async request(to: NodeId, req: PeerRequest, timeoutMs: number, suspect = true): Promise<PeerReply> {
@@ -200,7 +200,7 @@ export class ClusterNode implements ClusterNodeApi {
       this.gossiper.requestSucceeded(to);
       return reply;
     } catch (e) {
-      this.stats_.add('peerRequestFailures');
+      this.nodeStats.add('peerRequestFailures');
       if (suspect && networkFailure(e)) this.gossiper.requestFailed(to);
       throw e;
     }
@@ -253,7 +253,7 @@ export class ClusterNode implements ClusterNodeApi {
       }
     }
     if (added > 0) {
-      this.stats_.add('ringChangeHints', added);
+      this.nodeStats.add('ringChangeHints', added);
       this.log('info', `ring change: ${added} hints for replicas that joined preference lists`);
     }
   }
@@ -282,11 +282,11 @@ export class ClusterNode implements ClusterNodeApi {
       w: this.config.w,
       members: this.memberCount(),
       hintsPending: this.hintStore?.count() ?? 0,
-      readRepairs: this.stats_.counter('readRepairs'),
-      forwarded: this.stats_.counter('forwarded'),
-      hintsStored: this.stats_.counter('hintsStored'),
-      hintsDelivered: this.stats_.counter('hintsDelivered'),
-      peerRequestFailures: this.stats_.counter('peerRequestFailures'),
+      readRepairs: this.nodeStats.counter('readRepairs'),
+      forwarded: this.nodeStats.counter('forwarded'),
+      hintsStored: this.nodeStats.counter('hintsStored'),
+      hintsDelivered: this.nodeStats.counter('hintsDelivered'),
+      peerRequestFailures: this.nodeStats.counter('peerRequestFailures'),
     };
   }
 

@@ -4,6 +4,7 @@ import { TestCluster } from '../helpers/fake_transport.js';
 import { preferenceList } from '../../src/core/ring.js';
 import { claimInitial } from '../../src/core/claim.js';
 import * as D from '../../src/core/dvvset.js';
+import { encodeObject } from '../../src/core/context_codec.js';
 import { isTombstone, untag } from '../../src/node/replica.js';
 import { isKvError } from '../../src/errors.js';
 import type { NodeId } from '../../src/core/types.js';
@@ -284,6 +285,29 @@ test('a forwarded request whose answers are lost ends by its deadline', async ()
   void codeOf(c.node('n4').put(key, bytes('v'), new Uint8Array(0), 0, 0)).then((x) => (code = x));
   await c.clock.advance(1500);
   assert.ok(code === 'KV_TIMEOUT' || code === 'KV_UNAVAILABLE', `ended with ${code}`);
+  await c.stopAll();
+});
+
+test('bad peer input is refused with KV_BAD_ARGUMENT and applies nothing', async () => {
+  const c = await TestCluster.start(['n1', 'n2', 'n3']);
+  const n1 = c.node('n1');
+  const key = bytes('peer-input');
+  const p = c.members.get('n1')!.replica.partitionOf(key);
+  const good = await c.node('n2').put(key, bytes('v'), new Uint8Array(0), 3, 0);
+  assert.ok(good.context.length > 0);
+  const obj = (await c.members.get('n2')!.replica.read(key))!;
+  const object = encodeObject(obj);
+  const other = bytes('other-key');
+  assert.is(await codeOf(n1.handlePeer('n2', { type: 'REPLICA_PUT', partition: (p + 1) % 2 ** c.config.partitionBits, key, object, hintFor: '' })), 'KV_BAD_ARGUMENT');
+  assert.is(await codeOf(n1.handlePeer('n2', { type: 'REPLICA_PUT', partition: p, key, object: bytes('junk'), hintFor: '' })), 'KV_BAD_ARGUMENT');
+  const batch = [
+    { partition: c.members.get('n1')!.replica.partitionOf(other), key: other, object },
+    { partition: p, key, object: bytes('junk') },
+  ];
+  assert.is(await codeOf(n1.handlePeer('n2', { type: 'REPLICA_PUT_BATCH', items: batch })), 'KV_BAD_ARGUMENT');
+  assert.equal(await localValues(c, 'n1', other), [], 'no item of a refused batch is applied');
+  const reply = await n1.handlePeer('n2', { type: 'REPLICA_GET', partition: p, key });
+  assert.is(reply.type, 'REPLICA_GET_REPLY');
   await c.stopAll();
 });
 
