@@ -178,6 +178,7 @@ const main = async (): Promise<number> => {
   const progress = (l: string) => console.error(l);
   let load: PhaseResult | undefined;
   let run: PhaseResult;
+  let counters: Readonly<Record<string, number>> = {};
   try {
     if (o.load) {
       load = await loadPhase(target, { records: o.records, valueBytes: o.valueBytes, concurrency: o.concurrency, seed: o.seed, progress });
@@ -196,6 +197,8 @@ const main = async (): Promise<number> => {
       progress,
     });
     printPhase(`run ${w.name.toUpperCase()}`, run);
+    counters = target.counters();
+    if (Object.keys(counters).length > 0) console.log(`  ${target.name}: ${Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   } finally {
     await target.close();
   }
@@ -203,7 +206,7 @@ const main = async (): Promise<number> => {
   const dir = join(repoRoot, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const file = `ycsb-${o.workload}-${o.target}-${date.replace(/[:.]/g, '-')}.json`;
-  writeFileSync(join(dir, file), JSON.stringify({ date, cpus: cpus().length, loadAvg: loadavg()[0], options: o, target: target.description, load: load ?? null, run }, null, 2) + '\n');
+  writeFileSync(join(dir, file), JSON.stringify({ date, cpus: cpus().length, loadAvg: loadavg()[0], options: o, target: target.description, load: load ?? null, run, counters }, null, 2) + '\n');
   const md = join(dir, 'ycsb.md');
   if (!existsSync(md)) writeFileSync(md, MD_HEADER + '\n');
   const cpu = `${run.serverCpuUsPerOp ?? '–'} µs, ${run.clientCpuUsPerOp ?? '–'} µs`;

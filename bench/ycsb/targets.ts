@@ -35,6 +35,8 @@ export interface Target {
   insert(key: string, value: Buffer): Promise<void>;
   /** Reads the key, applies `modify`, writes the result (ringkv: the SDK's `update`). */
   readModifyWrite(key: string, modify: (current: Buffer | undefined) => Buffer): Promise<void>;
+  /** Target-specific counters for the report (ringkv: reads that returned siblings). */
+  counters(): Readonly<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -58,8 +60,11 @@ export type TargetName = (typeof TARGET_NAMES)[number];
 
 // ---- ringkv (SDK) ----
 
-const ringkvOps = (client: Client): Pick<Target, 'read' | 'update' | 'insert' | 'readModifyWrite'> => {
+const ringkvOps = (client: Client): Pick<Target, 'read' | 'update' | 'insert' | 'readModifyWrite' | 'counters'> => {
   const contexts = new Map<string, Uint8Array>();
+  // Concurrent writers of a hot key make siblings; how many shows whether contexts keep them bounded.
+  let readsWithSiblings = 0;
+  let maxSiblings = 0;
   const write = async (key: string, value: Buffer): Promise<void> => {
     const ctx = contexts.get(key);
     const r = await client.put(key, value, ctx === undefined ? {} : { context: ctx });
@@ -71,8 +76,11 @@ const ringkvOps = (client: Client): Pick<Target, 'read' | 'update' | 'insert' | 
     read: async (key) => {
       const r = await client.getRaw(key);
       if (r.context.length > 0) contexts.set(key, r.context);
+      if (r.siblings.length > 1) readsWithSiblings++;
+      if (r.siblings.length > maxSiblings) maxSiblings = r.siblings.length;
       return r.values.length > 0;
     },
+    counters: () => ({ readsWithSiblings, maxSiblings }),
     update: write,
     insert: write,
     readModifyWrite: async (key, modify) => {
@@ -164,6 +172,7 @@ const redisTarget = async (o: TargetOptions): Promise<Target> => {
       await conn().set(key, value);
     },
     // As YCSB's Redis binding does it: a read, then a write (not atomic).
+    counters: () => ({}),
     readModifyWrite: async (key, modify) => {
       const c = conn();
       const cur = await c.getBuffer(key);
