@@ -287,6 +287,7 @@ export class ClusterNode implements ClusterNodeApi {
       hintsStored: this.nodeStats.counter('hintsStored'),
       hintsDelivered: this.nodeStats.counter('hintsDelivered'),
       peerRequestFailures: this.nodeStats.counter('peerRequestFailures'),
+      ringChangeHints: this.nodeStats.counter('ringChangeHints'),
     };
   }
 
