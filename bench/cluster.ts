@@ -19,7 +19,7 @@ import { cpus, loadavg } from 'node:os';
 import { createClient, type Client } from '../src/client/index.js';
 import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
 import { fmtRate, fmtUs, summarize, type LatencySummary } from './lib/latency.js';
-import { spawnRingkvNode, type Spawned } from './lib/procs.js';
+import { cpuTimeMs, spawnRingkvNode, type Spawned } from './lib/procs.js';
 import { environment, markdownTable, textTable, writeResults, type Row } from './lib/report.js';
 import { flag } from './lib/args.js';
 import { createRng } from './ycsb/random.js';
@@ -56,11 +56,15 @@ interface Measured {
   readonly errors: number;
   readonly firstError: string | undefined;
   readonly latency: LatencySummary;
+  /** CPU time (user + system) of all node processes per measured op: holds up on a shared box where ops/s does not. */
+  readonly nodeCpuUsPerOp: number;
+  /** The same for the load generator (this process). */
+  readonly loadgenCpuUsPerOp: number;
   readonly nodeStats: readonly Record<string, number>[];
 }
 
 /** Preloads the keys, then runs the closed loop; loop i talks to clients[i % clients.length]. */
-const load = async (setup: string, clients: readonly Client[]): Promise<Measured> => {
+const load = async (setup: string, clients: readonly Client[], pids: readonly number[]): Promise<Measured> => {
   const value = Buffer.alloc(valueBytes, 0x61);
   // The latest context seen per key: a put carries it, so it supersedes what
   // was there instead of adding a sibling (blind puts would grow every key's
@@ -72,6 +76,15 @@ const load = async (setup: string, clients: readonly Client[]): Promise<Measured
     });
   await forEachConcurrent(keys, inflight, (i) => put(clients[i % clients.length]!, i));
   const rngs = Array.from({ length: inflight }, (_, i) => createRng(1000 + i));
+  const nodeCpu = (): number => pids.reduce((sum, pid) => sum + (cpuTimeMs(pid) ?? 0), 0);
+  const selfCpuUs = (): number => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
+  let cpuAtStart: { nodeMs: number; selfUs: number } | undefined;
+  const sampler = setTimeout(() => {
+    cpuAtStart = { nodeMs: nodeCpu(), selfUs: selfCpuUs() };
+  }, warmupMs);
   const r = await closedLoop({
     inflight,
     warmupMs,
@@ -86,8 +99,12 @@ const load = async (setup: string, clients: readonly Client[]): Promise<Measured
       });
     },
   });
+  clearTimeout(sampler);
+  const start = cpuAtStart as { nodeMs: number; selfUs: number } | undefined;
+  const nodeCpuUsPerOp = start === undefined || r.ops === 0 ? 0 : ((nodeCpu() - start.nodeMs) * 1000) / r.ops;
+  const loadgenCpuUsPerOp = start === undefined || r.ops === 0 ? 0 : (selfCpuUs() - start.selfUs) / r.ops;
   const nodeStats = await Promise.all(clients.map((c) => c.stats().catch(() => ({}) as Record<string, number>)));
-  return { setup, opsPerSec: r.opsPerSec, ops: r.ops, errors: r.errors, firstError: r.firstError, latency: summarize(r.histogram), nodeStats };
+  return { setup, opsPerSec: r.opsPerSec, ops: r.ops, errors: r.errors, firstError: r.firstError, latency: summarize(r.histogram), nodeCpuUsPerOp, loadgenCpuUsPerOp, nodeStats };
 };
 
 const waitMembers = async (clients: readonly Client[], count: number, timeoutMs: number): Promise<void> => {
@@ -110,7 +127,7 @@ const runCluster = async (): Promise<Measured> => {
     for (const id of ['n2', 'n3']) nodes.push(await spawnRingkvNode({ backend, durability, extraArgs: [...common, '--node-id', id, '--join', seed] }));
     for (const n of nodes) clients.push(createClient({ nodes: [`127.0.0.1:${n.port}`], timeoutMs: 5000 }));
     await waitMembers(clients, 3, 30_000);
-    return await load('cluster: 3 nodes, N=3 R=2 W=2', clients);
+    return await load('cluster: 3 nodes, N=3 R=2 W=2', clients, nodes.map((n) => n.pid));
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     // What the nodes logged (warnings and errors; info is quiet) says why a run went wrong.
@@ -123,7 +140,7 @@ const runStandalone = async (): Promise<Measured> => {
   const node = await spawnRingkvNode({ backend, durability });
   const client = createClient({ nodes: [`127.0.0.1:${node.port}`], timeoutMs: 5000 });
   try {
-    return await load('standalone: 1 node, N=R=W=1', [client]);
+    return await load('standalone: 1 node, N=R=W=1', [client], [node.pid]);
   } finally {
     await client.close();
     await node.stop();
@@ -142,15 +159,29 @@ const main = async (): Promise<void> => {
   // on a box whose load average is far above its core count that wait dominates. Say so beside the numbers.
   const loadAfter = loadavg()[0]!;
   const results = [cluster, standalone];
-  const header: Row = ['setup', 'ops/s', 'p50', 'p99', 'p99.9', 'max', 'errors'];
-  const rows: Row[] = results.map((m) => [m.setup, Math.round(m.opsPerSec), fmtUs(m.latency.p50Us), fmtUs(m.latency.p99Us), fmtUs(m.latency.p999Us), fmtUs(m.latency.maxUs), m.errors]);
+  const header: Row = ['setup', 'ops/s', 'p50', 'p99', 'p99.9', 'max', 'errors', 'node CPU µs/op', 'loadgen CPU µs/op'];
+  const rows: Row[] = results.map((m) => [
+    m.setup,
+    Math.round(m.opsPerSec),
+    fmtUs(m.latency.p50Us),
+    fmtUs(m.latency.p99Us),
+    fmtUs(m.latency.p999Us),
+    fmtUs(m.latency.maxUs),
+    m.errors,
+    Math.round(m.nodeCpuUsPerOp),
+    Math.round(m.loadgenCpuUsPerOp),
+  ]);
   const ratio = standalone.opsPerSec > 0 ? cluster.opsPerSec / standalone.opsPerSec : 0;
+  const cpuRatio = standalone.nodeCpuUsPerOp > 0 ? cluster.nodeCpuUsPerOp / standalone.nodeCpuUsPerOp : 0;
+  // What the nodes' CPU cost alone would allow if the cores were theirs: an upper bound, not a measurement.
+  const cpuBoundOpsPerSec = cluster.nodeCpuUsPerOp > 0 ? Math.round((cpus().length * 1e6) / cluster.nodeCpuUsPerOp) : 0;
   const targets = {
     opsPerSec: { target: 60_000, measured: Math.round(cluster.opsPerSec), met: cluster.opsPerSec >= 60_000 },
     p999Ms: { target: 10, measured: cluster.latency.p999Us / 1000, met: cluster.latency.p999Us <= 10_000 },
   };
   console.log(textTable(header, rows));
-  console.log(`cluster / standalone throughput: ${ratio.toFixed(2)}x`);
+  console.log(`cluster / standalone throughput: ${ratio.toFixed(2)}x; node CPU per op: ${cpuRatio.toFixed(2)}x (the cost of replication)`);
+  console.log(`the nodes' CPU per op alone would allow ${fmtRate(cpuBoundOpsPerSec)} ops/s on ${cpus().length} cores`);
   console.log(`target ≥ 60k ops/s: ${fmtRate(cluster.opsPerSec)} ${targets.opsPerSec.met ? 'met' : 'NOT met'}; target p99.9 ≤ 10 ms: ${fmtUs(cluster.latency.p999Us)} ${targets.p999Ms.met ? 'met' : 'NOT met'}`);
   for (const m of results) if (m.errors > 0) console.log(`${m.setup}: ${m.errors} errors, first: ${m.firstError}`);
   const md = [
@@ -160,10 +191,12 @@ const main = async (): Promise<void> => {
     '',
     markdownTable(header, rows),
     '',
-    `cluster / standalone throughput: **${ratio.toFixed(2)}x**. Targets (issue 5): ≥ 60k ops/s — ${targets.opsPerSec.met ? 'met' : 'not met'} (${fmtRate(cluster.opsPerSec)}); p99.9 ≤ 10 ms — ${targets.p999Ms.met ? 'met' : 'not met'} (${fmtUs(cluster.latency.p999Us)}).`,
+    `cluster / standalone throughput: **${ratio.toFixed(2)}x**; node CPU time per op: **${cpuRatio.toFixed(2)}x** (the cost of replication, robust to a busy machine); the nodes' CPU per op alone would allow ${fmtRate(cpuBoundOpsPerSec)} ops/s on ${cpus().length} cores.`,
+    '',
+    `Targets (issue 5): ≥ 60k ops/s — ${targets.opsPerSec.met ? 'met' : 'not met'} (${fmtRate(cluster.opsPerSec)}); p99.9 ≤ 10 ms — ${targets.p999Ms.met ? 'met' : 'not met'} (${fmtUs(cluster.latency.p999Us)}).`,
     '',
   ].join('\n');
-  const paths = writeResults('cluster', { environment: { ...environment(), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter }, options: { inflight, getFraction, valueBytes, keys, durationMs, warmupMs, backend, durability }, results, ratio, targets }, md);
+  const paths = writeResults('cluster', { environment: { ...environment(), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter }, options: { inflight, getFraction, valueBytes, keys, durationMs, warmupMs, backend, durability }, results, ratio, cpuRatio, cpuBoundOpsPerSec, targets }, md);
   console.log(`wrote ${paths.join(', ')}`);
 };
 
