@@ -8,6 +8,12 @@ import { KvError, isKvError } from '../../src/errors.js';
 import type { Clock, PeerHandler, Random, Timer, Transport } from '../../src/cluster/effects.js';
 import type { NodeId } from '../../src/core/types.js';
 import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
+import { ClusterNode } from '../../src/cluster/cluster_node.js';
+import { defaultClusterConfig, type ClusterConfig } from '../../src/cluster/api.js';
+import { Replica } from '../../src/node/replica.js';
+import { NodeStats } from '../../src/node/stats.js';
+import { createMemoryBackend } from '../../src/storage/memory.js';
+import type { StorageBackend } from '../../src/storage/backend.js';
 
 /** Lets promise chains and the memory backend's immediates run. */
 export const settle = async (rounds = 30): Promise<void> => {
@@ -174,13 +180,6 @@ class FakeTransport implements Transport {
 
 // ---------------------------------------------------------------------------
 // a cluster of ClusterNodes over the fake network, for the unit tests
-
-import { ClusterNode } from '../../src/cluster/cluster_node.js';
-import { defaultClusterConfig, type ClusterConfig } from '../../src/cluster/api.js';
-import { Replica } from '../../src/node/replica.js';
-import { NodeStats } from '../../src/node/stats.js';
-import { createMemoryBackend } from '../../src/storage/memory.js';
-import type { StorageBackend } from '../../src/storage/backend.js';
 
 export interface TestMember {
   readonly id: NodeId;
