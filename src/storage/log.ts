@@ -97,7 +97,8 @@ interface StoreConfig {
   readonly mergeThreshold: number;
   readonly autoMerge: boolean;
   readonly mergeCheckIntervalMs: number;
-  readonly onClosed: (partition: number) => void;
+  /** Told when close starts, with the promise of its end (so a reopen can wait for it). */
+  readonly onClosing: (partition: number, done: Promise<void>) => void;
 }
 
 /** One open log partition. Extra over PartitionStore: getInto, merge, mergeCandidates. */
@@ -408,34 +409,36 @@ export class LogPartitionStore implements PartitionStore {
 
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
-    this.closing = (async () => {
-      // Syncs first (so waiters resolve), then lets a running merge finish.
-      const synced = this.sync();
-      this.closed = true;
-      if (this.mergeTimer !== undefined) clearInterval(this.mergeTimer);
-      let failure: unknown;
-      try {
-        await synced;
-      } catch (e) {
-        failure = e;
-      }
-      try {
-        if (this.merging !== undefined) await this.merging.catch(() => 0);
-        // Stops the threads and releases the files even when the sync failed.
-        await nativeLog.logClose(this.handle);
-        if (failure !== undefined) throw failure;
-      } catch (e) {
-        throw toKvError(e);
-      } finally {
-        const left = this.waiters.slice(this.waiterHead);
-        this.waiters = [];
-        this.waiterHead = 0;
-        const err = new KvError('KV_CLOSED', `partition ${this.partition} closed before its write was synced`);
-        for (const w of left) w.reject(err);
-        this.config.onClosed(this.partition);
-      }
-    })();
+    this.closing = this.closeNow();
+    this.config.onClosing(this.partition, this.closing);
     return this.closing;
+  }
+
+  private async closeNow(): Promise<void> {
+    // Syncs first (so waiters resolve), then lets a running merge finish.
+    const synced = this.sync();
+    this.closed = true;
+    if (this.mergeTimer !== undefined) clearInterval(this.mergeTimer);
+    let failure: unknown;
+    try {
+      await synced;
+    } catch (e) {
+      failure = e;
+    }
+    try {
+      if (this.merging !== undefined) await this.merging.catch(() => 0);
+      // Stops the threads and releases the files even when the sync failed.
+      await nativeLog.logClose(this.handle);
+      if (failure !== undefined) throw failure;
+    } catch (e) {
+      throw toKvError(e);
+    } finally {
+      const left = this.waiters.slice(this.waiterHead);
+      this.waiters = [];
+      this.waiterHead = 0;
+      const err = new KvError('KV_CLOSED', `partition ${this.partition} closed before its write was synced`);
+      for (const w of left) w.reject(err);
+    }
   }
 }
 
@@ -467,6 +470,11 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
   await mkdir(dir, { recursive: true });
 
   const stores = new Map<number, Promise<LogPartitionStore>>();
+  // Closes still running: the partition's lock is held until they end.
+  const closings = new Map<number, Promise<void>>();
+  const waitForClose = async (partition: number): Promise<void> => {
+    for (let c = closings.get(partition); c !== undefined; c = closings.get(partition)) await c;
+  };
   let closed = false;
   const checkOpen = (): void => {
     if (closed) throw new KvError('KV_CLOSED', 'log backend is closed');
@@ -478,8 +486,13 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
     async open(partition: number): Promise<PartitionStore> {
       partitionArg(partition);
       checkOpen();
-      const existing = stores.get(partition);
-      if (existing !== undefined) return existing;
+      for (;;) {
+        const existing = stores.get(partition);
+        if (existing !== undefined) return existing;
+        if (!closings.has(partition)) break;
+        await waitForClose(partition);
+        checkOpen();
+      }
       const opening = LogPartitionStore.open({
         dir: partitionDir(dir, partition),
         partition,
@@ -489,8 +502,16 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
         mergeThreshold,
         autoMerge,
         mergeCheckIntervalMs,
-        onClosed: (p) => {
+        onClosing: (p, done) => {
           if (stores.get(p) === opening) stores.delete(p);
+          const settled = done.then(
+            () => undefined,
+            () => undefined,
+          );
+          closings.set(p, settled);
+          void settled.then(() => {
+            if (closings.get(p) === settled) closings.delete(p);
+          });
         },
       });
       // Concurrent opens of one partition share the recovery; a failed open is forgotten.
@@ -505,6 +526,7 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
       checkOpen();
       const store = stores.get(partition);
       if (store !== undefined) await (await store.catch(() => undefined))?.close();
+      await waitForClose(partition);
       await rm(partitionDir(dir, partition), { recursive: true, force: true });
     },
     async partitions(): Promise<number[]> {
