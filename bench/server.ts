@@ -65,6 +65,8 @@ interface Job {
   readonly seed: number;
   /** Phases to measure (both by default; one alone makes a cleaner --profile). */
   readonly ops: readonly ('get' | 'put')[];
+  /** 1-based round number: picks this round's key space. */
+  readonly round: number;
 }
 
 interface PhaseOut {
@@ -80,8 +82,12 @@ interface JobOut {
   readonly put: PhaseOut;
 }
 
-/** 20-byte keys, as the issue asks: `key:` and 16 digits. */
-const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(16, '0')}`);
+/**
+ * 20-byte keys, as the issue asks: `k<round digit>:` and 17 digits. Every
+ * round preloads fresh keys, so a later round's blind preload never lands on
+ * an earlier round's key (which would make it a sibling and bloat the GETs).
+ */
+const keyOf = (i: number, round: number): Buffer => Buffer.from(`k${round % 10}:${String(i).padStart(17, '0')}`);
 
 /**
  * Preloads this process's share of keys, then (after `ready` resolves with a
@@ -90,7 +96,7 @@ const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(16, '
  * piling up siblings.
  */
 const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> => {
-  const keys = Array.from({ length: job.keys }, (_, i) => keyOf(i));
+  const keys = Array.from({ length: job.keys }, (_, i) => keyOf(i, job.round));
   const value = Buffer.alloc(job.valueBytes, 0x61);
   const rngs = Array.from({ length: job.inflight }, (_, i) => createRng(job.seed * 1000 + job.proc * 100 + i));
   const mine = Math.ceil((job.keys - job.proc) / job.procs);
@@ -170,8 +176,9 @@ interface Measured {
 const BENCH_FILE = fileURLToPath(import.meta.url);
 
 /** Runs GET then PUT against one server; samples server and load-generator CPU over each measured window. */
-const measure = async (target: Job['target'], server: Spawned, o: Options): Promise<{ get: Measured; put: Measured }> => {
-  const base = { target, port: server.port, inflight: 0, connections: o.connections, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, procs: o.loadgenProcs, seed: o.seed, ops: o.ops };
+const measure = async (target: Job['target'], server: Spawned, o: Options, round: number): Promise<{ get: Measured; put: Measured }> => {
+  const base = {
+    round, target, port: server.port, inflight: 0, connections: o.connections, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, procs: o.loadgenProcs, seed: o.seed, ops: o.ops };
   const perProc = (p: number): number => Math.floor(o.inflight / o.loadgenProcs) + (p < o.inflight % o.loadgenProcs ? 1 : 0);
   const clientPids: number[] = [];
   let outs: Promise<JobOut>[];
@@ -402,7 +409,7 @@ const main = async (): Promise<void> => {
     for (let round = 1; round <= o.rounds; round++) {
       for (const s of servers) {
         process.stdout.write(`round ${round}/${o.rounds}: ${s.label} (pid ${s.spawned.pid}) ... `);
-        const m = await measure(s.target, s.spawned, o);
+        const m = await measure(s.target, s.spawned, o, round);
         perRound.set(s.label, [...(perRound.get(s.label) ?? []), m]);
         console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, ${s.target === 'redis' ? 'SET' : 'PUT'} ${fmtRate(m.put.opsPerSec)}/s`);
       }
@@ -516,7 +523,7 @@ const main = async (): Promise<void> => {
     `${o.keys} preloaded 20-byte keys, ${o.valueBytes}-byte values; ${o.warmupMs} ms warm-up + ${o.durationMs} ms measured per phase; ` +
     `${o.rounds} round(s) interleaving all targets, each row is the median round, ratios are medians of per-round ratios. ` +
     `Latency in the load generator (HdrHistogram, µs). CPU = % of one core over the measured window (user+system from /proc; 2 cores in total, shared by client, server and anything else running); CPU/op = CPU time per completed request, the figure that survives a noisy machine best. ` +
-    `ringkv PUTs carry the key's last context (an overwrite, like SET). redis-benchmark keys are 16 bytes (\`key:\` + 12 digits).`;
+    `ringkv PUTs carry the key's last context (an overwrite, like SET). Each round preloads its own key space. redis-benchmark keys are 16 bytes (\`key:\` + 12 digits).`;
   const md = [
     '# bench:server',
     '',

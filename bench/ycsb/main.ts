@@ -5,7 +5,8 @@
  *
  *   --workload a|b|c|d|f        YCSB core workload (E is out of scope: no scans over hashed keys)
  *   --target ringkv|ringkv-inproc|redis|etcd
- *   --nodes K                   ringkv node processes (1 until clustering exists)
+ *   --nodes K                   ringkv node processes: 1 standalone, K > 1 a cluster (node 1 --cluster, the rest --join it)
+ *   --n N --r R --w W           cluster replication (default N = min(3, K), majority R and W)
  *   --backend memory|log|lmdb   ringkv backend (default memory); --durability none|interval|always
  *   --records N                 records loaded (default 100000; --quick 10000)
  *   --value-bytes B             value size (default 1000, YCSB's 10 fields × 100 B; try 100)
@@ -30,7 +31,7 @@ import { fmtRate, fmtUs } from '../lib/latency.js';
 import { repoRoot } from '../lib/procs.js';
 import type { Distribution } from './generators.js';
 import { loadPhase, runPhase, type PhaseResult } from './runner.js';
-import { openTarget, TARGET_NAMES, TargetUnavailable, type TargetName } from './targets.js';
+import { defaultReplication, openTarget, TARGET_NAMES, TargetUnavailable, type TargetName } from './targets.js';
 import { invalidWorkload, OP_KINDS, WORKLOADS } from './workloads.js';
 
 class UsageError extends Error {}
@@ -39,6 +40,8 @@ export interface DriverOptions {
   readonly workload: string;
   readonly target: TargetName;
   readonly nodes: number;
+  /** ringkv cluster replication (K > 1); undefined = N = min(3, K), majority quorums. */
+  readonly replication: { readonly n: number; readonly r: number; readonly w: number } | undefined;
   readonly backend: string;
   readonly durability: 'none' | 'interval' | 'always';
   readonly records: number;
@@ -57,7 +60,7 @@ export interface DriverOptions {
 
 /** Parses and checks the flags; throws UsageError naming the bad one. */
 export const parseOptions = (argv: readonly string[]): DriverOptions => {
-  const known = new Set(['workload', 'target', 'nodes', 'backend', 'durability', 'records', 'value-bytes', 'concurrency', 'duration-ms', 'warmup-ms', 'rate', 'distribution', 'connections', 'seed', 'label']);
+  const known = new Set(['workload', 'target', 'nodes', 'n', 'r', 'w', 'backend', 'durability', 'records', 'value-bytes', 'concurrency', 'duration-ms', 'warmup-ms', 'rate', 'distribution', 'connections', 'seed', 'label']);
   const flags = new Set(['no-load', 'quick']);
   const values = new Map<string, string>();
   const set = new Set<string>();
@@ -92,10 +95,22 @@ export const parseOptions = (argv: readonly string[]): DriverOptions => {
   const durationMs = int('duration-ms', quick ? 3000 : 10_000, 100);
   const warmupMs = int('warmup-ms', quick ? 500 : 1000, 0);
   if (warmupMs >= durationMs) throw new UsageError('--warmup-ms must be shorter than --duration-ms');
+  const nodes = int('nodes', 1, 1);
+  let replication: DriverOptions['replication'];
+  if (values.has('n') || values.has('r') || values.has('w')) {
+    const d = defaultReplication(nodes);
+    const n = int('n', d.n, 1);
+    const r = int('r', Math.floor(n / 2) + 1, 1);
+    const w = int('w', Math.floor(n / 2) + 1, 1);
+    if (nodes === 1) throw new UsageError('--n/--r/--w need --nodes > 1 (a single node is standalone: N = R = W = 1)');
+    if (n > nodes || r > n || w > n) throw new UsageError(`need r, w ≤ n ≤ nodes; got n=${n} r=${r} w=${w} with ${nodes} nodes`);
+    replication = { n, r, w };
+  }
   return {
     workload,
     target,
-    nodes: int('nodes', 1, 1),
+    nodes,
+    replication,
     backend: values.get('backend') ?? 'memory',
     durability,
     records: int('records', quick ? 10_000 : 100_000, 1),
@@ -166,7 +181,7 @@ const main = async (): Promise<number> => {
   );
   let target;
   try {
-    target = await openTarget(o.target, { nodes: o.nodes, backend: o.backend, durability: o.durability, connections: o.connections });
+    target = await openTarget(o.target, { nodes: o.nodes, backend: o.backend, durability: o.durability, connections: o.connections, ...(o.replication ? { replication: o.replication } : {}) });
   } catch (e) {
     if (e instanceof TargetUnavailable) {
       console.error(`ycsb: target ${o.target} unavailable: ${e.message}`);

@@ -2,8 +2,8 @@
  * The systems the YCSB driver can measure, behind one small interface, so a
  * workload runs the same way against each:
  *
- * - `ringkv`: K node processes started with `ringkv start` (K = 1 today;
- *   with clustering, nodes 2..K will be started with `--join` to the first);
+ * - `ringkv`: K node processes started with `ringkv start`: one standalone
+ *   node, or a cluster (node 1 `--cluster`, nodes 2..K `--join` node 1);
  * - `ringkv-inproc`: a node inside the bench process (no process hop; shows
  *   what the node costs without the loopback and scheduling between processes);
  * - `redis`: redis-server (started here on a free port when the binary
@@ -48,6 +48,8 @@ export interface TargetOptions {
   readonly durability: 'none' | 'interval' | 'always';
   /** Client connections per node (ringkv) or connections (redis). */
   readonly connections: number;
+  /** ringkv cluster replication; default N = min(3, nodes), majority R and W. */
+  readonly replication?: { readonly n: number; readonly r: number; readonly w: number };
 }
 
 /** A target that cannot run here; the message says why and what to do. */
@@ -91,36 +93,61 @@ const ringkvOps = (client: Client): Pick<Target, 'read' | 'update' | 'insert' | 
   };
 };
 
-/**
- * How nodes 2..K will join node 1 once clustering exists; until then the
- * adapter refuses K > 1 rather than measure K unrelated single nodes.
- */
+/** Flags that make nodes 2..K join node 1 (node 1 itself starts with `--cluster`). */
 export const joinArgs = (seedAddress: string): readonly string[] => ['--join', seedAddress];
 
-const ringkvProcesses = async (o: TargetOptions): Promise<Target> => {
-  if (o.nodes !== 1) {
-    throw new TargetUnavailable(
-      `--nodes ${o.nodes}: ringkv has no clustering yet, so only --nodes 1 is measured (nodes 2..K will be started with ${joinArgs('<node-1>').join(' ')} once it does)`,
-    );
+/** Default replication for K nodes: N = min(3, K) copies, majority quorums. */
+export const defaultReplication = (nodes: number): { readonly n: number; readonly r: number; readonly w: number } => {
+  const n = Math.min(3, nodes);
+  const q = Math.floor(n / 2) + 1;
+  return { n, r: q, w: q };
+};
+
+/** Resolves once every node's STATS counts `count` cluster members. */
+const waitMembers = async (client: Client, nodes: readonly string[], count: number, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  let seen: number[] = [];
+  while (Date.now() < deadline) {
+    seen = await Promise.all(nodes.map((node) => client.stats({ node }).then((s) => s['cluster.members'] ?? 0, () => 0)));
+    if (seen.every((m) => m === count)) return;
+    await new Promise((r) => setTimeout(r, 200));
   }
+  throw new TargetUnavailable(`the cluster did not see ${count} members within ${timeoutMs} ms (each node saw ${seen.join(', ')})`);
+};
+
+/**
+ * K node processes. K = 1 is a standalone node (N = R = W = 1); K > 1 is a
+ * cluster: node 1 starts with `--cluster`, nodes 2..K with `--join` to node 1,
+ * and the run starts once every node sees K members. The client spreads
+ * requests over all nodes (each coordinates).
+ */
+const ringkvProcesses = async (o: TargetOptions): Promise<Target> => {
   const nodes: Spawned[] = [];
+  const rep = o.replication ?? defaultReplication(o.nodes);
+  const clusterArgs = (i: number): readonly string[] =>
+    o.nodes === 1 ? [] : ['--node-id', `n${i + 1}`, '--n', String(rep.n), '--r', String(rep.r), '--w', String(rep.w), ...(i === 0 ? ['--cluster'] : joinArgs(`127.0.0.1:${nodes[0]!.port}`))];
+  let client: Client | undefined;
   try {
     for (let i = 0; i < o.nodes; i++) {
-      const extraArgs = i === 0 ? [] : joinArgs(`127.0.0.1:${nodes[0]!.port}`);
-      nodes.push(await spawnRingkvNode({ backend: o.backend, ...(o.backend === 'memory' ? {} : { durability: o.durability }), extraArgs }));
+      nodes.push(await spawnRingkvNode({ backend: o.backend, ...(o.backend === 'memory' ? {} : { durability: o.durability }), extraArgs: clusterArgs(i) }));
     }
+    const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+    client = createClient({ nodes: addresses, connectionsPerNode: o.connections, timeoutMs: 10_000 });
+    if (o.nodes > 1) await waitMembers(client, addresses, o.nodes, 30_000);
   } catch (e) {
+    await client?.close();
     await Promise.all(nodes.map((n) => n.stop()));
     throw e;
   }
-  const client = createClient({ nodes: nodes.map((n) => `127.0.0.1:${n.port}`), connectionsPerNode: o.connections, timeoutMs: 10_000 });
+  const c = client;
+  const storage = `backend ${o.backend}${o.backend === 'memory' ? '' : `/${o.durability}`}`;
   return {
     name: 'ringkv',
-    description: `${o.nodes} node process(es), backend ${o.backend}${o.backend === 'memory' ? '' : `/${o.durability}`}, ${o.connections} connection(s) per node`,
+    description: o.nodes === 1 ? `1 node process, ${storage}, ${o.connections} connection(s)` : `${o.nodes} node processes, N=${rep.n} R=${rep.r} W=${rep.w}, ${storage}, ${o.connections} connection(s) per node`,
     serverPids: nodes.map((n) => n.pid),
-    ...ringkvOps(client),
+    ...ringkvOps(c),
     close: async () => {
-      await client.close();
+      await c.close();
       await Promise.all(nodes.map((n) => n.stop()));
     },
   };
