@@ -14,6 +14,19 @@ import { nextIncarnation, readReplicaAt } from '../../src/node/node.js';
 import { RawConn, startTestNode, type TestNode } from '../helpers/node.js';
 import { statsOf, waitFor } from '../helpers/cluster.js';
 import { KvError } from '../../src/errors.js';
+import { decodeConfig, isClusterNode } from '../../src/node/config.js';
+import { execFile } from 'node:child_process';
+import * as E from 'fp-ts/lib/Either.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Runs the ringkv CLI (under tsx) and resolves with its exit code and stdout. */
+const cli = (args: readonly string[]): Promise<{ code: number; stdout: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 30_000 }, (err, stdout) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout });
+    });
+  });
 
 const fast = { gossipIntervalMs: 100, handoffIntervalMs: 200, peerTimeoutMs: 500 };
 
@@ -54,6 +67,18 @@ test('two nodes form a cluster: every member in STATS, ring version in HELLO_OK,
     }
     const absent = await readReplicaAt(a2, Buffer.from('never-written'), { partitionBits: 6, timeoutMs: 2000 });
     assert.is(absent.found, false);
+
+    // The CLI reads the same things: `get --local` per node, `status` from STATS.
+    const local = await cli(['get', 'greeting', '--local', '--json', '--nodes', `${a1},${a2}`]);
+    assert.is(local.code, 0, local.stdout);
+    const lines = local.stdout.trim().split('\n').map((l) => JSON.parse(l) as { node: string; values: string[] });
+    assert.equal(lines.map((l) => [l.node, l.values]), [[a1, ['hello']], [a2, ['hello']]]);
+    const status = await cli(['status', '--json', '--nodes', a2]);
+    assert.is(status.code, 0, status.stdout);
+    const view = JSON.parse(status.stdout) as { memberCount: number; partitionsHeld: number; members: { id: string; up: boolean; status: string }[] };
+    assert.is(view.memberCount, 2);
+    assert.is(view.partitionsHeld, 64);
+    assert.equal(view.members.map((m) => [m.id, m.up, m.status]), [['n1', true, 'up'], ['n2', true, 'up']]);
   } finally {
     for (const n of nodes.reverse()) await n.destroy();
   }
@@ -74,6 +99,21 @@ test('a standalone node has no cluster figures and refuses node opcodes from pee
   } finally {
     await node.destroy();
   }
+});
+
+test('cluster mode: --cluster or a non-empty --join; the cluster options decode from flags', () => {
+  const decode = (flags: Record<string, unknown>) => {
+    const d = decodeConfig({ flags });
+    if (E.isLeft(d)) throw d.left;
+    return d.right;
+  };
+  assert.is(isClusterNode(decode({})), false);
+  assert.is(isClusterNode(decode({ cluster: true })), true);
+  assert.is(isClusterNode(decode({ join: '127.0.0.1:7401' })), true);
+  const c = decode({ cluster: 'true', gossipIntervalMs: '250', peerTimeoutMs: '700', handoffIntervalMs: '300', phiThreshold: '6.5', maxConsecutiveFailures: '5' });
+  assert.equal([c.gossipIntervalMs, c.peerTimeoutMs, c.handoffIntervalMs, c.phiThreshold, c.maxConsecutiveFailures], [250, 700, 300, 6.5, 5]);
+  assert.ok(E.isLeft(decodeConfig({ flags: { phiThreshold: '0' } })));
+  assert.ok(E.isLeft(decodeConfig({ flags: { gossipIntervalMs: '1' } })));
 });
 
 test('the incarnation is one higher at every start and a corrupt INCARNATION file is refused', () => {
