@@ -8,6 +8,7 @@
  *   npm run sim -- --naive ...                    the harness's NaiveNode instead (harness check)
  *   npm run sim -- --ungated ...                  clients may use a node before it knows every member
  *   npm run sim -- --harsh ...                    more clients, longer and more faults, more loss
+ *   npm run sim -- --max-pauses 0 ...             also --max-crashes N, --max-partitions N
  *
  * Prints each failing seed with its violations and the replay command, and
  * a summary line; exits non-zero when any seed failed.
@@ -33,9 +34,15 @@ const seeds = value('seeds') ?? 200;
 const start = value('start') ?? 1;
 const naive = flag('naive');
 const readinessGate = !flag('ungated');
-const profile = flag('harsh')
-  ? { clientCount: 5, opsPerClient: 10, keyCount: 2, activeMs: 12_000, maxPartitions: 3, maxCrashes: 3, maxPauses: 3, maxFaultMs: 7000 }
-  : {};
+const limits = Object.fromEntries(
+  (['max-partitions', 'max-crashes', 'max-pauses'] as const)
+    .map((name) => [name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), value(name)] as const)
+    .filter(([, v]) => v !== undefined),
+);
+const profile = {
+  ...(flag('harsh') ? { clientCount: 5, opsPerClient: 10, keyCount: 2, activeMs: 12_000, maxPartitions: 3, maxCrashes: 3, maxPauses: 3, maxFaultMs: 7000 } : {}),
+  ...limits,
+};
 const makeFactory = (ids: readonly string[]): NodeFactory =>
   naive ? (o) => new NaiveNode(o, { peers: ids, pushIntervalMs: 1000 }) : (o) => new ClusterNode(o);
 

@@ -41,6 +41,8 @@ export interface ScenarioOptions {
   readonly activeMs?: number;
   /** Simulated time after healing before the final reads. */
   readonly quietMs?: number;
+  /** Simulated time after the final reads, for their repairs to land, before the check. */
+  readonly repairMs?: number;
   /** Inject faults (default true). */
   readonly faults?: boolean;
   /** Up to this many partitions, crashes and pauses each, and the longest one (defaults 2, 2, 2, 4000 ms). */
@@ -75,7 +77,7 @@ export interface ScenarioResult {
   readonly partitions: number;
   readonly pauses: number;
   readonly messages: { readonly sent: number; readonly dropped: number; readonly blocked: number; readonly refused: number };
-  /** Node counters summed over nodes and incarnations (hintsStored, hintsDelivered, readRepairs, forwarded). */
+  /** Node counters summed over nodes and incarnations (hintsStored, hintsDelivered, ringChangeHints, readRepairs, forwarded). */
   readonly counters: Readonly<Record<string, number>>;
   /** Most siblings any primary replica held at the end. */
   readonly maxSiblings: number;
@@ -254,7 +256,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       }
     }
   }
-  await world.runFor(5000);
+  await world.runFor(o.repairMs ?? 5000);
 
   // Every node must have settled on the same ring.
   const checkRing = o.checkRing ?? true;
@@ -295,7 +297,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   const traceHash = world.traceHash();
   const ackedCount = [...acked.values()].reduce((a, s) => a + s.size, 0);
   const c = world.network.counters;
-  const counters = Object.fromEntries(['hintsStored', 'hintsDelivered', 'readRepairs', 'forwarded'].map((n) => [n, world.counter(n)]));
+  const counters = Object.fromEntries(['hintsStored', 'hintsDelivered', 'ringChangeHints', 'readRepairs', 'forwarded'].map((n) => [n, world.counter(n)]));
   await world.shutdown();
   return {
     seed: o.seed,

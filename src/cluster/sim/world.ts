@@ -59,7 +59,8 @@ export interface SimNode {
   stats: NodeStats;
   /** The stats of every incarnation, oldest first (a restart starts new counters). */
   readonly allStats: NodeStats[];
-  private_: { dataFence: FencedBackend; hintFence: FencedBackend };
+  /** The current process's views of the disks (fenced when it crashes). */
+  fences: { readonly data: FencedBackend; readonly hints: FencedBackend };
 }
 
 /** Macrotask turn: every microtask queued so far (and those they queue) has run when it resolves. */
@@ -246,10 +247,10 @@ export class World {
       stats,
       log,
     });
-    Object.assign(sim, { node, replica, clock, transport, stats, private_: { dataFence, hintFence } });
+    Object.assign(sim, { node, replica, clock, transport, stats, fences: { data: dataFence, hints: hintFence } });
     this.trace(`${sim.id} boot incarnation ${sim.incarnation}`);
     await node.start();
-    if (sim.clock === clock && !sim.private_.dataFence.isFenced) {
+    if (sim.clock === clock && !sim.fences.data.isFenced) {
       sim.up = true;
       this.trace(`${sim.id} started`);
     }
@@ -262,7 +263,7 @@ export class World {
    */
   pause(id: NodeId, ms: number): void {
     const sim = this.node(id);
-    if (sim.private_.dataFence.isFenced) return;
+    if (sim.fences.data.isFenced) return;
     this.pausedUntil.set(id, Math.max(this.pausedUntil.get(id) ?? 0, this.now() + ms));
     this.trace(`${id} pause ${ms} ms`);
   }
@@ -292,12 +293,12 @@ export class World {
   /** The node's process dies: no timer, message or storage call of it runs again; its disk stays. */
   crash(id: NodeId): void {
     const sim = this.node(id);
-    if (sim.private_.dataFence.isFenced) return; // already down
+    if (sim.fences.data.isFenced) return; // already down
     sim.up = false;
     sim.clock.halt();
     this.network.detach(id);
-    sim.private_.dataFence.fence();
-    sim.private_.hintFence.fence();
+    sim.fences.data.fence();
+    sim.fences.hints.fence();
     this.pausedUntil.delete(id);
     this.trace(`${id} crash`);
   }
@@ -309,7 +310,7 @@ export class World {
    */
   restart(id: NodeId): void {
     const sim = this.node(id);
-    if (sim.up || (sim.clock !== undefined && !sim.private_.dataFence.isFenced)) return; // running or starting
+    if (sim.up || (sim.clock !== undefined && !sim.fences.data.isFenced)) return; // running or starting
     this.boot(
       sim,
       [...this.nodes.keys()].filter((x) => x !== id),
