@@ -11,7 +11,7 @@ import xxhash from 'xxhash-addon';
 import { addon, hashHi32 } from '../src/native/addon.js';
 import { flag } from './lib/args.js';
 import { environment, markdownTable, textTable, writeResults, type Row } from './lib/report.js';
-import { medianOf, nsPerOp, timeSync, type Sample } from './lib/timing.js';
+import { nsPerOp, timeSync, type Sample } from './lib/timing.js';
 
 const { XXHash3 } = xxhash;
 
@@ -35,44 +35,53 @@ const out8 = Buffer.alloc(8);
 // Consumed after timing so no call can be optimised away.
 let sink = 0;
 
-const perKey = (body: (k: Buffer) => void): Sample =>
-  medianOf(rounds, 2, () =>
-    timeSync(nKeys, (i) => {
-      body(keys[i] as Buffer);
+const perKeyRound = (body: (k: Buffer) => void) => (): Sample =>
+  timeSync(nKeys, (i) => {
+    body(keys[i] as Buffer);
+  });
+
+// Each round times every variant once, in turn, and each variant keeps its
+// median round: a burst of load from a neighbour then hits all variants
+// alike instead of deciding one of them.
+const variants: ReadonlyArray<readonly [string, () => Sample]> = [
+  ['xxhash-addon XXHash3.hash per key (baseline)', perKeyRound((k) => (sink ^= (XXHash3.hash(k) as Buffer)[0] as number))],
+  ['native hashHi32 (validated wrapper)', perKeyRound((k) => (sink ^= hashHi32(k)))],
+  ['native addon.hashHi32 (raw)', perKeyRound((k) => (sink ^= addon.hashHi32(k)))],
+  [
+    'native addon.hashInto, reused 8-byte buffer',
+    perKeyRound((k) => {
+      addon.hashInto(k, out8, 0);
+      sink ^= out8[0] as number;
     }),
-  );
+  ],
+  [
+    `native addon.hashBatch, ${BATCH_KEYS} keys per call`,
+    () => {
+      const s = timeSync(chunks.length, (c) => {
+        addon.hashBatch(chunks[c] as Buffer, chunkOffsets, batchOut);
+        sink ^= batchOut[0] as number;
+      });
+      return { ops: s.ops * BATCH_KEYS, elapsedNs: s.elapsedNs };
+    },
+  ],
+];
 
 interface HashRow {
   readonly name: string;
   readonly nsPerKey: number;
 }
 
-const hashRows: HashRow[] = [];
-const addHash = (name: string, s: Sample): void => {
-  hashRows.push({ name, nsPerKey: nsPerOp(s) });
+const interleavedMedians = (list: ReadonlyArray<readonly [string, () => Sample]>): HashRow[] => {
+  for (let w = 0; w < 2; w++) for (const [, run] of list) run(); // warm-up
+  const samples = list.map((): number[] => []);
+  for (let r = 0; r < rounds; r++) list.forEach(([, run], i) => samples[i]?.push(nsPerOp(run())));
+  return list.map(([name], i) => {
+    const sorted = [...(samples[i] ?? [])].sort((a, b) => a - b);
+    return { name, nsPerKey: sorted[Math.floor(sorted.length / 2)] ?? NaN };
+  });
 };
 
-addHash('xxhash-addon XXHash3.hash per key (baseline)', perKey((k) => (sink ^= (XXHash3.hash(k) as Buffer)[0] as number)));
-addHash('native hashHi32 (validated wrapper)', perKey((k) => (sink ^= hashHi32(k))));
-addHash('native addon.hashHi32 (raw)', perKey((k) => (sink ^= addon.hashHi32(k))));
-addHash(
-  'native addon.hashInto, reused 8-byte buffer',
-  perKey((k) => {
-    addon.hashInto(k, out8, 0);
-    sink ^= out8[0] as number;
-  }),
-);
-addHash(
-  `native addon.hashBatch, ${BATCH_KEYS} keys per call`,
-  medianOf(rounds, 2, () => {
-    const s = timeSync(chunks.length, (c) => {
-      addon.hashBatch(chunks[c] as Buffer, chunkOffsets, batchOut);
-      sink ^= batchOut[0] as number;
-    });
-    return { ops: s.ops * BATCH_KEYS, elapsedNs: s.elapsedNs };
-  }),
-);
-
+const hashRows = interleavedMedians(variants);
 const baselineNs = hashRows[0]?.nsPerKey ?? NaN;
 
 interface CrcRow {
@@ -87,13 +96,12 @@ for (const bufferBytes of [100, 4096]) {
   const n = Math.floor(totalCrcBytes / bufferBytes);
   const pool = randomFillSync(Buffer.alloc(Math.min(n, 4096) * bufferBytes));
   const bufs = Array.from({ length: Math.min(n, 4096) }, (_, i) => pool.subarray(i * bufferBytes, (i + 1) * bufferBytes));
-  for (const [impl, fn] of [
+  const impls = [
     [`native crc32c (${addon.crc32cImpl()})`, addon.crc32c],
     ['native crc32cPortable (slicing-by-8)', addon.crc32cPortable],
-  ] as const) {
-    const s = medianOf(rounds, 1, () => timeSync(n, (i) => (sink ^= fn(bufs[i % bufs.length] as Buffer, 0))));
-    crcRows.push({ impl, bufferBytes, mbPerSec: (n * bufferBytes) / (s.elapsedNs / 1e9) / 1e6 });
-  }
+  ] as const;
+  const rows = interleavedMedians(impls.map(([impl, fn]) => [impl, () => timeSync(n, (i) => (sink ^= fn(bufs[i % bufs.length] as Buffer, 0)))] as const));
+  for (const r of rows) crcRows.push({ impl: r.name, bufferBytes, mbPerSec: bufferBytes / r.nsPerKey / 1e-3 });
 }
 
 const hashHeader: Row = ['xxh3-64 of 20-byte keys', 'ns/key', 'keys/s', 'speed vs xxhash-addon'];
@@ -109,7 +117,7 @@ const crcTable: Row[] = crcRows.map((r) => {
   return [r.impl, `${r.bufferBytes} B`, Math.round(r.mbPerSec), `${(r.mbPerSec / (portable?.mbPerSec ?? NaN)).toFixed(2)}x`];
 });
 
-console.log(`ringkv bench:hash — ${nKeys} keys, median of ${rounds} rounds${quick ? ' (quick)' : ''}\n`);
+console.log(`ringkv bench:hash — ${nKeys} keys, median of ${rounds} interleaved rounds${quick ? ' (quick)' : ''}\n`);
 console.log(textTable(hashHeader, hashTable));
 console.log();
 console.log(textTable(crcHeader, crcTable));
