@@ -116,7 +116,9 @@ class PeerLink {
     readonly address: string,
   ) {
     const colon = address.lastIndexOf(':');
-    this.host = colon > 0 ? address.slice(0, colon) : address;
+    const host = colon > 0 ? address.slice(0, colon) : address;
+    // `[::1]:7401`: the brackets only delimit an IPv6 host in the address.
+    this.host = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     this.port = Number(address.slice(colon + 1));
     this.decoder = new FrameDecoder({ maxFrameBytes: transport.maxFrameBytes });
     this.backoff = transport.backoffPolicy();
@@ -178,8 +180,9 @@ class PeerLink {
   private scheduleFlush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    // setImmediate, not a microtask: a coordinator's replicas requests are made
-    // across several promise turns of one I/O callback; they should share a write.
+    // setImmediate, not a microtask: the requests a coordinator sends to one
+    // replica are made across several promise turns of one I/O callback; they
+    // should share a write.
     setImmediate(() => {
       this.flushQueued = false;
       this.flush();
