@@ -67,7 +67,7 @@ export interface PartitionStats {
 /** One partition's key-value store. */
 export interface PartitionStore {
   readonly partition: number;
-  /** The value, or `undefined` when the key is absent. */
+  /** The value, or `undefined` when the key is absent. The result is the caller's: later reads must not overwrite it. */
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Present when `capabilities.syncGet`. */
   getSync?(key: Uint8Array): Uint8Array | undefined;
@@ -75,7 +75,7 @@ export interface PartitionStore {
   put(key: Uint8Array, value: Uint8Array): Promise<void>;
   /** Removes the key (no-op when absent); resolves per the durability mode. */
   delete(key: Uint8Array): Promise<void>;
-  /** Applies the ops in order; all of them are durable when it resolves. */
+  /** Applies the ops in order; all of them are durable when it resolves. An invalid op rejects the batch before any op is applied. */
   batch(ops: readonly BatchOp[]): Promise<void>;
   /**
    * Visits every live key. `visit` may return `false` to stop early. Resolves
@@ -94,11 +94,17 @@ export interface PartitionStore {
 
 export interface StorageBackend {
   readonly capabilities: BackendCapabilities;
-  /** Opens (creating if needed) a partition. Opening an open partition returns the same store. */
+  /**
+   * Opens (creating if needed) a partition. Opening an open partition returns
+   * the same store; opening one whose close is running returns a new store. A
+   * bad partition number rejects with KV_BAD_ARGUMENT. Keys are
+   * 1..maxKeyBytes bytes; a backend may refuse the empty key with
+   * KV_BAD_ARGUMENT.
+   */
   open(partition: number): Promise<PartitionStore>;
   /** Closes (if open) and deletes every byte of a partition. */
   drop(partition: number): Promise<void>;
-  /** Partitions that hold data (on disk, or in memory for `memory`). */
+  /** Partitions that hold data (on disk, or in memory for `memory`); one opened but never written may be listed; a dropped one never is. */
   partitions(): Promise<number[]>;
   /** Closes every open partition. */
   close(): Promise<void>;
