@@ -20,7 +20,9 @@ import { ClusterNode } from '../cluster/cluster_node.js';
 import type { ClusterNodeApi, ClusterStatus } from '../cluster/api.js';
 import { mathRandom, realClock } from '../cluster/real_clock.js';
 import { TcpTransport, peerWireCodec } from '../cluster/tcp_transport.js';
-import { PEER_STATUSES } from '../../protocol/peer.js';
+import { PEER_STATUSES, encodeRingBody, ringBodyOf } from '../../protocol/peer.js';
+import { claimInitial } from '../core/claim.js';
+import { ringVersionOf } from '../cluster/ring_state.js';
 import { isClusterNode, type NodeConfig } from './config.js';
 import { Replica } from './replica.js';
 import { NodeServer } from './server.js';
@@ -128,6 +130,24 @@ export const readReplicaAt = async (
   }
 };
 
+/**
+ * The RING_REPLY body. ClusterNode exposes its ring only through status(), so
+ * the ring is rebuilt here the way src/cluster/ring_state.ts builds it (claim
+ * over the active members, sorted by id) and served only when its version
+ * equals the node's own ringVersion(): a mismatch (a ring change in between,
+ * or members of another weight, which status() does not report) answers
+ * KV_UNAVAILABLE rather than a wrong ring.
+ */
+export const ringBodyFor = (cluster: ClusterNodeApi, partitionBits: number, n: number): Uint8Array => {
+  const status = cluster.status();
+  const active = status.members.filter((m) => m.status === 'joining' || m.status === 'up' || m.status === 'leaving');
+  const ring = claimInitial(partitionBits, active.map((m) => ({ id: m.id, weight: 1 })), { n });
+  const version = cluster.ringVersion();
+  if (ringVersionOf(ring.owners) !== version) throw new KvError('KV_UNAVAILABLE', 'the ring is changing; ask again');
+  const addresses = new Map(status.members.map((m) => [m.id, m.address]));
+  return encodeRingBody(ringBodyOf({ qBits: partitionBits, owners: ring.owners }, n, version, (id) => addresses.get(id) ?? ''));
+};
+
 export const startNode = async (config: NodeConfig, log: LogFn = () => undefined): Promise<RunningNode> => {
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -176,6 +196,10 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
       ? {
           peers: transport,
           ringVersion: () => cluster?.ringVersion() ?? 0n,
+          ringBody: () => {
+            if (cluster === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
+            return ringBodyFor(cluster, config.partitionBits, config.n);
+          },
           extraStats: () => (cluster === undefined ? {} : clusterStats(cluster.status(), cluster.memberCount())),
         }
       : {}),

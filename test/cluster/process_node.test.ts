@@ -17,6 +17,7 @@ import { KvError } from '../../src/errors.js';
 import { decodeConfig, isClusterNode } from '../../src/node/config.js';
 import { execFile } from 'node:child_process';
 import * as E from 'fp-ts/lib/Either.js';
+import { decodeRingBody } from '../../protocol/peer.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -51,6 +52,22 @@ test('two nodes form a cluster: every member in STATS, ring version in HELLO_OK,
       assert.is(ok.op, 'HELLO_OK');
       if (ok.op === 'HELLO_OK') assert.is(ok.ringVersion, nodes[0]!.cluster!.ringVersion(), 'HELLO_OK announces the ring version');
       assert.ok(nodes[0]!.cluster!.ringVersion() !== 0n);
+      conn.send({ op: 'RING', streamId: 3, body: new Uint8Array(0) });
+      const ring = await conn.next();
+      assert.is(ring.op, 'RING_REPLY');
+      if (ring.op === 'RING_REPLY') {
+        const body = decodeRingBody(ring.body);
+        assert.ok(E.isRight(body));
+        if (E.isRight(body)) {
+          assert.is(body.right.ringVersion, nodes[0]!.cluster!.ringVersion());
+          assert.equal(body.right.members, [
+            { id: 'n1', address: a1 },
+            { id: 'n2', address: a2 },
+          ]);
+          assert.is(body.right.owners.length, 64);
+          assert.is(body.right.n, 2);
+        }
+      }
     } finally {
       conn.close();
     }
@@ -84,12 +101,21 @@ test('two nodes form a cluster: every member in STATS, ring version in HELLO_OK,
   }
 });
 
-test('a standalone node has no cluster figures and refuses node opcodes from peers with KV_UNSUPPORTED', async () => {
+test('a standalone node has no cluster figures, no RING, and refuses node opcodes from peers with KV_UNSUPPORTED', async () => {
   const node = await startTestNode();
   try {
     assert.is(node.cluster, undefined);
     const stats = await statsOf(node.address);
     assert.not.ok(Object.keys(stats).some((k) => k.startsWith('cluster.')));
+    const conn = await RawConn.open(node.port);
+    try {
+      await conn.hello();
+      conn.send({ op: 'RING', streamId: 3, body: new Uint8Array(0) });
+      const reply = await conn.next();
+      assert.is(reply.op === 'ERROR' ? reply.code : reply.op, 'KV_UNSUPPORTED');
+    } finally {
+      conn.close();
+    }
     try {
       await readReplicaAt(node.address, Buffer.from('k'), { partitionBits: 6, timeoutMs: 2000 });
       assert.unreachable('a standalone node does not serve REPLICA_GET');
