@@ -74,6 +74,9 @@ struct StoreBox {
   Napi::Reference<Napi::Uint8Array> read_ref;
   uint8_t* read_data = nullptr;
   size_t read_bytes = 0;
+  Napi::Reference<Napi::Uint8Array> key_ref;
+  uint8_t* key_data = nullptr;
+  size_t key_bytes = 0;
 
   void release() {
     if (!bridge) return;
@@ -107,21 +110,27 @@ bool TypeFail(const Napi::CallbackInfo& info, const std::string& msg) {
   return false;
 }
 
+// The argument helpers below make one N-API call each (they sit on the hot
+// read and write paths); a value of the wrong kind makes that call fail,
+// which becomes a TypeError.
 bool BoxArg(const Napi::CallbackInfo& info, StoreBox** out) {
-  if (info.Length() < 1 || !info[0].IsExternal()) return TypeFail(info, "argument 0 must be a log store handle");
-  auto* box = info[0].As<Napi::External<StoreBox>>().Data();
-  if (box == nullptr || box->magic != kStoreMagic) return TypeFail(info, "argument 0 must be a log store handle");
-  *out = box;
+  void* p = nullptr;
+  if (info.Length() < 1 || napi_get_value_external(info.Env(), info[0], &p) != napi_ok || p == nullptr ||
+      static_cast<StoreBox*>(p)->magic != kStoreMagic)
+    return TypeFail(info, "argument 0 must be a log store handle");
+  *out = static_cast<StoreBox*>(p);
   return true;
 }
 
 bool BytesArg(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* len) {
-  Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* bytes = nullptr;
+  if (napi_get_typedarray_info(info.Env(), info[i], &type, &length, &bytes, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array)
     return TypeFail(info, "argument " + std::to_string(i) + " must be a Uint8Array");
-  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-  *data = a.Data();
-  *len = a.ByteLength();
+  *data = static_cast<uint8_t*>(bytes);
+  *len = length;
   return true;
 }
 
@@ -195,6 +204,9 @@ class CloseWorker : public Napi::AsyncWorker {
     box_->read_ref.Reset();
     box_->read_data = nullptr;
     box_->read_bytes = 0;
+    box_->key_ref.Reset();
+    box_->key_data = nullptr;
+    box_->key_bytes = 0;
     if (status_ != Status::kOk) deferred_.Reject(StatusError(env, status_, message_).Value());
     else deferred_.Resolve(env.Undefined());
   }
@@ -344,6 +356,41 @@ Napi::Value LogGetInto(const Napi::CallbackInfo& info) {
     const uint8_t* v;
     uint32_t vl;
     if (!box->store->get(k, kl, &v, &vl)) return Napi::Number::New(env, -1);
+    if (vl <= box->read_bytes && vl > 0) std::memcpy(box->read_data, v, vl);
+    return Napi::Number::New(env, vl);
+  });
+}
+
+// logSetKeyBuffer(h, buf): where logGetFast finds its key (kept alive here).
+Napi::Value LogSetKeyBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  StoreBox* box;
+  uint8_t* d;
+  size_t n;
+  if (!BoxArg(info, &box) || !BytesArg(info, 1, &d, &n)) return env.Undefined();
+  box->key_ref = Napi::Persistent(info[1].As<Napi::Uint8Array>());
+  box->key_data = d;
+  box->key_bytes = n;
+  return env.Undefined();
+}
+
+// logGetFast(h, keyLength): as logGetInto, with the key in the key buffer.
+// Three N-API calls in all, as lmdb-js's getBinaryFast does it.
+Napi::Value LogGetFast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  StoreBox* box;
+  uint32_t kl;
+  if (!BoxArg(info, &box)) return env.Undefined();
+  if (napi_get_value_uint32(env, info[1], &kl) != napi_ok)
+    return TypeFail(info, "argument 1 must be a number"), env.Undefined();
+  if (kl > box->key_bytes) {
+    Napi::RangeError::New(env, "key length exceeds the key buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Guard(env, [&]() -> Napi::Value {
+    const uint8_t* v;
+    uint32_t vl;
+    if (!box->store->get(box->key_data, kl, &v, &vl)) return Napi::Number::New(env, -1);
     if (vl <= box->read_bytes && vl > 0) std::memcpy(box->read_data, v, vl);
     return Napi::Number::New(env, vl);
   });
@@ -579,6 +626,8 @@ void InitLog(Napi::Env env, Napi::Object exports) {
   exports.Set("logGet", Napi::Function::New(env, LogGet, "logGet"));
   exports.Set("logSetReadBuffer", Napi::Function::New(env, LogSetReadBuffer, "logSetReadBuffer"));
   exports.Set("logGetInto", Napi::Function::New(env, LogGetInto, "logGetInto"));
+  exports.Set("logSetKeyBuffer", Napi::Function::New(env, LogSetKeyBuffer, "logSetKeyBuffer"));
+  exports.Set("logGetFast", Napi::Function::New(env, LogGetFast, "logGetFast"));
   exports.Set("logSync", Napi::Function::New(env, LogSync, "logSync"));
   exports.Set("logCount", Napi::Function::New(env, LogCount, "logCount"));
   exports.Set("logStats", Napi::Function::New(env, LogStats, "logStats"));

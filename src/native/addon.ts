@@ -143,6 +143,10 @@ export interface NativeLog {
   logSetReadBuffer(h: LogHandle, buf: Uint8Array): void;
   /** -1 when absent, else the value's length; copied only when it fits the read buffer. */
   logGetInto(h: LogHandle, key: Uint8Array): number;
+  /** The buffer logGetFast reads its key from (kept alive by the addon). */
+  logSetKeyBuffer(h: LogHandle, buf: Uint8Array): void;
+  /** logGetInto with the key already in the key buffer: the hot read path (three N-API calls). */
+  logGetFast(h: LogHandle, keyLength: number): number;
   /** Requests an fdatasync of everything written; returns the sequence number it covers. */
   logSync(h: LogHandle): number;
   logCount(h: LogHandle): number;

@@ -112,6 +112,7 @@ export class LogPartitionStore implements PartitionStore {
   private waiterHead = 0;
   private syncedSeq = 0;
   private readBuf: Buffer = Buffer.alloc(64 * 1024);
+  private readonly keyBuf: Buffer = Buffer.alloc(LOG_MAX_KEY_BYTES);
   private registered: Uint8Array;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -145,6 +146,7 @@ export class LogPartitionStore implements PartitionStore {
     this.durability = config.durability;
     this.handle = handle;
     nativeLog.logSetReadBuffer(this.handle, this.readBuf);
+    nativeLog.logSetKeyBuffer(this.handle, this.keyBuf);
     this.registered = this.readBuf;
     if (config.autoMerge) {
       this.mergeTimer = setInterval(() => this.autoMerge(), config.mergeCheckIntervalMs);
@@ -196,13 +198,16 @@ export class LogPartitionStore implements PartitionStore {
     }
     let n: number;
     try {
-      n = nativeLog.logGetInto(this.handle, key);
+      // The key travels through a registered buffer: cheaper than handing
+      // the addon a typed array to inspect (lmdb-js does the same).
+      this.keyBuf.set(key);
+      n = nativeLog.logGetFast(this.handle, key.length);
       if (n < 0) return undefined;
       if (n > this.readBuf.length) {
         this.readBuf = Buffer.alloc(2 ** Math.ceil(Math.log2(n)));
         nativeLog.logSetReadBuffer(this.handle, this.readBuf);
         this.registered = this.readBuf;
-        n = nativeLog.logGetInto(this.handle, key);
+        n = nativeLog.logGetFast(this.handle, key.length);
         if (n < 0) return undefined;
       }
     } catch (e) {
@@ -228,7 +233,8 @@ export class LogPartitionStore implements PartitionStore {
         nativeLog.logSetReadBuffer(this.handle, out);
         this.registered = out;
       }
-      return nativeLog.logGetInto(this.handle, key);
+      this.keyBuf.set(key);
+      return nativeLog.logGetFast(this.handle, key.length);
     } catch (e) {
       throw toKvError(e);
     }

@@ -504,6 +504,11 @@ test('bad arguments are TypeErrors, in TypeScript and in the addon itself', asyn
   assert.throws(() => n.logFoldNext!(null, b('x')), TypeError);
   const h = await nativeLog.logOpen(tempDir(), 4096, 0, 1000, 0.5, () => {});
   assert.throws(() => n.logGet!(h, 'k'), TypeError);
+  assert.throws(() => n.logGetFast!(h, 'k'), TypeError);
+  assert.throws(() => n.logGetFast!(h, 1), RangeError, 'no key buffer registered yet');
+  nativeLog.logSetKeyBuffer(h, Buffer.from('abc'));
+  assert.is(nativeLog.logGetFast(h, 3), -1);
+  assert.throws(() => n.logGetFast!(h, 4), RangeError, 'longer than the key buffer');
   assert.throws(() => n.logFoldNext!(h, b('x')), TypeError, 'a store handle is not a fold handle');
   const f = nativeLog.logFoldOpen(h, true);
   assert.throws(() => n.logGet!(f, b('k')), TypeError, 'a fold handle is not a store handle');
