@@ -400,15 +400,10 @@ void Store::rotate() {
 }
 
 void Store::after_write() {
-  uint64_t seq = ++write_seq_;
-  if (options_.durability == Durability::kAlways) {
-    {
-      std::lock_guard<std::mutex> lk(mu_);
-      if (seq > wanted_seq_) wanted_seq_ = seq;
-    }
-    cv_.notify_one();
-    requested_seq_ = seq;
-  }
+  // With durability `always` the caller asks for the sync (request_sync)
+  // once per batch of writers: asking per write would start an fdatasync
+  // for the first writer of a wave and make the rest wait for the next one.
+  ++write_seq_;
 }
 
 static void check_open(bool closed) {

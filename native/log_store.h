@@ -141,8 +141,8 @@ class Store {
   // Recovers the partition from disk and starts the threads. Runs on a
   // worker thread, before anything else can reach the store.
   void open();
-  // Each write returns its sequence number; with durability `always` a sync
-  // covering it has been requested.
+  // Each write returns its sequence number. Durability is the caller's to
+  // ask for: request_sync() after a wave of writes (group commit).
   uint64_t put(const uint8_t* key, size_t key_bytes, const uint8_t* value, size_t value_bytes);
   uint64_t remove(const uint8_t* key, size_t key_bytes);
   // `records` holds complete records in the on-disk format with the CRC and

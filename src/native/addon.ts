@@ -131,7 +131,11 @@ export interface NativeLog {
     mergeThreshold: number,
     onSync: (seq: number, code: string | null, message: string) => void,
   ): Promise<LogHandle>;
-  /** Appends a record; returns the write's sequence number. */
+  /**
+   * Appends a record; returns the write's sequence number. Nothing is synced
+   * here: with durability `always` call logSync after a wave of writes (one
+   * request covers them all: group commit).
+   */
   logPut(h: LogHandle, key: Uint8Array, value: Uint8Array): number;
   /** Appends a tombstone when the key exists; returns the sequence number to wait for. */
   logDelete(h: LogHandle, key: Uint8Array): number;

@@ -186,8 +186,22 @@ export class LogPartitionStore implements PartitionStore {
 
   /** Resolves per the durability mode once a write with this sequence number is in. */
   private written(seq: number): Promise<void> {
-    return this.durability === 'always' ? this.waitFor(seq) : resolved;
+    if (this.durability !== 'always') return resolved;
+    if (!this.syncQueued) {
+      // One fdatasync request per wave of writers: writers resumed by the
+      // last sync all write before this microtask runs, and share the next.
+      this.syncQueued = true;
+      queueMicrotask(this.requestSync);
+    }
+    return this.waitFor(seq);
   }
+
+  private syncQueued = false;
+  private readonly requestSync = (): void => {
+    this.syncQueued = false;
+    // A close that began meanwhile has already asked for its own sync.
+    if (!this.closed) nativeLog.logSync(this.handle);
+  };
 
   getSync(key: Uint8Array): Uint8Array | undefined {
     this.check();
