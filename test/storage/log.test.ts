@@ -441,6 +441,21 @@ test('durability always: concurrent writes all resolve and survive reopen; sync 
   }
 });
 
+test('durability interval: sync() after a silent periodic fdatasync still resolves', async () => {
+  const { backend, store } = await openStore({ durability: 'interval', syncIntervalMs: 1 });
+  for (let round = 0; round < 20; round++) {
+    await store.put(b(`k${round}`), b('v'));
+    await new Promise((r) => setTimeout(r, 3)); // a periodic round covers the write, unasked
+    // Liveness bound only: a sync that never resolves is the bug this guards against.
+    const outcome = await Promise.race([
+      store.sync().then(() => 'synced'),
+      new Promise((r) => setTimeout(() => r('stuck'), 10_000).unref()),
+    ]);
+    assert.is(outcome, 'synced', `round ${round}`);
+  }
+  await backend.close();
+});
+
 test('error codes: KV_TOO_LARGE for oversized keys and values, KV_CORRUPTION for a rotten record', async () => {
   const { backend, store, dir } = await openStore();
   await rejectsWith(store.put(Buffer.alloc(65536), b('v')), 'KV_TOO_LARGE');
