@@ -140,6 +140,31 @@ test('fold sees the snapshot taken at its start, not later writes', async () => 
   await backend.close();
 });
 
+test('the keydir shrinks its arena after mass deletes and still finds every key', async () => {
+  const { backend, store } = await openStore();
+  const key = (i: number): Buffer => b(`key-${String(i).padStart(8, '0')}-${'x'.repeat(i % 40)}`);
+  for (let i = 0; i < 60_000; i += 1000) {
+    await store.batch(Array.from({ length: 1000 }, (_, j) => ({ type: 'put' as const, key: key(i + j), value: b(`v${i + j}`) })));
+  }
+  const full = store.stats().extra?.keydirBytes ?? 0;
+  for (let i = 0; i < 60_000; i += 1000) {
+    await store.batch(
+      Array.from({ length: 1000 }, (_, j) => i + j)
+        .filter((n) => n % 10 !== 0)
+        .map((n) => ({ type: 'delete' as const, key: key(n) })),
+    );
+  }
+  const after = store.stats().extra?.keydirBytes ?? 0;
+  assert.ok(after < full, `keydir ${full} -> ${after} bytes`);
+  assert.is(store.count(), 6000);
+  for (let n = 0; n < 60_000; n++) {
+    const v = store.getSync(key(n));
+    if (n % 10 === 0) assert.is(str(v), `v${n}`);
+    else assert.is(v, undefined);
+  }
+  await backend.close();
+});
+
 test('stats count keys, live and dead bytes exactly', async () => {
   const { backend, store } = await openStore();
   await store.put(b('k1'), b('aaaa')); // 19 + 2 + 4 = 25
