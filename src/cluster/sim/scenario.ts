@@ -126,7 +126,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   const clientCount = o.clientCount ?? 3;
   const opsPerClient = o.opsPerClient ?? 6;
   const activeMs = o.activeMs ?? 8000;
-  const quietMs = o.quietMs ?? 15_000;
+  const quietMs = o.quietMs ?? 10_000;
   const faults = o.faults ?? true;
   const factory = o.makeFactory(nodeIds);
 
@@ -256,7 +256,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       }
     }
   }
-  await world.runFor(o.repairMs ?? 5000);
+  await world.runFor(o.repairMs ?? 3000);
 
   // Every node must have settled on the same ring.
   const checkRing = o.checkRing ?? true;
