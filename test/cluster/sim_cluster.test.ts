@@ -70,6 +70,25 @@ test('one seed run twice gives the same trace (sha256), event by event', async (
   }
 });
 
+test('a simulated run never reads the real clock, arms a real timer or calls Math.random', async () => {
+  const calls: string[] = [];
+  const g = globalThis as unknown as Record<string, unknown>;
+  const saved = { now: Date.now, random: Math.random, setTimeout: g.setTimeout, setInterval: g.setInterval };
+  Date.now = () => (calls.push('Date.now'), saved.now());
+  Math.random = () => (calls.push('Math.random'), saved.random());
+  g.setTimeout = (...a: unknown[]) => (calls.push('setTimeout'), (saved.setTimeout as (...x: unknown[]) => unknown)(...a));
+  g.setInterval = (...a: unknown[]) => (calls.push('setInterval'), (saved.setInterval as (...x: unknown[]) => unknown)(...a));
+  try {
+    await runScenario({ seed: 3, makeFactory });
+  } finally {
+    Date.now = saved.now;
+    Math.random = saved.random;
+    g.setTimeout = saved.setTimeout;
+    g.setInterval = saved.setInterval;
+  }
+  assert.equal([...new Set(calls)], []);
+});
+
 test('different seeds give different runs', async () => {
   const a = await runScenario({ seed: 11, makeFactory });
   const b = await runScenario({ seed: 12, makeFactory });
