@@ -9,7 +9,7 @@
  * checker reads each primary replica's local store directly:
  *
  *   - all primaries of a key hold the same object (and so the same value);
- *   - every acknowledged add is in that value;
+ *   - every acknowledged add is in that value, and in every final read;
  *   - every node ends with the same ring;
  *   - no event callback threw and the final reads succeeded.
  *
@@ -250,7 +250,10 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
     for (const id of nodeIds) {
       try {
         const read = await world.settle(Promise.resolve(world.service(id).get(key, 0, config.requestTimeoutMs)), clientPatienceMs);
-        world.trace(`final read ${key.toString()} via ${id}: ${read.siblings.length} siblings, ${unionOf(read).size} elements`);
+        const seen = unionOf(read);
+        world.trace(`final read ${key.toString()} via ${id}: ${read.siblings.length} siblings, ${seen.size} elements`);
+        const unseen = [...acked.get(key.toString())!].filter((e) => !seen.has(e));
+        if (unseen.length > 0) violations.push(`final read of ${key.toString()} through ${id} lacks acknowledged adds: ${unseen.sort().join(',')}`);
       } catch (e) {
         violations.push(`final read of ${key.toString()} through ${id} failed after healing: ${codeOf(e)}`);
       }
