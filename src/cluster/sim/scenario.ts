@@ -230,8 +230,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       const pauseMs = f.int(200, maxFaultMs);
       const victim = f.pick(nodeIds);
       world.schedule(at, `fault pause ${victim}`, () => {
-        pauses++;
-        world.pause(victim, pauseMs);
+        if (world.pause(victim, pauseMs)) pauses++;
       });
     }
   }

@@ -259,13 +259,14 @@ export class World {
   /**
    * Stops the node's process for `ms` (as SIGSTOP, or a long GC pause): it
    * keeps its state, but runs nothing until then; what arrives meanwhile is
-   * handled, in order, when it resumes.
+   * handled, in order, when it resumes. False when the node is down.
    */
-  pause(id: NodeId, ms: number): void {
+  pause(id: NodeId, ms: number): boolean {
     const sim = this.node(id);
-    if (sim.fences.data.isFenced) return;
+    if (sim.fences.data.isFenced) return false; // a dead process cannot be paused
     this.pausedUntil.set(id, Math.max(this.pausedUntil.get(id) ?? 0, this.now() + ms));
     this.trace(`${id} pause ${ms} ms`);
+    return true;
   }
 
   /**
