@@ -69,6 +69,7 @@ test('SIGKILL at random moments: every acknowledged write survives with its exac
   const random = rng(runSeed());
   const acked: string[] = [];
   let lastStats: Record<string, number> | undefined;
+  let merged = false;
   for (let iteration = 0; iteration < 20; iteration++) {
     const killAfterMs = Math.floor(random() * 250);
     acked.push(...(await runAndKill(dir, `i${iteration}`, killAfterMs)));
@@ -84,10 +85,13 @@ test('SIGKILL at random moments: every acknowledged write survives with its exac
       assert.ok(Buffer.from(v).equals(crashValue(key)), `garbled value under ${key}`);
     });
     lastStats = store.stats().extra as Record<string, number>;
+    // Merge output ranks sit between rotation ranks (see log_format.h).
+    merged ||= readdirSync(join(dir, 'p0')).some((f) => f.endsWith('.data') && !f.endsWith('00000.data'));
     await close();
   }
-  assert.ok(acked.length > 1000, `only ${acked.length} writes acknowledged`);
+  assert.ok(acked.length > 100, `only ${acked.length} writes acknowledged`);
   assert.ok((lastStats?.files ?? 0) > 3, 'writes spread over several files');
+  assert.ok(merged, 'some writer merged files before it was killed');
 });
 
 /** The value stored under `key` by writeRecords: short ones keep the every-offset loops small. */
