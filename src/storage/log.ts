@@ -67,7 +67,9 @@ const bytesArg = (name: string, v: unknown): Uint8Array => {
 
 const keyArg = (v: unknown): Uint8Array => {
   const key = bytesArg('key', v);
-  if (key.length > LOG_MAX_KEY_BYTES) throw new KvError('KV_TOO_LARGE', `key of ${key.length} bytes exceeds ${LOG_MAX_KEY_BYTES}`);
+  if (key.length > LOG_MAX_KEY_BYTES) {
+    throw new KvError('KV_TOO_LARGE', `key of ${key.length} bytes exceeds ${LOG_MAX_KEY_BYTES}`);
+  }
   return key;
 };
 
@@ -476,7 +478,9 @@ export const createLogBackend = async (options: LogBackendOptions): Promise<Stor
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   if (typeof options.dir !== 'string' || options.dir.length === 0) throw new TypeError('dir must be a non-empty string');
   const durability = options.durability ?? 'none';
-  if (!(durability in durabilityCode)) throw new TypeError("durability must be 'none', 'interval' or 'always'");
+  if (typeof durability !== 'string' || !Object.hasOwn(durabilityCode, durability)) {
+    throw new TypeError("durability must be 'none', 'interval' or 'always'");
+  }
   const syncIntervalMs = positiveInt('syncIntervalMs', options.syncIntervalMs ?? 1000, 1, 3_600_000);
   const maxFileBytes = positiveInt('maxFileBytes', options.maxFileBytes ?? 256 * 1024 * 1024, MIN_FILE_BYTES, MAX_FILE_BYTES);
   const mergeThreshold = options.mergeThreshold ?? 0.5;

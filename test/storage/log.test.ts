@@ -529,7 +529,16 @@ test('bad arguments are TypeErrors, in TypeScript and in the addon itself', asyn
     () => assert.unreachable(),
     (e: unknown) => assert.instance(e, TypeError),
   );
-  for (const opts of [{ dir: 5 }, { dir: tempDir(), durability: 'sometimes' }, { dir: tempDir(), maxFileBytes: 10 }, { dir: tempDir(), mergeThreshold: 2 }]) {
+  const badOptions = [
+    { dir: 5 },
+    { dir: tempDir(), durability: 'sometimes' },
+    { dir: tempDir(), durability: 'toString' },
+    { dir: tempDir(), maxFileBytes: 10 },
+    { dir: tempDir(), mergeThreshold: 2 },
+    { dir: tempDir(), autoMerge: 'yes' },
+    { dir: tempDir(), syncIntervalMs: 0 },
+  ];
+  for (const opts of badOptions) {
     await createLogBackend(opts as never).then(
       () => assert.unreachable(),
       (e: unknown) => assert.instance(e, TypeError),
