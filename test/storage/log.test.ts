@@ -586,7 +586,7 @@ test('random operations with reopens and merges agree with a Map', async () => {
   const op = fc.oneof(
     fc.record({ t: fc.constant('put' as const), k: fc.integer({ min: 0, max: 30 }), v: fc.uint8Array({ maxLength: 300 }) }),
     fc.record({ t: fc.constant('del' as const), k: fc.integer({ min: 0, max: 30 }) }),
-    fc.record({ t: fc.constant('reopen' as const) }),
+    fc.record({ t: fc.constant('reopen' as const), withoutHints: fc.boolean() }),
     fc.record({ t: fc.constant('merge' as const) }),
   );
   await check(
@@ -606,6 +606,10 @@ test('random operations with reopens and merges agree with a Map', async () => {
           await store.merge(true);
         } else {
           await backend.close();
+          if (o.withoutHints) {
+            const pdir = join(dir, 'p0');
+            for (const f of readdirSync(pdir).filter((f) => f.endsWith('.hint'))) rmSync(join(pdir, f));
+          }
           backend = await createLogBackend({ dir, maxFileBytes: 4096, autoMerge: false });
           store = (await backend.open(0)) as LogPartitionStore;
         }
