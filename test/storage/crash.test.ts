@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLogBackend, type LogPartitionStore } from '../../src/storage/log.js';
 import { KvError } from '../../src/errors.js';
-import { runSeed } from '../helpers/seed.js';
+import fc from 'fast-check';
+import { check, runSeed } from '../helpers/seed.js';
 import { crashValue } from '../fixtures/log_crash_value.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -177,6 +178,49 @@ test('flipped bits: the damaged record is dropped and counted, the others surviv
     }
   }
   writeFileSync(file, original);
+});
+
+test('random damage anywhere: reopen never fails and only ever returns a value once written for that key', async () => {
+  await check(
+    fc.asyncProperty(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 200 })), { minLength: 1, maxLength: 60 }),
+      fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 6 }),
+      fc.option(fc.double({ min: 0, max: 1, noNaN: true })),
+      async (writes, damage, cutAt) => {
+        const dir = tempDir();
+        const { store, close } = await open(dir);
+        const history = new Map<string, Set<string>>();
+        for (const [k, len] of writes) {
+          const key = `k${k}`;
+          const value = crashValue(`${key}/${len}`).subarray(0, len);
+          await store.put(b(key), value);
+          if (!history.has(key)) history.set(key, new Set());
+          history.get(key)!.add(value.toString('hex'));
+        }
+        await close();
+        const pdir = join(dir, 'p0');
+        for (const f of readdirSync(pdir).filter((f) => f.endsWith('.hint'))) rmSync(join(pdir, f));
+        const file = join(pdir, readdirSync(pdir).filter((f) => f.endsWith('.data'))[0]!);
+        let bytes = readFileSync(file);
+        for (const [where, mask] of damage) {
+          const at = Math.min(bytes.length - 1, Math.floor(where * bytes.length));
+          bytes[at] = bytes[at]! ^ mask;
+        }
+        if (cutAt !== null) bytes = bytes.subarray(0, Math.floor(cutAt * bytes.length));
+        writeFileSync(file, bytes);
+        const again = await open(dir);
+        for (let k = 0; k < 16; k++) {
+          const v = again.store.getSync(b(`k${k}`));
+          if (v === undefined) continue;
+          const seen = history.get(`k${k}`);
+          assert.ok(seen?.has(Buffer.from(v).toString('hex')), `k${k} returned a value never written`);
+        }
+        await again.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    ),
+    30,
+  );
 });
 
 test('a flipped bit in a hint-indexed file is caught when the record is read', async () => {
