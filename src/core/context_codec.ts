@@ -130,6 +130,37 @@ const writeUtf8 = (out: Uint8Array, pos: number, s: string): number => {
 // Fatal: invalid UTF-8 is a refusal, never a silent U+FFFD (which would break canonicity).
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+// A node meets the same few replica ids in every object and context it
+// decodes, and building their strings was the largest part of a decode
+// (profiled: bench/results/server.profile.md). So ASCII ids are interned in a
+// small direct-mapped cache keyed by a hash of their bytes; a hit compares the
+// bytes and returns the string already built. A miss only costs the build.
+// The cache never changes what a decode returns (strings are values), so the
+// functions stay pure to their callers.
+const ID_CACHE_SLOTS = 64;
+const idCacheBytes = new Array<Uint8Array | undefined>(ID_CACHE_SLOTS).fill(undefined);
+const idCacheStrings = new Array<string>(ID_CACHE_SLOTS).fill('');
+
+const asciiId = (b: Uint8Array, start: number, len: number, slot: number): string => {
+  const cached = idCacheBytes[slot];
+  if (cached !== undefined && cached.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (cached[i] !== b[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return idCacheStrings[slot] as string;
+  }
+  let s = '';
+  for (let i = start; i < start + len; i++) s += String.fromCharCode(b[i] as number);
+  // A copy (not `slice`, a view on a Buffer): the input may be a buffer its owner reuses.
+  idCacheBytes[slot] = new Uint8Array(b.subarray(start, start + len));
+  idCacheStrings[slot] = s;
+  return s;
+};
+
 /** A cursor over the input; `reason` is set on the first failure and stops everything. */
 class Reader {
   pos = 0;
@@ -169,12 +200,13 @@ class Reader {
     this.pos += len;
     const b = this.bytes;
     let ascii = true;
-    for (let i = start; i < start + len; i++) if ((b[i] as number) >= 0x80) ascii = false;
-    if (ascii) {
-      let s = '';
-      for (let i = start; i < start + len; i++) s += String.fromCharCode(b[i] as number);
-      return s;
+    let h = len;
+    for (let i = start; i < start + len; i++) {
+      const c = b[i] as number;
+      if (c >= 0x80) ascii = false;
+      h = (Math.imul(h, 31) + c) | 0;
     }
+    if (ascii) return asciiId(b, start, len, h & (ID_CACHE_SLOTS - 1));
     try {
       return utf8Decoder.decode(b.subarray(start, start + len));
     } catch {
@@ -360,4 +392,107 @@ export const decodeObject = (bytes: Uint8Array, options?: ObjectDecodeOptions): 
 export const decodeObjectE = (bytes: Uint8Array, options?: ObjectDecodeOptions): E.Either<string, Clock<Uint8Array>> => {
   const d = decodeObject(bytes, options);
   return d.ok ? E.right(d.value) : E.left(d.reason);
+};
+
+// ---------------------------------------------------------------- object view (the read path)
+
+/** What a read replies with, taken straight from an object's bytes. */
+export interface ObjectView {
+  /** `encodeContext(join(o))` of the object `o` in the bytes. */
+  readonly context: Uint8Array;
+  /** `values(o)`, in that order, as views into the input (no copies). */
+  readonly values: readonly Uint8Array[];
+}
+
+/**
+ * The reply to a read of the object in `bytes`, without building the clock:
+ * the context is the object's id table (copied as bytes, no UTF-8 decoding)
+ * followed by its counters, and the values are views into `bytes`, so the
+ * caller must not reuse `bytes` while it holds them. Laws:
+ *   objectView(b).ok  ⇔  decodeObject(b).ok
+ *   objectView(b) = ok(v)  ⇒  v.context = encodeContext(join(o)) and v.values = values(o),
+ *                              where decodeObject(b) = ok(o)
+ * and a refusal carries decodeObject's reason. Never throws.
+ */
+export const objectView = (bytes: Uint8Array, limits?: DecodeLimits): Decoded<ObjectView> => {
+  const lim = withLimits(limits);
+  const r = new Reader(bytes);
+  const k = header(r, OBJECT_TAG, 'object', lim);
+  if (r.reason !== null) return objectViewSlow(bytes, lim);
+  let prevStart = 0;
+  let prevLen = 0;
+  for (let i = 0; i < k; i++) {
+    const len = r.varint('id length');
+    if (len <= 0 || len > lim.maxIdBytes || len > bytes.length - r.pos) return objectViewSlow(bytes, lim);
+    const start = r.pos;
+    for (let j = start; j < start + len; j++) {
+      // Byte order equals JS string order for ASCII only; other ids take the full decode.
+      if ((bytes[j] as number) >= 0x80) return objectViewSlow(bytes, lim);
+    }
+    if (i > 0 && compareBytes(bytes, prevStart, prevLen, start, len) >= 0) return objectViewSlow(bytes, lim);
+    prevStart = start;
+    prevLen = len;
+    r.pos += len;
+  }
+  const idsEnd = r.pos;
+  // Counters are canonical varints in the object, so the context copies their bytes.
+  const counterBounds = new Array<number>(2 * k);
+  let counterBytes = 0;
+  let totalValues = 0;
+  for (let i = 0; i < k; i++) {
+    const counterStart = r.pos;
+    const counter = r.varint('counter');
+    const counterEnd = r.pos;
+    const count = r.varint('value count');
+    if (r.reason !== null || counter === 0 || count > counter) return objectViewSlow(bytes, lim);
+    totalValues += count;
+    if (totalValues > lim.maxValues) return objectViewSlow(bytes, lim);
+    counterBounds[2 * i] = counterStart;
+    counterBounds[2 * i + 1] = counterEnd;
+    counterBytes += counterEnd - counterStart;
+  }
+  if (totalValues > bytes.length - r.pos) return objectViewSlow(bytes, lim);
+  const values = new Array<Uint8Array>(totalValues);
+  for (let v = 0; v < totalValues; v++) {
+    const len = r.varint('value length');
+    if (r.reason !== null || len > bytes.length - r.pos) return objectViewSlow(bytes, lim);
+    values[v] = new Uint8Array(bytes.buffer, bytes.byteOffset + r.pos, len);
+    r.pos += len;
+  }
+  if (r.pos !== bytes.length) return objectViewSlow(bytes, lim);
+  const context = new Uint8Array(idsEnd + counterBytes);
+  context[0] = CONTEXT_TAG;
+  context.set(bytes.subarray(1, idsEnd), 1);
+  let pos = idsEnd;
+  for (let i = 0; i < k; i++) {
+    const s = counterBounds[2 * i] as number;
+    const e = counterBounds[2 * i + 1] as number;
+    for (let j = s; j < e; j++) context[pos++] = bytes[j] as number;
+  }
+  return { ok: true, value: { context, values } };
+};
+
+/** Unsigned byte order of two ranges of `b`: negative, 0 or positive. */
+const compareBytes = (b: Uint8Array, aStart: number, aLen: number, bStart: number, bLen: number): number => {
+  const n = aLen < bLen ? aLen : bLen;
+  for (let i = 0; i < n; i++) {
+    const d = (b[aStart + i] as number) - (b[bStart + i] as number);
+    if (d !== 0) return d;
+  }
+  return aLen - bLen;
+};
+
+// Anything the fast scan does not take (non-ASCII ids, or bytes it refuses)
+// goes through decodeObject, so both accept and refuse exactly the same bytes.
+const objectViewSlow = (bytes: Uint8Array, lim: Required<DecodeLimits>): Decoded<ObjectView> => {
+  const d = decodeObject(bytes, { ...lim, copyValues: false });
+  if (!d.ok) return d;
+  const context = new Array<ContextEntry>(d.value.length);
+  const values: Uint8Array[] = [];
+  for (let i = 0; i < d.value.length; i++) {
+    const e = d.value[i] as Entry<Uint8Array>;
+    context[i] = { id: e.id, counter: e.counter };
+    for (const v of e.values) values.push(v);
+  }
+  return { ok: true, value: { context: encodeContext(context), values } };
 };
