@@ -10,7 +10,7 @@
  * a per-key lock, so two concurrent writes to one key never lose each other.
  */
 import * as D from '../core/dvvset.js';
-import { decodeObject, encodeObject } from '../core/context_codec.js';
+import { decodeObject, encodeObject, objectView, type ObjectView } from '../core/context_codec.js';
 import { KvError } from '../errors.js';
 import { partitionOf } from '../native/addon.js';
 import type { PartitionStore, StorageBackend } from '../storage/backend.js';
@@ -104,12 +104,36 @@ export class Replica {
    * the backend has it (per its durability mode).
    */
   coordinate(key: Uint8Array, write: D.Pending<Tagged>): Promise<Obj> {
-    return this.locks.run(key, async () => {
-      const local = (await this.read(key)) ?? D.empty;
+    const partition = this.partitionOf(key);
+    // runEager: an uncontended key reads, updates and starts its put inside
+    // this call, with no microtask hop before the work (the put's promise
+    // still holds the key until the backend has the write).
+    return this.locks.runEager(key, () => {
+      const store = this.stores[partition];
+      if (store === undefined || store.getSync === undefined) return this.coordinateAsync(key, write);
+      const local = decodeStored(key, store.getSync(key)) ?? D.empty;
       const next = D.update(write, this.replicaId, local);
-      await this.write(key, next);
-      return next;
+      return store.put(key, encodeObject(next)).then(() => next);
     });
+  }
+
+  private async coordinateAsync(key: Uint8Array, write: D.Pending<Tagged>): Promise<Obj> {
+    const local = (await this.read(key)) ?? D.empty;
+    const next = D.update(write, this.replicaId, local);
+    await this.write(key, next);
+    return next;
+  }
+
+  /**
+   * What a read of `key` replies with (its context and sibling values),
+   * taken from the stored bytes without building the clock; null when the
+   * key is absent. Synchronous when the partition is open and the backend
+   * reads synchronously. The values are views of the backend's result.
+   */
+  readView(key: Uint8Array): ObjectView | null | Promise<ObjectView | null> {
+    const store = this.store(this.partitionOf(key));
+    if (!(store instanceof Promise) && store.getSync !== undefined) return viewStored(key, store.getSync(key));
+    return Promise.resolve(store).then((s) => s.get(key).then((bytes) => viewStored(key, bytes)));
   }
 
   /**
@@ -146,9 +170,20 @@ const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   return true;
 };
 
+// The backend's result is ours to keep (backend.ts: later reads must not
+// overwrite it), so values may be views of it instead of a second copy.
 const decodeStored = (key: Uint8Array, bytes: Uint8Array | undefined): Obj | null => {
   if (bytes === undefined) return null;
-  const d = decodeObject(bytes);
+  const d = decodeObject(bytes, { copyValues: false });
+  if (!d.ok) {
+    throw new KvError('KV_CORRUPTION', `stored object of key ${Buffer.from(key).toString('hex')} does not decode: ${d.reason}`);
+  }
+  return d.value;
+};
+
+const viewStored = (key: Uint8Array, bytes: Uint8Array | undefined): ObjectView | null => {
+  if (bytes === undefined) return null;
+  const d = objectView(bytes);
   if (!d.ok) {
     throw new KvError('KV_CORRUPTION', `stored object of key ${Buffer.from(key).toString('hex')} does not decode: ${d.reason}`);
   }

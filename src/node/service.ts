@@ -6,6 +6,7 @@
 import * as D from '../core/dvvset.js';
 import { decodeContext, encodeContext } from '../core/context_codec.js';
 import { KvError } from '../errors.js';
+import type { ObjectView } from '../core/context_codec.js';
 import type { Replica, Obj } from './replica.js';
 import { isTombstone, tagValue, tombstone, untag } from './replica.js';
 
@@ -39,6 +40,21 @@ export const toReadResult = (obj: Obj | null): ReadResult => {
   return { siblings, found: siblings.some((s) => !s.tombstone), context: encodeContext(D.join(obj)) };
 };
 
+/** `toReadResult` of the object a view was taken of (objectView's law), without the clock. */
+export const viewToReadResult = (view: ObjectView | null): ReadResult => {
+  if (view === null) return { siblings: [], found: false, context: EMPTY };
+  const n = view.values.length;
+  const siblings = new Array<{ readonly value: Uint8Array; readonly tombstone: boolean }>(n);
+  let found = false;
+  for (let i = 0; i < n; i++) {
+    const v = view.values[i] as Uint8Array;
+    const dead = isTombstone(v);
+    if (!dead) found = true;
+    siblings[i] = { value: untag(v), tombstone: dead };
+  }
+  return { siblings, found, context: view.context };
+};
+
 /** Decodes a client's context bytes; empty bytes are a blind write. */
 export const clientContext = (bytes: Uint8Array): D.Context => {
   if (bytes.length === 0) return D.emptyContext;
@@ -46,6 +62,8 @@ export const clientContext = (bytes: Uint8Array): D.Context => {
   if (!d.ok) throw new KvError('KV_BAD_ARGUMENT', `context does not decode: ${d.reason}`);
   return d.value;
 };
+
+const writeResult = (obj: Obj): WriteResult => ({ context: encodeContext(D.join(obj)) });
 
 const checkQuorum = (name: 'r' | 'w', v: number): void => {
   if (v > 1) throw new KvError('KV_UNAVAILABLE', `${name}=${v} but this standalone node holds 1 replica`);
@@ -57,15 +75,19 @@ export class StandaloneService implements KvService {
 
   get(key: Uint8Array, r: number, _timeoutMs = 0): ReadResult | Promise<ReadResult> {
     checkQuorum('r', r);
-    const obj = this.replica.read(key);
-    return obj instanceof Promise ? obj.then(toReadResult) : toReadResult(obj);
+    const view = this.replica.readView(key);
+    return view instanceof Promise ? view.then(viewToReadResult) : viewToReadResult(view);
   }
 
-  async put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, _timeoutMs = 0): Promise<WriteResult> {
-    checkQuorum('w', w);
-    const ctx = clientContext(context);
-    const obj = await this.replica.coordinate(key, D.newWithContext(ctx, value === null ? tombstone() : tagValue(value)));
-    return { context: encodeContext(D.join(obj)) };
+  put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, _timeoutMs = 0): Promise<WriteResult> {
+    // Not `async`: argument errors still reject (never throw), without an extra promise per put.
+    try {
+      checkQuorum('w', w);
+      const ctx = clientContext(context);
+      return this.replica.coordinate(key, D.newWithContext(ctx, value === null ? tombstone() : tagValue(value))).then(writeResult);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   stats(): Record<string, number> {
