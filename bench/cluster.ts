@@ -23,6 +23,21 @@ import { cpuTimeMs, spawnRingkvNode, type Spawned } from './lib/procs.js';
 import { environment, markdownTable, textTable, writeResults, type Row } from './lib/report.js';
 import { flag } from './lib/args.js';
 import { createRng } from './ycsb/random.js';
+import { readFileSync } from 'node:fs';
+
+/** Write and read syscalls a process made so far (/proc/PID/io): socket writes per op say how well frames coalesce. */
+const syscalls = (pid: number): { readonly writes: number; readonly reads: number; readonly sysMs: number } => {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // System time in ms (USER_HZ 100): kernel work (syscalls, TCP on loopback) separate from JS.
+    return { writes: field('syscw'), reads: field('syscr'), sysMs: Number(fields[12]) * 10 };
+  } catch {
+    return { writes: 0, reads: 0, sysMs: 0 };
+  }
+};
 
 const num = (name: string, fallback: number): number => {
   const v = flag(name);
@@ -47,6 +62,12 @@ const getFraction = num('get-fraction', 0.5);
 const backend = str('backend', 'log');
 const durability = str('durability', 'interval') as 'none' | 'interval' | 'always';
 
+// --profile-dir DIR: the cluster's nodes run the compiled CLI (npm run build:ts first) under
+// --cpu-prof, one profile per node in DIR (summarise with bench/lib/cpuprofile.ts).
+const profileDir = str('profile-dir', '');
+const clusterOnly = flag('cluster-only') === true;
+const profiled = profileDir === '' ? {} : { entry: 'dist/src/cli/main.js', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] };
+
 const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(12, '0')}`);
 
 interface Measured {
@@ -61,6 +82,11 @@ interface Measured {
   /** The same for the load generator (this process). */
   readonly loadgenCpuUsPerOp: number;
   readonly nodeStats: readonly Record<string, number>[];
+  /** Write syscalls (socket writes, log appends) of all node processes per measured op. */
+  readonly nodeWritesPerOp: number;
+  readonly nodeReadsPerOp: number;
+  /** The kernel's share of nodeCpuUsPerOp. */
+  readonly nodeSysUsPerOp: number;
 }
 
 /** Preloads the keys, then runs the closed loop; loop i talks to clients[i % clients.length]. */
@@ -77,13 +103,18 @@ const load = async (setup: string, clients: readonly Client[], pids: readonly nu
   await forEachConcurrent(keys, inflight, (i) => put(clients[i % clients.length]!, i));
   const rngs = Array.from({ length: inflight }, (_, i) => createRng(1000 + i));
   const nodeCpu = (): number => pids.reduce((sum, pid) => sum + (cpuTimeMs(pid) ?? 0), 0);
+  const nodeIo = (): { writes: number; reads: number; sysMs: number } =>
+    pids.reduce((sum, pid) => {
+      const c = syscalls(pid);
+      return { writes: sum.writes + c.writes, reads: sum.reads + c.reads, sysMs: sum.sysMs + c.sysMs };
+    }, { writes: 0, reads: 0, sysMs: 0 });
   const selfCpuUs = (): number => {
     const u = process.cpuUsage();
     return u.user + u.system;
   };
-  let cpuAtStart: { nodeMs: number; selfUs: number } | undefined;
+  let cpuAtStart: { nodeMs: number; selfUs: number; io: { writes: number; reads: number; sysMs: number } } | undefined;
   const sampler = setTimeout(() => {
-    cpuAtStart = { nodeMs: nodeCpu(), selfUs: selfCpuUs() };
+    cpuAtStart = { nodeMs: nodeCpu(), selfUs: selfCpuUs(), io: nodeIo() };
   }, warmupMs);
   const r = await closedLoop({
     inflight,
@@ -100,11 +131,15 @@ const load = async (setup: string, clients: readonly Client[], pids: readonly nu
     },
   });
   clearTimeout(sampler);
-  const start = cpuAtStart as { nodeMs: number; selfUs: number } | undefined;
+  const start = cpuAtStart as { nodeMs: number; selfUs: number; io: { writes: number; reads: number; sysMs: number } } | undefined;
+  const ioEnd = nodeIo();
+  const nodeWritesPerOp = start === undefined || r.ops === 0 ? 0 : (ioEnd.writes - start.io.writes) / r.ops;
+  const nodeReadsPerOp = start === undefined || r.ops === 0 ? 0 : (ioEnd.reads - start.io.reads) / r.ops;
+  const nodeSysUsPerOp = start === undefined || r.ops === 0 ? 0 : ((ioEnd.sysMs - start.io.sysMs) * 1000) / r.ops;
   const nodeCpuUsPerOp = start === undefined || r.ops === 0 ? 0 : ((nodeCpu() - start.nodeMs) * 1000) / r.ops;
   const loadgenCpuUsPerOp = start === undefined || r.ops === 0 ? 0 : (selfCpuUs() - start.selfUs) / r.ops;
   const nodeStats = await Promise.all(clients.map((c) => c.stats().catch(() => ({}) as Record<string, number>)));
-  return { setup, opsPerSec: r.opsPerSec, ops: r.ops, errors: r.errors, firstError: r.firstError, latency: summarize(r.histogram), nodeCpuUsPerOp, loadgenCpuUsPerOp, nodeStats };
+  return { setup, opsPerSec: r.opsPerSec, ops: r.ops, errors: r.errors, firstError: r.firstError, latency: summarize(r.histogram), nodeCpuUsPerOp, loadgenCpuUsPerOp, nodeStats, nodeWritesPerOp, nodeReadsPerOp, nodeSysUsPerOp };
 };
 
 const waitMembers = async (clients: readonly Client[], count: number, timeoutMs: number): Promise<void> => {
@@ -122,9 +157,9 @@ const runCluster = async (): Promise<Measured> => {
   const clients: Client[] = [];
   try {
     const common = ['--n', '3', '--r', '2', '--w', '2'];
-    nodes.push(await spawnRingkvNode({ backend, durability, extraArgs: [...common, '--node-id', 'n1', '--cluster'] }));
+    nodes.push(await spawnRingkvNode({ backend, durability, ...profiled, extraArgs: [...common, '--node-id', 'n1', '--cluster'] }));
     const seed = `127.0.0.1:${nodes[0]!.port}`;
-    for (const id of ['n2', 'n3']) nodes.push(await spawnRingkvNode({ backend, durability, extraArgs: [...common, '--node-id', id, '--join', seed] }));
+    for (const id of ['n2', 'n3']) nodes.push(await spawnRingkvNode({ backend, durability, ...profiled, extraArgs: [...common, '--node-id', id, '--join', seed] }));
     for (const n of nodes) clients.push(createClient({ nodes: [`127.0.0.1:${n.port}`], timeoutMs: 5000 }));
     await waitMembers(clients, 3, 30_000);
     return await load('cluster: 3 nodes, N=3 R=2 W=2', clients, nodes.map((n) => n.pid));
@@ -154,12 +189,20 @@ const main = async (): Promise<void> => {
   );
   const loadBefore = loadavg()[0]!;
   const cluster = await runCluster();
+  if (clusterOnly) {
+    const m = cluster;
+    console.log(
+      `${m.setup}: ${Math.round(m.opsPerSec)} ops/s, p50 ${fmtUs(m.latency.p50Us)}, p99 ${fmtUs(m.latency.p99Us)}, p99.9 ${fmtUs(m.latency.p999Us)}, ` +
+        `errors ${m.errors}, node CPU ${Math.round(m.nodeCpuUsPerOp)} µs/op (sys ${Math.round(m.nodeSysUsPerOp)}), node writes ${m.nodeWritesPerOp.toFixed(2)}/op, reads ${m.nodeReadsPerOp.toFixed(2)}/op`,
+    );
+    return;
+  }
   const standalone = await runStandalone();
   // Every hop of a replicated request (client → coordinator → replica → back) waits for a CPU;
   // on a box whose load average is far above its core count that wait dominates. Say so beside the numbers.
   const loadAfter = loadavg()[0]!;
   const results = [cluster, standalone];
-  const header: Row = ['setup', 'ops/s', 'p50', 'p99', 'p99.9', 'max', 'errors', 'node CPU µs/op', 'loadgen CPU µs/op'];
+  const header: Row = ['setup', 'ops/s', 'p50', 'p99', 'p99.9', 'max', 'errors', 'node CPU µs/op', 'loadgen CPU µs/op', 'node writes/op', 'node reads/op'];
   const rows: Row[] = results.map((m) => [
     m.setup,
     Math.round(m.opsPerSec),
@@ -170,6 +213,8 @@ const main = async (): Promise<void> => {
     m.errors,
     Math.round(m.nodeCpuUsPerOp),
     Math.round(m.loadgenCpuUsPerOp),
+    m.nodeWritesPerOp.toFixed(2),
+    m.nodeReadsPerOp.toFixed(2),
   ]);
   const ratio = standalone.opsPerSec > 0 ? cluster.opsPerSec / standalone.opsPerSec : 0;
   const cpuRatio = standalone.nodeCpuUsPerOp > 0 ? cluster.nodeCpuUsPerOp / standalone.nodeCpuUsPerOp : 0;
@@ -184,6 +229,11 @@ const main = async (): Promise<void> => {
   console.log(`the nodes' CPU per op alone would allow ${fmtRate(cpuBoundOpsPerSec)} ops/s on ${cpus().length} cores`);
   console.log(`target ≥ 60k ops/s: ${fmtRate(cluster.opsPerSec)} ${targets.opsPerSec.met ? 'met' : 'NOT met'}; target p99.9 ≤ 10 ms: ${fmtUs(cluster.latency.p999Us)} ${targets.p999Ms.met ? 'met' : 'NOT met'}`);
   for (const m of results) if (m.errors > 0) console.log(`${m.setup}: ${m.errors} errors, first: ${m.firstError}`);
+  // Cluster counters per node: read repairs or forwards on a healthy, agreeing cluster are wasted work.
+  const counters = /readRepairs|forwarded|hintsStored|peerRequestFailures/;
+  cluster.nodeStats.forEach((s, i) =>
+    console.log(`n${i + 1}: ${Object.entries(s).filter(([k]) => counters.test(k)).map(([k, v]) => `${k} ${v}`).join(', ') || 'no cluster counters reported'}`),
+  );
   const md = [
     `# bench:cluster`,
     '',
