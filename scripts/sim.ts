@@ -8,7 +8,7 @@
  *   npm run sim -- --naive ...                    the harness's NaiveNode instead (harness check)
  *   npm run sim -- --ungated ...                  clients may use a node before it knows every member
  *   npm run sim -- --harsh ...                    more clients, longer and more faults, more loss
- *   npm run sim -- --max-pauses 0 ...             also --max-crashes N, --max-partitions N
+ *   npm run sim -- --max-pauses 0 ...             also --max-crashes N, --max-partitions N, --max-wipes N (disk loss)
  *
  * Prints each failing seed with its violations and the replay command, and
  * a summary line; exits non-zero when any seed failed.
@@ -35,7 +35,7 @@ const start = value('start') ?? 1;
 const naive = flag('naive');
 const readinessGate = !flag('ungated');
 const limits = Object.fromEntries(
-  (['max-partitions', 'max-crashes', 'max-pauses'] as const)
+  (['max-partitions', 'max-crashes', 'max-pauses', 'max-wipes'] as const)
     .map((name) => [name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), value(name)] as const)
     .filter(([, v]) => v !== undefined),
 );
@@ -47,7 +47,7 @@ const makeFactory = (ids: readonly string[]): NodeFactory =>
   naive ? (o) => new NaiveNode(o, { peers: ids, pushIntervalMs: 1000 }) : (o) => new ClusterNode(o);
 
 const printFailure = (r: ScenarioResult): void => {
-  console.log(`FAIL seed ${r.seed} (${r.nodeCount} nodes, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, trace ${r.traceHash.slice(0, 16)})`);
+  console.log(`FAIL seed ${r.seed} (${r.nodeCount} nodes, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, ${r.wipes} wipes, trace ${r.traceHash.slice(0, 16)})`);
   for (const v of r.violations) console.log(`  - ${v}`);
   console.log(`  replay: RINGKV_SIM_SEED=${r.seed} npm run sim`);
 };
@@ -58,7 +58,7 @@ if (single !== undefined) {
   if (flag('quiet') === false) for (const line of r.trace) console.log(line);
   console.log(
     `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'}; ${r.nodeCount} nodes, ${r.events} events, ${r.simMs} simulated ms, ` +
-      `${r.acknowledged}/${r.attempted} adds acknowledged, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, ` +
+      `${r.acknowledged}/${r.attempted} adds acknowledged, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, ${r.wipes} wipes, ` +
       `messages ${JSON.stringify(r.messages)}, counters ${JSON.stringify(r.counters)}, max siblings ${r.maxSiblings}; trace sha256 ${r.traceHash}`,
   );
   if (!r.ok) printFailure(r);

@@ -156,6 +156,22 @@ test('a restarted node keeps its disk and its replica id, and comes back with a 
   await w.shutdown();
 });
 
+test('a wiped node restarts empty, with a new replica id and incarnation 1', async () => {
+  const w = await naiveWorld(6, ['n1', 'n2']);
+  const key = Buffer.from('gone');
+  await w.settle(w.service('n1').put(key, Buffer.from('v'), new Uint8Array(0), 0, 1000));
+  const idBefore = w.node('n1').replicaId;
+  w.schedule(0, 'wipe', () => w.wipe('n1'));
+  w.schedule(10, 'restart', () => w.restart('n1'));
+  await w.runFor(20);
+  const n1 = w.node('n1');
+  assert.is(n1.up, true);
+  assert.is(n1.incarnation, 1);
+  assert.is.not(n1.replicaId, idBefore);
+  assert.is(await n1.replica.read(key), null);
+  await w.shutdown();
+});
+
 test('the naive node converges under faults on 20 seeds, and every acknowledged add survives', async () => {
   for (let seed = 1; seed <= 20; seed++) {
     const r = await runScenario({ seed, makeFactory: naive(), activeMs: 6000, quietMs: 6000, checkRing: false });

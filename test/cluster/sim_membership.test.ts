@@ -1,8 +1,9 @@
 /**
- * The simulation without the readiness gate: clients may use a node before
- * it knows every member (right after start or restart), so writes are
- * coordinated on rings built from partial views. ClusterNode must still get
- * every acknowledged add to the final replicas (ring-change hints).
+ * Membership in flux: without the readiness gate clients may use a node
+ * before it knows every member (right after start or restart), so writes are
+ * coordinated on rings built from partial views; and a node may lose its
+ * disk. ClusterNode must still get every acknowledged add to the final
+ * replicas (ring-change hints, handoff, read repair).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -38,6 +39,29 @@ test('without the readiness gate, writes taken while membership converges still 
   }
   assert.equal(failures.length, 0, failures.slice(0, 2).join('\n'));
   assert.ok(ringChangeHints > 0, 'no write was ever taken on a partial ring: the test tests nothing');
+});
+
+test('one node loses its disk: replicas still converge and keep every acknowledged add (40 fixed seeds)', async () => {
+  const failures: string[] = [];
+  let wipes = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const r = await runScenario({ seed, makeFactory, maxWipes: 1 });
+    wipes += r.wipes;
+    if (!r.ok) failures.push(report(r).replace('--ungated', '--max-wipes 1'));
+  }
+  assert.equal(failures.length, 0, failures.slice(0, 2).join('\n'));
+  assert.ok(wipes > 5, `only ${wipes} wipes`);
+});
+
+// KNOWN BUG (reported to the lead): n2, on a 2-member ring, coordinated a put
+// and replicated it to n1, which already had the 4-member ring in which it is
+// not a replica of the key: n1 stored and acknowledged it without a hint.
+// Then n2 lost its disk before its own ring change could hint its copy, so
+// the acknowledged add lives only on n1, where nothing hands it off.
+// Replay: RINGKV_SIM_SEED=728 npm run sim -- --max-wipes 1
+test.skip('seed 728 with one disk loss keeps the add that only a non-replica holds', async () => {
+  const r = await runScenario({ seed: 728, makeFactory, maxWipes: 1 });
+  assert.ok(r.ok, report(r));
 });
 
 test.run();

@@ -45,10 +45,11 @@ export interface WorldOptions {
 /** One node as the world sees it, across restarts. */
 export interface SimNode {
   readonly id: NodeId;
-  readonly replicaId: string;
-  /** The node's "disk": survives crashes. */
-  readonly data: StorageBackend;
-  readonly hints: StorageBackend;
+  /** Kept across restarts, as a data dir keeps it; a new one after a wipe. */
+  replicaId: string;
+  /** The node's "disk": survives crashes (not wipes). */
+  data: StorageBackend;
+  hints: StorageBackend;
   incarnation: number;
   up: boolean;
   /** The current (or last) process. */
@@ -302,6 +303,21 @@ export class World {
     sim.fences.hints.fence();
     this.pausedUntil.delete(id);
     this.trace(`${id} crash`);
+  }
+
+  /**
+   * The node's process dies and its disk is lost: it will restart empty,
+   * with a new replica id and incarnation 1, as a node whose data directory
+   * was replaced does.
+   */
+  async wipe(id: NodeId): Promise<void> {
+    this.crash(id);
+    const sim = this.node(id);
+    sim.data = await createMemoryBackend();
+    sim.hints = await createMemoryBackend();
+    sim.incarnation = 0;
+    sim.replicaId = `${id}/${this.random.fork(`replica ${id} ${sim.allStats.length}`).nextU32().toString(16).padStart(8, '0')}`;
+    this.trace(`${id} wipe: new replica id ${sim.replicaId}`);
   }
 
   /**
