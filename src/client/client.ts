@@ -4,10 +4,10 @@
  * retries of requests that were never written, and read-modify-write with
  * sibling resolution.
  */
-import type { Reply } from '../../protocol/index.js';
+import type { Message, Reply } from '../../protocol/index.js';
 import { packageVersion } from '../util/package_root.js';
 import { exponentialBackoff, type BackoffPolicy } from './backoff.js';
-import { Connection, type Outgoing } from './connection.js';
+import { Connection } from './connection.js';
 import { ClientError } from './errors.js';
 
 export type Bytes = Uint8Array | string;
@@ -145,7 +145,7 @@ export class Client {
 
   /** Like `get`, but answers an absent or deleted key with empty values and the context (for writes after a delete). */
   async getRaw(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
-    const reply = await this.send({ op: 'GET', key: toBytes('key', key), r: options.r ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options);
+    const reply = await this.send({ op: 'GET', streamId: 0, key: toBytes('key', key), r: options.r ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options);
     if (reply.op !== 'GET_REPLY') throw this.unexpected(reply);
     const siblings = reply.siblings.map((s) => ({ value: Buffer.from(s.value), tombstone: s.tombstone }));
     return {
@@ -158,7 +158,7 @@ export class Client {
   /** Writes a value. With the context of a read, it replaces what that read returned; without, it adds a sibling. */
   async put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<WriteResult> {
     const reply = await this.send(
-      { op: 'PUT', key: toBytes('key', key), value: toBytes('value', value), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 },
+      { op: 'PUT', streamId: 0, key: toBytes('key', key), value: toBytes('value', value), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 },
       options,
     );
     if (reply.op !== 'PUT_REPLY') throw this.unexpected(reply);
@@ -167,7 +167,7 @@ export class Client {
 
   /** Deletes a key (writes a tombstone). Pass the context of a read to delete exactly what it saw. */
   async delete(key: Bytes, options: PutOptions = {}): Promise<WriteResult> {
-    const reply = await this.send({ op: 'DELETE', key: toBytes('key', key), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options);
+    const reply = await this.send({ op: 'DELETE', streamId: 0, key: toBytes('key', key), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options);
     if (reply.op !== 'DELETE_REPLY') throw this.unexpected(reply);
     return { context: Uint8Array.prototype.slice.call(reply.context) };
   }
@@ -196,13 +196,13 @@ export class Client {
 
   /** Round trip to a node; resolves with the node id that answered. */
   async ping(options: RequestOptions = {}): Promise<void> {
-    const reply = await this.send({ op: 'PING', payload: EMPTY }, options);
+    const reply = await this.send({ op: 'PING', streamId: 0, payload: EMPTY }, options);
     if (reply.op !== 'PONG') throw this.unexpected(reply);
   }
 
   /** A node's statistics as dotted names → numbers. */
   async stats(options: RequestOptions & { node?: string } = {}): Promise<Record<string, number>> {
-    const reply = await this.send({ op: 'STATS' }, options, options.node);
+    const reply = await this.send({ op: 'STATS', streamId: 0 }, options, options.node);
     if (reply.op !== 'STATS_REPLY') throw this.unexpected(reply);
     return Object.fromEntries(reply.stats.map((s) => [s.name, s.value]));
   }
@@ -217,11 +217,57 @@ export class Client {
     return new ClientError('KV_BAD_FRAME', `unexpected reply ${reply.op}`);
   }
 
-  private async send(msg: Outgoing, options: RequestOptions, node?: string): Promise<Reply> {
+  /** `msg.streamId` is a placeholder: each attempt's connection overwrites it. */
+  private send(msg: Message, options: RequestOptions, node?: string): Promise<Reply> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const deadline = Date.now() + timeoutMs;
-    let lastError: ClientError | undefined;
-    for (let attempt = 0; attempt <= this.retries; attempt++) {
+    // The common case, a connection already open: no await and no array
+    // built before the request is written (the retry loop runs only on error).
+    const conn = this.closed || node !== undefined ? undefined : this.readyConnection();
+    if (conn === undefined) return this.sendLoop(msg, options, node, timeoutMs, deadline, 0, undefined);
+    return conn.requestOwned(msg, timeoutMs, options.signal).catch((e: unknown) => {
+      const err = e as ClientError;
+      if (!this.retriesAfter(err)) throw err;
+      return this.sendLoop(msg, options, node, timeoutMs, deadline, 1, err);
+    });
+  }
+
+  private retriesAfter(err: unknown): err is ClientError {
+    return err instanceof ClientError && err.safeToRetry && err.code !== 'KV_ABORTED' && err.code !== 'KV_TIMEOUT' && err.code !== 'KV_CLOSED';
+  }
+
+  /** The least busy open connection of the next node round-robin, or undefined (no allocation on this path). */
+  private readyConnection(): Connection | undefined {
+    const n = this.endpoints.length;
+    for (let i = 0; i < n; i++) {
+      const e = this.endpoints[(this.rr + i) % n]!;
+      let best: Connection | undefined;
+      let open = 0;
+      for (const c of e.conns) {
+        if (!c.isOpen) continue;
+        open++;
+        if (best === undefined || c.inFlight < best.inFlight) best = c;
+      }
+      if (best !== undefined) {
+        this.rr = (this.rr + i + 1) % n;
+        if (open < this.perNode) void this.connect(e).catch(() => undefined);
+        return best;
+      }
+    }
+    return undefined;
+  }
+
+  private async sendLoop(
+    msg: Message,
+    options: RequestOptions,
+    node: string | undefined,
+    timeoutMs: number,
+    deadline: number,
+    firstAttempt: number,
+    firstError: ClientError | undefined,
+  ): Promise<Reply> {
+    let lastError = firstError;
+    for (let attempt = firstAttempt; attempt <= this.retries; attempt++) {
       if (this.closed) throw new ClientError('KV_CLOSED', 'client is closed', { safeToRetry: true });
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
@@ -234,11 +280,10 @@ export class Client {
         continue;
       }
       try {
-        return await conn.request(msg, Math.max(1, deadline - Date.now()), options.signal);
+        return await conn.requestOwned(msg, Math.max(1, deadline - Date.now()), options.signal);
       } catch (e) {
-        const err = e as ClientError;
-        if (!(err instanceof ClientError) || !err.safeToRetry || err.code === 'KV_ABORTED' || err.code === 'KV_TIMEOUT' || err.code === 'KV_CLOSED') throw err;
-        lastError = err;
+        if (!this.retriesAfter(e)) throw e;
+        lastError = e;
       }
     }
     throw lastError ?? new ClientError('KV_TIMEOUT', `no node answered within ${timeoutMs} ms`, { retryable: true });

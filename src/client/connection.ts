@@ -26,10 +26,20 @@ interface Pending {
   readonly resolve: (r: Reply) => void;
   readonly reject: (e: ClientError) => void;
   written: boolean;
-  timer: NodeJS.Timeout | undefined;
+  /** Date.now() after which the request times out. */
+  readonly deadlineMs: number;
+  readonly timeoutMs: number;
   abort: (() => void) | undefined;
   signal: AbortSignal | undefined;
 }
+
+/**
+ * How often pending requests are checked for timeouts. One periodic sweep per
+ * connection replaces a timer per request (a setTimeout and a clearTimeout
+ * per request were a visible share of the client's CPU); the price is that a
+ * request times out up to this much after its deadline.
+ */
+export const TIMEOUT_SWEEP_MS = 10;
 
 export interface ConnectionOptions {
   readonly host: string;
@@ -52,6 +62,7 @@ export class Connection {
   private flushQueued = false;
   private nextStream = 1;
   private closed = false;
+  private sweepTimer: NodeJS.Timeout | undefined;
   /** What the node announced in HELLO_OK. */
   hello: HelloOk | undefined;
   /** Called once when the connection is lost or closed. */
@@ -131,25 +142,33 @@ export class Connection {
 
   /** Sends a request; resolves with its reply (an ERROR reply rejects). */
   request(msg: Outgoing, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
+    return this.requestOwned({ ...msg, streamId: 0 } as Message, timeoutMs, signal);
+  }
+
+  /**
+   * As `request`, for a message the caller hands over: its `streamId` is
+   * overwritten with the one this connection assigns (saves the copy
+   * `request` makes). The message is encoded before this returns, so the
+   * caller may send the same object again (a retry) afterwards.
+   */
+  requestOwned(msg: Message, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
     if (this.closed || this.socket === undefined) {
       return Promise.reject(new ClientError('KV_UNAVAILABLE', `connection to ${this.name} is closed`, { node: this.name, safeToRetry: true, retryable: true }));
     }
     if (signal?.aborted) return Promise.reject(new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: true }));
     const streamId = this.allocStream();
     return new Promise<Reply>((resolve, reject) => {
-      const p: Pending = { resolve, reject, written: false, timer: undefined, abort: undefined, signal };
+      const p: Pending = { resolve, reject, written: false, deadlineMs: Date.now() + timeoutMs, timeoutMs, abort: undefined, signal };
       try {
-        this.writer.write({ ...msg, streamId } as Message);
+        (msg as { streamId: number }).streamId = streamId;
+        this.writer.write(msg);
       } catch (e) {
         reject(isKvError(e) ? new ClientError(e.code, e.message, { node: this.name, safeToRetry: true, cause: e }) : e);
         return;
       }
       this.pending.set(streamId, p);
       this.unflushed.push(p);
-      p.timer = setTimeout(() => {
-        this.settle(streamId, p);
-        reject(new ClientError('KV_TIMEOUT', `no reply from ${this.name} within ${timeoutMs} ms`, { node: this.name, safeToRetry: !p.written, retryable: true }));
-      }, timeoutMs);
+      if (this.sweepTimer === undefined) this.sweepTimer = setInterval(() => this.sweep(), TIMEOUT_SWEEP_MS);
       if (signal !== undefined) {
         p.abort = () => {
           this.settle(streamId, p);
@@ -171,8 +190,26 @@ export class Connection {
 
   private settle(streamId: number, p: Pending): void {
     this.pending.delete(streamId);
-    clearTimeout(p.timer);
     if (p.abort !== undefined) p.signal?.removeEventListener('abort', p.abort);
+  }
+
+  /** Times out every request past its deadline; stops when nothing is pending. */
+  private sweep(): void {
+    if (this.pending.size === 0) {
+      this.stopSweep();
+      return;
+    }
+    const nowMs = Date.now();
+    for (const [streamId, p] of this.pending) {
+      if (p.deadlineMs > nowMs) continue;
+      this.settle(streamId, p);
+      p.reject(new ClientError('KV_TIMEOUT', `no reply from ${this.name} within ${p.timeoutMs} ms`, { node: this.name, safeToRetry: !p.written, retryable: true }));
+    }
+  }
+
+  private stopSweep(): void {
+    if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
   }
 
   private scheduleFlush(): void {
@@ -238,6 +275,7 @@ export class Connection {
   private shutdown(err: ClientError): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopSweep();
     for (const [id, p] of this.pending) {
       this.settle(id, p);
       p.reject(new ClientError(err.code, err.message, { node: this.name, retryable: err.retryable, safeToRetry: !p.written, cause: err.cause }));
