@@ -46,10 +46,15 @@ const profile = {
 const makeFactory = (ids: readonly string[]): NodeFactory =>
   naive ? (o) => new NaiveNode(o, { peers: ids, pushIntervalMs: 1000 }) : (o) => new ClusterNode(o);
 
+/** The flags that shape a run (not which seeds), for the replay command. */
+const replayFlags = args
+  .filter((a, i) => !['--seeds', '--start', '--seed'].includes(a) && !['--seeds', '--start', '--seed'].includes(args[i - 1] ?? ''))
+  .join(' ');
+
 const printFailure = (r: ScenarioResult): void => {
   console.log(`FAIL seed ${r.seed} (${r.nodeCount} nodes, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, ${r.wipes} wipes, trace ${r.traceHash.slice(0, 16)})`);
   for (const v of r.violations) console.log(`  - ${v}`);
-  console.log(`  replay: RINGKV_SIM_SEED=${r.seed} npm run sim`);
+  console.log(`  replay: RINGKV_SIM_SEED=${r.seed} npm run sim${replayFlags === '' ? '' : ` -- ${replayFlags}`}`);
 };
 
 if (single !== undefined) {
