@@ -78,7 +78,9 @@ interface Pending {
   readonly type: PeerRequest['type'];
   readonly resolve: (r: PeerReply) => void;
   readonly reject: (e: KvError) => void;
-  readonly timer: Timer;
+  /** Clock ms after which the request fails with KV_TIMEOUT. */
+  readonly deadlineMs: number;
+  readonly timeoutMs: number;
 }
 
 interface Waiting {
@@ -106,6 +108,14 @@ class PeerLink {
   /** No connection attempt before this time (clock ms) after a failure. */
   private retryAtMs = 0;
   private connectTimer: Timer | undefined;
+  /**
+   * One timer per link, armed for the earliest pending deadline, instead of
+   * one per request: a replicated op made two or three timers (arm + cancel)
+   * per peer request, and almost all of them were cancelled by the reply.
+   */
+  private deadlineTimer: Timer | undefined;
+  /** The deadline `deadlineTimer` fires at (clock ms). */
+  private deadlineArmedMs = Infinity;
   /** The peer's id from HELLO_OK. */
   peerId: NodeId | undefined;
   readonly host: string;
@@ -140,16 +150,41 @@ class PeerLink {
     }
     const streamId = this.allocStream();
     return new Promise<PeerReply>((resolve, reject) => {
-      const timer = clock.setTimer(timeoutMs, () => {
-        if (this.pending.delete(streamId)) {
-          this.waiting = this.waiting.filter((w) => w.streamId !== streamId);
-          reject(new KvError('KV_TIMEOUT', `no reply from ${this.peerId ?? this.address} within ${timeoutMs} ms`));
-        }
-      });
-      this.pending.set(streamId, { type: request.type, resolve, reject, timer });
+      const deadlineMs = clock.now() + Math.max(0, timeoutMs);
+      this.pending.set(streamId, { type: request.type, resolve, reject, deadlineMs, timeoutMs });
+      if (deadlineMs < this.deadlineArmedMs) this.armDeadline(deadlineMs);
       if (this.state === 'open') this.write(streamId, request);
       else this.waiting.push({ streamId, request });
     });
+  }
+
+  private armDeadline(deadlineMs: number): void {
+    this.deadlineTimer?.cancel();
+    this.deadlineArmedMs = deadlineMs;
+    this.deadlineTimer = this.transport.clock.setTimer(deadlineMs - this.transport.clock.now(), () => this.expire());
+  }
+
+  /** Fails every pending request whose deadline passed, then re-arms for the earliest one left. */
+  private expire(): void {
+    this.deadlineTimer = undefined;
+    this.deadlineArmedMs = Infinity;
+    const nowMs = this.transport.clock.now();
+    let nextMs = Infinity;
+    let expired: number[] | undefined;
+    for (const [id, p] of this.pending) {
+      if (p.deadlineMs <= nowMs) (expired ??= []).push(id);
+      else if (p.deadlineMs < nextMs) nextMs = p.deadlineMs;
+    }
+    if (expired !== undefined) {
+      const gone = new Set(expired);
+      if (this.waiting.length > 0) this.waiting = this.waiting.filter((w) => !gone.has(w.streamId));
+      for (const id of expired) {
+        const p = this.pending.get(id)!;
+        this.pending.delete(id);
+        p.reject(new KvError('KV_TIMEOUT', `no reply from ${this.peerId ?? this.address} within ${p.timeoutMs} ms`));
+      }
+    }
+    if (nextMs !== Infinity) this.armDeadline(nextMs);
   }
 
   private write(streamId: number, request: PeerRequest): void {
@@ -172,8 +207,9 @@ class PeerLink {
   }
 
   private settle(streamId: number, p: Pending): Pending {
+    // The link's deadline timer is left armed even when nothing is pending:
+    // it fires once for nothing and stops, where cancelling would cost a timer per request again at low load.
     this.pending.delete(streamId);
-    p.timer.cancel();
     return p;
   }
 
@@ -303,6 +339,8 @@ class PeerLink {
     this.state = 'closed';
     if (socket !== undefined) this.lost(socket, new KvError('KV_CLOSED', 'transport closed'));
     for (const [id, p] of this.pending) this.settle(id, p).reject(new KvError('KV_CLOSED', 'transport closed'));
+    this.deadlineTimer?.cancel();
+    this.deadlineTimer = undefined;
   }
 }
 
