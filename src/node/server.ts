@@ -234,12 +234,26 @@ class Connection {
     }
     this.inFlight++;
     this.server.inFlight++;
-    result.then(done, failed).finally(() => {
-      this.inFlight--;
-      this.server.inFlight--;
-      this.scheduleFlush();
-      this.server.maybeDrained();
-    });
+    // One `then` with the bookkeeping in both arms: `.then().finally()` cost
+    // three more promises per request.
+    result.then(
+      (reply) => {
+        done(reply);
+        this.settled();
+      },
+      (e: unknown) => {
+        failed(e);
+        this.settled();
+      },
+    );
+  }
+
+  /** An asynchronous request finished: its reply goes out with the next flush. */
+  private settled(): void {
+    this.inFlight--;
+    this.server.inFlight--;
+    this.scheduleFlush();
+    this.server.maybeDrained();
   }
 
   private reply(r: Reply | NodeMessage): void {
