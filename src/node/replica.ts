@@ -26,7 +26,8 @@ export type Obj = D.Clock<Tagged>;
 const TOMBSTONE: Tagged = new Uint8Array([TAG_TOMBSTONE]);
 
 export const tagValue = (value: Uint8Array): Tagged => {
-  const out = new Uint8Array(value.length + 1);
+  // From Buffer's pool: a fresh Uint8Array over 64 bytes costs ~10x (its own ArrayBuffer).
+  const out = Buffer.allocUnsafe(value.length + 1);
   out[0] = TAG_VALUE;
   out.set(value, 1);
   return out;
