@@ -9,6 +9,7 @@
  *   npm run sim -- --ungated ...                  clients may use a node before it knows every member
  *   npm run sim -- --harsh ...                    more clients, longer and more faults, more loss
  *   npm run sim -- --max-pauses 0 ...             also --max-crashes N, --max-partitions N, --max-wipes N (disk loss)
+ *   npm run sim -- --one-way ...                  half the partitions fail in one direction only
  *
  * Prints each failing seed with its violations and the replay command, and
  * a summary line; exits non-zero when any seed failed.
@@ -42,6 +43,7 @@ const limits = Object.fromEntries(
 const profile = {
   ...(flag('harsh') ? { clientCount: 5, opsPerClient: 10, keyCount: 2, activeMs: 12_000, maxPartitions: 3, maxCrashes: 3, maxPauses: 3, maxFaultMs: 7000 } : {}),
   ...limits,
+  ...(flag('one-way') ? { oneWayRate: 0.5 } : {}),
 };
 const makeFactory = (ids: readonly string[]): NodeFactory =>
   naive ? (o) => new NaiveNode(o, { peers: ids, pushIntervalMs: 1000 }) : (o) => new ClusterNode(o);

@@ -57,6 +57,15 @@ test('200 seeds: after faults heal, every primary replica converges and keeps ev
   for (const name of ['hintsStored', 'hintsDelivered', 'readRepairs', 'forwarded']) assert.ok((counters[name] ?? 0) > 0, `${name} never happened`);
 });
 
+test('partitions that fail in one direction only: 40 fixed seeds converge too', async () => {
+  const failures: string[] = [];
+  for (let seed = 1001; seed <= 1040; seed++) {
+    const r = await runScenario({ seed, makeFactory, oneWayRate: 0.5 });
+    if (!r.ok) failures.push(report(r).replace('npm run sim', 'npm run sim -- --one-way'));
+  }
+  assert.equal(failures.length, 0, failures.slice(0, 2).join('\n'));
+});
+
 test('one seed run twice gives the same trace (sha256), event by event', async () => {
   for (const seed of [FIXED_SEEDS[6]!, RUN_SEEDS[0]!]) {
     const a = await runScenario({ seed, makeFactory, keepTrace: true });

@@ -111,6 +111,23 @@ test('SimNetwork: a partition times requests out until it heals; a crashed node 
   await w.shutdown();
 });
 
+test('SimNetwork: a one-way partition loses messages in one direction only', async () => {
+  const w = await naiveWorld(7, ['n1', 'n2']);
+  const get = { type: 'REPLICA_GET', partition: 0, key: Buffer.from('k') } as const;
+  w.network.partition([['n1'], ['n2']], true);
+  assert.is(w.network.canReach('n1', 'n2'), false);
+  assert.is(w.network.canReach('n2', 'n1'), true);
+  // n1's request is lost; n2's request arrives but its reply (n1 to n2) is lost: both time out.
+  for (const [from, to] of [['n1', 'n2'], ['n2', 'n1']] as const) {
+    const e = await w.settle(w.node(from).transport.request(to, get, 200)).catch((x: unknown) => x);
+    assert.is((e as { code: string }).code, 'KV_TIMEOUT', `${from} to ${to}`);
+  }
+  assert.ok(w.traceLines().some((l) => / n2>n1 #\d+ REPLICA_GET /.test(l)), 'the request from n2 should have arrived');
+  w.network.heal();
+  assert.is((await w.settle(w.node('n1').transport.request('n2', get, 200))).type, 'REPLICA_GET_REPLY');
+  await w.shutdown();
+});
+
 test('SimNetwork drops every message at dropRate 1 (requests time out)', async () => {
   const w = await naiveWorld(3, ['n1', 'n2']);
   w.network.faults = { dropRate: 1, minDelayMs: 1, maxDelayMs: 1, slowRate: 0, slowDelayMs: 1 };

@@ -70,6 +70,8 @@ export class SimNetwork {
   private readonly endpoints = new Map<NodeId, SimTransport>();
   /** Partition group of each node; nodes in different groups cannot talk. Empty = no partition. */
   private groups = new Map<NodeId, number>();
+  /** One-way partition: only messages from a lower group to a higher one are lost. */
+  private oneWay = false;
   private nextRequestId = 1;
   faults: NetworkFaults = calmNetwork;
   readonly counters: NetworkCounters = { sent: 0, delivered: 0, dropped: 0, blocked: 0, refused: 0 };
@@ -95,19 +97,28 @@ export class SimNetwork {
   }
 
   /** Splits the nodes into groups that can talk only within themselves. */
-  partition(groups: readonly (readonly NodeId[])[]): void {
+  /**
+   * Splits the nodes into groups that can talk only within themselves; with
+   * `oneWay`, messages still flow from a later group to an earlier one (a
+   * link that fails in one direction only).
+   */
+  partition(groups: readonly (readonly NodeId[])[], oneWay = false): void {
     this.groups = new Map(groups.flatMap((g, i) => g.map((n) => [n, i] as const)));
-    this.trace(`partition ${groups.map((g) => g.join('+')).join(' | ')}`);
+    this.oneWay = oneWay;
+    this.trace(`partition${oneWay ? ' one-way' : ''} ${groups.map((g) => g.join('+')).join(oneWay ? ' -/-> ' : ' | ')}`);
   }
 
   heal(): void {
     this.groups = new Map();
+    this.oneWay = false;
     this.trace('heal');
   }
 
-  canReach(a: NodeId, b: NodeId): boolean {
+  canReach(from: NodeId, to: NodeId): boolean {
     if (this.groups.size === 0) return true;
-    return (this.groups.get(a) ?? -1) === (this.groups.get(b) ?? -1);
+    const a = this.groups.get(from) ?? -1;
+    const b = this.groups.get(to) ?? -1;
+    return a === b || (this.oneWay && a > b);
   }
 
   /** Sends one message: decides its fate now and queues its arrival. */

@@ -56,6 +56,8 @@ export interface ScenarioOptions {
    * every acknowledged add alive on another replica (W = 2); more could not.
    */
   readonly maxWipes?: number;
+  /** Probability that a partition fails one direction only (default 0). */
+  readonly oneWayRate?: number;
   /**
    * Clients use a node only once it counts every member (ClusterNodeApi.
    * memberCount, the readiness check); default true. Without the gate a node
@@ -214,9 +216,11 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       const lastsMs = f.int(500, maxFaultMs);
       const shuffled = nodeIds.map((id) => ({ id, k: f.next() })).sort((a, b) => a.k - b.k).map((x) => x.id);
       const cut = f.int(1, nodeCount - 1);
+      // Drawn only when asked for, so the other faults of a seed stay as they were.
+      const oneWay = (o.oneWayRate ?? 0) > 0 && f.chance(o.oneWayRate!);
       world.schedule(at, 'fault partition', () => {
         partitions++;
-        world.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+        world.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)], oneWay);
       });
       world.schedule(at + lastsMs, 'fault heal', () => world.network.heal());
     }
