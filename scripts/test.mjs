@@ -42,8 +42,10 @@ const runFile = (file) =>
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('close', (code, signal) => {
+      // uvu colours some summary lines even with FORCE_COLOR=0: strip the codes first.
+      const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
       const num = (label) => {
-        const m = out.match(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm'));
+        const m = plain.match(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'm'));
         return m ? Number(m[1]) : undefined;
       };
       const total = num('Total');
