@@ -86,6 +86,36 @@ const toBytes = (name: string, v: Bytes): Uint8Array => {
   throw new TypeError(`${name} must be a string, Buffer or Uint8Array`);
 };
 
+const unexpected = (reply: Reply): ClientError => new ClientError('KV_BAD_FRAME', `unexpected reply ${reply.op}`);
+
+const presentOnly = (r: GetResult): GetResult | undefined => (r.values.length === 0 ? undefined : r);
+
+// Copies: decoded reply bytes are views of the socket's chunk; a kept 100-byte
+// value must not pin a 64 KiB chunk.
+const toGetResult = (reply: Reply): GetResult => {
+  if (reply.op !== 'GET_REPLY') throw unexpected(reply);
+  const n = reply.siblings.length;
+  const siblings = new Array<Sibling>(n);
+  const values: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = reply.siblings[i]!;
+    const value = Buffer.from(s.value);
+    siblings[i] = { value, tombstone: s.tombstone };
+    if (!s.tombstone) values.push(value);
+  }
+  return { values, siblings, context: Uint8Array.prototype.slice.call(reply.context) };
+};
+
+const toPutResult = (reply: Reply): WriteResult => {
+  if (reply.op !== 'PUT_REPLY') throw unexpected(reply);
+  return { context: Uint8Array.prototype.slice.call(reply.context) };
+};
+
+const toDeleteResult = (reply: Reply): WriteResult => {
+  if (reply.op !== 'DELETE_REPLY') throw unexpected(reply);
+  return { context: Uint8Array.prototype.slice.call(reply.context) };
+};
+
 const parseNode = (s: string): { host: string; port: number } => {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
   const port = m ? Number(m[2]) : NaN;
@@ -138,38 +168,42 @@ export class Client {
   }
 
   /** Reads a key: every sibling and the context, or undefined when absent or deleted. */
-  async get(key: Bytes, options: GetOptions = {}): Promise<GetResult | undefined> {
-    const r = await this.getRaw(key, options);
-    return r.values.length === 0 ? undefined : r;
+  get(key: Bytes, options: GetOptions = {}): Promise<GetResult | undefined> {
+    return this.getRaw(key, options).then(presentOnly);
   }
 
   /** Like `get`, but answers an absent or deleted key with empty values and the context (for writes after a delete). */
-  async getRaw(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
-    const reply = await this.send({ op: 'GET', streamId: 0, key: toBytes('key', key), r: options.r ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options);
-    if (reply.op !== 'GET_REPLY') throw this.unexpected(reply);
-    const siblings = reply.siblings.map((s) => ({ value: Buffer.from(s.value), tombstone: s.tombstone }));
-    return {
-      values: siblings.filter((s) => !s.tombstone).map((s) => s.value),
-      siblings,
-      context: Uint8Array.prototype.slice.call(reply.context),
-    };
+  // get/getRaw/put/delete are not `async` (one promise and one await fewer
+  // per request); argument errors still reject rather than throw.
+  getRaw(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
+    try {
+      return this.send({ op: 'GET', streamId: 0, key: toBytes('key', key), r: options.r ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options).then(toGetResult);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Writes a value. With the context of a read, it replaces what that read returned; without, it adds a sibling. */
-  async put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<WriteResult> {
-    const reply = await this.send(
-      { op: 'PUT', streamId: 0, key: toBytes('key', key), value: toBytes('value', value), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 },
-      options,
-    );
-    if (reply.op !== 'PUT_REPLY') throw this.unexpected(reply);
-    return { context: Uint8Array.prototype.slice.call(reply.context) };
+  put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<WriteResult> {
+    try {
+      return this.send(
+        { op: 'PUT', streamId: 0, key: toBytes('key', key), value: toBytes('value', value), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 },
+        options,
+      ).then(toPutResult);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Deletes a key (writes a tombstone). Pass the context of a read to delete exactly what it saw. */
-  async delete(key: Bytes, options: PutOptions = {}): Promise<WriteResult> {
-    const reply = await this.send({ op: 'DELETE', streamId: 0, key: toBytes('key', key), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options);
-    if (reply.op !== 'DELETE_REPLY') throw this.unexpected(reply);
-    return { context: Uint8Array.prototype.slice.call(reply.context) };
+  delete(key: Bytes, options: PutOptions = {}): Promise<WriteResult> {
+    try {
+      return this.send({ op: 'DELETE', streamId: 0, key: toBytes('key', key), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options).then(
+        toDeleteResult,
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
@@ -214,7 +248,7 @@ export class Client {
   }
 
   private unexpected(reply: Reply): ClientError {
-    return new ClientError('KV_BAD_FRAME', `unexpected reply ${reply.op}`);
+    return unexpected(reply);
   }
 
   /** `msg.streamId` is a placeholder: each attempt's connection overwrites it. */
