@@ -33,7 +33,7 @@ import {
 } from '../../protocol/index.js';
 import { KvError, isKvError } from '../errors.js';
 import type { Limits } from './config.js';
-import type { KvService } from './service.js';
+import type { KvService, ReadResult } from './service.js';
 import type { NodeStats, OpName } from './stats.js';
 
 export interface ServerOptions {
@@ -64,6 +64,11 @@ export interface PeerEndpoint {
 }
 
 const errorReply = (streamId: number, e: KvError): Reply => errorMessage(streamId, e);
+
+const getReply = (streamId: number, res: ReadResult): Reply => ({ op: 'GET_REPLY', streamId, found: res.found, context: res.context, siblings: res.siblings });
+
+const opName = (op: Message['op']): OpName =>
+  op === 'GET' ? 'get' : op === 'PUT' ? 'put' : op === 'DELETE' ? 'delete' : op === 'PING' ? 'ping' : op === 'STATS' ? 'stats' : 'other';
 
 class Connection {
   private readonly decoder: FrameDecoder;
@@ -208,28 +213,15 @@ class Connection {
 
   private handle(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' }>): void {
     const started = performance.now();
-    const op: OpName = m.op === 'GET' ? 'get' : m.op === 'PUT' ? 'put' : m.op === 'DELETE' ? 'delete' : m.op === 'PING' ? 'ping' : m.op === 'STATS' ? 'stats' : 'other';
-    const done = (reply: Reply): void => {
-      this.server.stats.record(op, (performance.now() - started) * 1000);
-      this.reply(reply);
-    };
-    const failed = (e: unknown): void => {
-      const err = isKvError(e) ? e : new KvError('KV_INTERNAL', 'request failed', { cause: e });
-      if (err.code === 'KV_INTERNAL' || err.code === 'KV_CORRUPTION' || err.code === 'KV_IO_ERROR') {
-        this.server.log('error', `${m.op} failed: ${(e as Error)?.stack ?? String(e)}`);
-      }
-      this.server.stats.error(err.code);
-      this.reply(errorReply(m.streamId, err));
-    };
     let result: Reply | Promise<Reply>;
     try {
       result = this.server.execute(m);
     } catch (e) {
-      failed(e);
+      this.failed(m, e);
       return;
     }
     if (!(result instanceof Promise)) {
-      done(result);
+      this.done(m.op, started, result);
       return;
     }
     this.inFlight++;
@@ -238,14 +230,29 @@ class Connection {
     // three more promises per request.
     result.then(
       (reply) => {
-        done(reply);
+        this.done(m.op, started, reply);
         this.settled();
       },
       (e: unknown) => {
-        failed(e);
+        this.failed(m, e);
         this.settled();
       },
     );
+  }
+
+  // Methods rather than closures made per request: a synchronous GET allocates none.
+  private done(op: Message['op'], started: number, reply: Reply): void {
+    this.server.stats.record(opName(op), (performance.now() - started) * 1000);
+    this.reply(reply);
+  }
+
+  private failed(m: Message, e: unknown): void {
+    const err = isKvError(e) ? e : new KvError('KV_INTERNAL', 'request failed', { cause: e });
+    if (err.code === 'KV_INTERNAL' || err.code === 'KV_CORRUPTION' || err.code === 'KV_IO_ERROR') {
+      this.server.log('error', `${m.op} failed: ${(e as Error)?.stack ?? String(e)}`);
+    }
+    this.server.stats.error(err.code);
+    this.reply(errorReply(m.streamId, err));
   }
 
   /** An asynchronous request finished: its reply goes out with the next flush. */
@@ -381,14 +388,7 @@ export class NodeServer {
     switch (m.op) {
       case 'GET': {
         const r = service.get(m.key, m.r, m.timeoutMs);
-        const toReply = (res: Awaited<typeof r>): Reply => ({
-          op: 'GET_REPLY',
-          streamId: m.streamId,
-          found: res.found,
-          context: res.context,
-          siblings: res.siblings,
-        });
-        return r instanceof Promise ? r.then(toReply) : toReply(r);
+        return r instanceof Promise ? r.then((res) => getReply(m.streamId, res)) : getReply(m.streamId, r);
       }
       case 'PUT':
         return service.put(m.key, m.value, m.context, m.w, m.timeoutMs).then((res) => ({ op: 'PUT_REPLY', streamId: m.streamId, context: res.context }));
