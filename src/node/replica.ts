@@ -133,7 +133,13 @@ export class Replica {
    */
   readView(key: Uint8Array): ObjectView | null | Promise<ObjectView | null> {
     const store = this.store(this.partitionOf(key));
-    if (!(store instanceof Promise) && store.getSync !== undefined) return viewStored(key, store.getSync(key));
+    if (!(store instanceof Promise)) {
+      // The memory backend can lend its own bytes (peekSync): the view's
+      // values are then the store's, so callers must not mutate them.
+      const peek = (store as Peekable).peekSync;
+      if (peek !== undefined) return viewStored(key, peek.call(store, key));
+      if (store.getSync !== undefined) return viewStored(key, store.getSync(key));
+    }
     return Promise.resolve(store).then((s) => s.get(key).then((bytes) => viewStored(key, bytes)));
   }
 
@@ -162,6 +168,11 @@ export class Replica {
   async close(): Promise<void> {
     await this.backend.close();
   }
+}
+
+/** A store that can lend its bytes without a copy (src/storage/memory.ts). */
+interface Peekable {
+  readonly peekSync?: (key: Uint8Array) => Uint8Array | undefined;
 }
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {

@@ -11,7 +11,10 @@ import type { Replica, Obj } from './replica.js';
 import { isTombstone, tagValue, tombstone, untag } from './replica.js';
 
 export interface ReadResult {
-  /** Every sibling, tombstones flagged. Empty when the key was never written. */
+  /**
+   * Every sibling, tombstones flagged. Empty when the key was never written.
+   * Values may be views of the backend's own bytes: read them, never mutate.
+   */
   readonly siblings: readonly { readonly value: Uint8Array; readonly tombstone: boolean }[];
   /** True when at least one sibling is a value (not a tombstone). */
   readonly found: boolean;

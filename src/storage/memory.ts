@@ -116,6 +116,17 @@ class MemoryPartitionStore implements PartitionStore {
     return value === undefined ? undefined : Buffer.from(value);
   }
 
+  /**
+   * The stored bytes themselves, no copy: for a caller that only reads them
+   * before its next await (the node's GET path copies them into the reply
+   * frame). Never mutate the result. It stays valid, because a put replaces
+   * a key's buffer and never writes into it. Not part of PartitionStore.
+   */
+  peekSync(key: Uint8Array): Uint8Array | undefined {
+    this.#alive();
+    return this.table.map.get(asBuffer(this.#key(key)).toString('latin1'));
+  }
+
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.getSync(key);
   }
