@@ -195,6 +195,7 @@ const main = async (): Promise<void> => {
       `${m.setup}: ${Math.round(m.opsPerSec)} ops/s, p50 ${fmtUs(m.latency.p50Us)}, p99 ${fmtUs(m.latency.p99Us)}, p99.9 ${fmtUs(m.latency.p999Us)}, ` +
         `errors ${m.errors}, node CPU ${Math.round(m.nodeCpuUsPerOp)} µs/op (sys ${Math.round(m.nodeSysUsPerOp)}), node writes ${m.nodeWritesPerOp.toFixed(2)}/op, reads ${m.nodeReadsPerOp.toFixed(2)}/op`,
     );
+    cluster.nodeStats.forEach((s, i) => console.log(`n${i + 1}: ${Object.entries(s).filter(([k]) => /service\.(readRepairs|forwarded|peerFramesSent|peerWrites)/.test(k)).map(([k, v]) => `${k.slice(8)} ${v}`).join(', ')}`));
     return;
   }
   const standalone = await runStandalone();
@@ -230,10 +231,15 @@ const main = async (): Promise<void> => {
   console.log(`target ≥ 60k ops/s: ${fmtRate(cluster.opsPerSec)} ${targets.opsPerSec.met ? 'met' : 'NOT met'}; target p99.9 ≤ 10 ms: ${fmtUs(cluster.latency.p999Us)} ${targets.p999Ms.met ? 'met' : 'NOT met'}`);
   for (const m of results) if (m.errors > 0) console.log(`${m.setup}: ${m.errors} errors, first: ${m.firstError}`);
   // Cluster counters per node: read repairs or forwards on a healthy, agreeing cluster are wasted work.
-  const counters = /readRepairs|forwarded|hintsStored|peerRequestFailures/;
-  cluster.nodeStats.forEach((s, i) =>
-    console.log(`n${i + 1}: ${Object.entries(s).filter(([k]) => counters.test(k)).map(([k, v]) => `${k} ${v}`).join(', ') || 'no cluster counters reported'}`),
-  );
+  const counters = /service\.(readRepairs|forwarded|hintsStored|peerRequestFailures|peerFramesSent|peerWrites)/;
+  cluster.nodeStats.forEach((s, i) => {
+    const shown = Object.entries(s).filter(([k]) => counters.test(k)).map(([k, v]) => `${k.slice(8)} ${v}`);
+    const frames = s['service.peerFramesSent'];
+    const writes = s['service.peerWrites'];
+    // Whole run (preload included): how many peer request frames one socket write carried.
+    if (frames !== undefined && writes !== undefined && writes > 0) shown.push(`peer frames/write ${(frames / writes).toFixed(2)}`);
+    console.log(`n${i + 1}: ${shown.join(', ') || 'no cluster counters reported'}`);
+  });
   const md = [
     `# bench:cluster`,
     '',

@@ -298,6 +298,7 @@ export class ClusterNode implements ClusterNodeApi {
       hintsDelivered: this.nodeStats.counter('hintsDelivered'),
       peerRequestFailures: this.nodeStats.counter('peerRequestFailures'),
       ringChangeHints: this.nodeStats.counter('ringChangeHints'),
+      ...this.transport.counters?.(),
     };
   }
 

@@ -49,4 +49,6 @@ export interface Transport {
   /** Tells the transport where a peer listens (learned from gossip). */
   setAddress(node: NodeId, address: string): void;
   close(): Promise<void>;
+  /** Cumulative I/O counters for STATS (how well peer frames coalesce into socket writes), if the transport keeps any. */
+  counters?(): Readonly<Record<string, number>>;
 }

@@ -190,6 +190,7 @@ class PeerLink {
   private write(streamId: number, request: PeerRequest): void {
     try {
       this.writer.write(this.transport.codec.requestToMessage(streamId, request));
+      this.transport.peerFramesSent++;
     } catch (e) {
       const p = this.pending.get(streamId);
       if (p !== undefined) this.settle(streamId, p).reject(isKvError(e) ? e : new KvError('KV_BAD_ARGUMENT', String(e)));
@@ -227,6 +228,7 @@ class PeerLink {
 
   private flush(): void {
     if (this.writer.pendingBytes === 0 || this.socket === undefined || this.state !== 'open') return;
+    this.transport.peerWrites++;
     this.socket.write(this.writer.take());
   }
 
@@ -361,6 +363,9 @@ export class TcpTransport implements Transport {
   readonly peerRingVersions = new Map<NodeId, bigint>();
   /** Requests currently being handled for peers. */
   inboundInFlight = 0;
+  /** Request frames queued to peers, and the socket writes that carried them (frames per write = coalescing). */
+  peerFramesSent = 0;
+  peerWrites = 0;
 
   constructor(options: TcpTransportOptions) {
     this.nodeId = options.nodeId;
@@ -390,6 +395,10 @@ export class TcpTransport implements Transport {
 
   serve(handler: PeerHandler): void {
     this.handler = handler;
+  }
+
+  counters(): Readonly<Record<string, number>> {
+    return { peerFramesSent: this.peerFramesSent, peerWrites: this.peerWrites, inboundInFlight: this.inboundInFlight };
   }
 
   setAddress(node: NodeId, address: string): void {
