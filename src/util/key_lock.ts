@@ -54,14 +54,10 @@ export class KeyLock {
   private hold(k: string, next: Promise<unknown>): void {
     // The tail never rejects, so a failed step does not poison the queue;
     // settling it also releases the key unless newer work took the tail.
-    const tail: Promise<void> = next.then(
-      () => {
-        if (this.tails.get(k) === tail) this.tails.delete(k);
-      },
-      () => {
-        if (this.tails.get(k) === tail) this.tails.delete(k);
-      },
-    );
+    const release = (): void => {
+      if (this.tails.get(k) === tail) this.tails.delete(k);
+    };
+    const tail: Promise<void> = next.then(release, release);
     this.tails.set(k, tail);
   }
 }
