@@ -118,7 +118,14 @@ export class ClusterNode implements ClusterNodeApi {
       request: (to, req, timeoutMs, suspect) => this.request(to, req, timeoutMs, suspect),
       background: (work, what) => this.background(work, what),
     });
-    this.handler = new ReplicaHandler({ self: options.nodeId, replica: options.replica, addHint, coordinator: this.coordinator, gossiper: this.gossiper });
+    this.handler = new ReplicaHandler({
+      self: options.nodeId,
+      replica: options.replica,
+      addHint,
+      primariesOf: (p) => preferenceList(this.ringState.ring, p, options.config.n),
+      coordinator: this.coordinator,
+      gossiper: this.gossiper,
+    });
     this.handoff = new Handoff({
       replica: options.replica,
       hints,

@@ -138,9 +138,14 @@ export class Coordinator {
   /** Relays to the first target that answers (then the next), within the deadline. */
   private async forward(request: Forward, targets: readonly Target[], deadlineMs: number): Promise<ForwardReply> {
     let last: unknown = undefined;
-    for (const t of targets) {
-      const remainingMs = deadlineMs - this.d.clock.now();
-      if (remainingMs <= 0) break;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      const leftMs = deadlineMs - this.d.clock.now();
+      if (leftMs <= 0) break;
+      // While other targets remain, one attempt may not take the whole deadline: a single
+      // lost message would otherwise fail the request without trying the next target.
+      // Twice the peer timeout leaves the remote coordinator room for its own replica round.
+      const remainingMs = i + 1 < targets.length ? Math.min(leftMs, 2 * this.d.config.peerTimeoutMs) : leftMs;
       this.d.stats.add('forwarded');
       // The peer gets a little less time than we wait, so its own timeout answer reaches us first.
       const peerBudgetMs = Math.max(1, Math.floor(remainingMs * 0.9));

@@ -18,6 +18,8 @@ export interface ReplicaHandlerDeps {
   readonly self: NodeId;
   readonly replica: Replica;
   readonly addHint: (target: NodeId, partition: number, key: Uint8Array) => Promise<void>;
+  /** The partition's primary replicas in this node's current ring. */
+  readonly primariesOf: (partition: number) => readonly NodeId[];
   readonly coordinator: Coordinator;
   readonly gossiper: Gossiper;
 }
@@ -41,7 +43,7 @@ export class ReplicaHandler {
       case 'REPLICA_PUT_BATCH': {
         // Checked whole before anything is applied, so a bad item does not leave the batch half done.
         const decoded = request.items.map((it) => ({ ...it, obj: this.decode(it.partition, it.key, it.object) }));
-        await Promise.all(decoded.map((it) => this.d.replica.merge(it.key, it.obj)));
+        await Promise.all(decoded.map((it) => this.d.replica.merge(it.key, it.obj).then(() => this.adopt(it.partition, it.key))));
         return { type: 'ACK', count: decoded.length };
       }
       case 'FORWARD':
@@ -60,6 +62,21 @@ export class ReplicaHandler {
     const obj = this.decode(partition, key, object);
     await this.d.replica.merge(key, obj);
     if (hintFor !== '' && hintFor !== this.d.self) await this.d.addHint(hintFor, partition, key);
+    else await this.adopt(partition, key);
+  }
+
+  /**
+   * A copy sent to this node as a replica when, in this node's own ring, it
+   * is not one (the sender routed by an older or newer ring): keep it as a
+   * hint for the partition's primaries, so handoff moves it where reads look.
+   * Without this, an acknowledged write could sit only on nodes no reader
+   * asks, and be stranded if the sender then loses its disk (simulation seed
+   * 728 with --max-wipes 1).
+   */
+  private async adopt(partition: number, key: Uint8Array): Promise<void> {
+    const primaries = this.d.primariesOf(partition);
+    if (primaries.includes(this.d.self)) return;
+    for (const target of primaries) await this.d.addHint(target, partition, key);
   }
 
   private checkPartition(partition: number, key: Uint8Array): void {

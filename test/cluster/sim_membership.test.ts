@@ -53,13 +53,12 @@ test('one node loses its disk: replicas still converge and keep every acknowledg
   assert.ok(wipes > 5, `only ${wipes} wipes`);
 });
 
-// KNOWN BUG (reported to the lead): n2, on a 2-member ring, coordinated a put
-// and replicated it to n1, which already had the 4-member ring in which it is
-// not a replica of the key: n1 stored and acknowledged it without a hint.
-// Then n2 lost its disk before its own ring change could hint its copy, so
-// the acknowledged add lives only on n1, where nothing hands it off.
+// Seed 728: n2, on a 2-member ring, coordinated a put and replicated it to n1,
+// which already had the 4-member ring in which it is not a replica of the key.
+// n2 then lost its disk. n1 now keeps such a copy as a hint for the key's
+// primaries (ReplicaHandler.adopt), so handoff moves it where reads look.
 // Replay: RINGKV_SIM_SEED=728 npm run sim -- --max-wipes 1
-test.skip('seed 728 with one disk loss keeps the add that only a non-replica holds', async () => {
+test('seed 728 with one disk loss keeps the add that only a non-replica holds', async () => {
   const r = await runScenario({ seed: 728, makeFactory, maxWipes: 1 });
   assert.ok(r.ok, report(r));
 });
