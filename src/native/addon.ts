@@ -47,6 +47,14 @@ export const partitionOf = (key: Uint8Array, qBits: number): number => {
   return addon.partitionOf(bytes('key', key), qBits);
 };
 
+/**
+ * `partitionOf` without the TypeScript-side argument checks, for a hot path
+ * whose caller has already validated `qBits` once (a Replica at construction)
+ * and passes keys the wire decoder produced. A bad argument here is a bug of
+ * the caller; the addon still refuses it with a TypeError.
+ */
+export const partitionOfUnchecked = (key: Uint8Array, qBits: number): number => addon.partitionOf(key, qBits);
+
 /** Writes xxh3-64(key), little-endian, at out[offset..offset+8). */
 export const hashInto = (key: Uint8Array, out: Uint8Array, offset = 0): void => {
   bytes('key', key);
