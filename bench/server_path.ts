@@ -2,8 +2,9 @@
  * The single-node request path in one process, no sockets: StandaloneService
  * over a Replica (memory or log backend), GET and PUT (PUT carries the key's
  * last context, an overwrite), 50 requests in flight per wave as the server
- * sees them. Prints CPU µs per op (process.cpuUsage, the figure that survives
- * a shared machine) and ops/s. Compare runs of one build against another on
+ * sees them; "PUT (write)" is PUT through service.write, the call the server
+ * makes (synchronous on memory). Prints CPU µs per op (process.cpuUsage, the
+ * figure that survives a shared machine) and ops/s. Compare runs of one build against another on
  * the same machine minutes apart, or better, interleave them.
  *
  *   node --import tsx bench/server_path.ts [--backend memory|log] [--ops 200000] [--keys 5000]
@@ -64,6 +65,21 @@ const main = async (): Promise<void> => {
       await Promise.all(ps);
     }
   };
+  // PUT as the server runs it: service.write, a plain value when the store
+  // wrote synchronously (memory), a promise otherwise.
+  const runWrite = async (): Promise<void> => {
+    for (let done = 0; done < totalOps; done += wave) {
+      const ps: Promise<void>[] = [];
+      for (let j = 0; j < wave; j++) {
+        const i = (done + j) % keyCount;
+        const r = service.write(keys[i] as Buffer, value, contexts[i] as Uint8Array, 0, 0);
+        if (r instanceof Promise) ps.push(r.then((w) => void (contexts[i] = w.context)));
+        else contexts[i] = r.context;
+      }
+      if (ps.length > 0) await Promise.all(ps);
+      else await undefined;
+    }
+  };
   const measure = async (name: string, run: () => Promise<void>): Promise<void> => {
     await run(); // warm-up
     const cpu0 = process.cpuUsage();
@@ -76,6 +92,7 @@ const main = async (): Promise<void> => {
   };
   await measure('GET', runGet);
   await measure('PUT', runPut);
+  await measure('PUT (write)', runWrite);
   await replica.close();
   cleanup();
 };

@@ -391,9 +391,15 @@ export class NodeServer {
         return r instanceof Promise ? r.then((res) => getReply(m.streamId, res)) : getReply(m.streamId, r);
       }
       case 'PUT':
-        return service.put(m.key, m.value, m.context, m.w, m.timeoutMs).then((res) => ({ op: 'PUT_REPLY', streamId: m.streamId, context: res.context }));
-      case 'DELETE':
-        return service.put(m.key, null, m.context, m.w, m.timeoutMs).then((res) => ({ op: 'DELETE_REPLY', streamId: m.streamId, context: res.context }));
+      case 'DELETE': {
+        // `write` when the service has it: a write the store finished
+        // synchronously (memory) is answered with the reads' sync flush,
+        // with no promise, lock hold or setImmediate per request.
+        const value = m.op === 'PUT' ? m.value : null;
+        const r = service.write !== undefined ? service.write(m.key, value, m.context, m.w, m.timeoutMs) : service.put(m.key, value, m.context, m.w, m.timeoutMs);
+        const op = m.op === 'PUT' ? 'PUT_REPLY' : 'DELETE_REPLY';
+        return r instanceof Promise ? r.then((res) => ({ op, streamId: m.streamId, context: res.context })) : { op, streamId: m.streamId, context: r.context };
+      }
       case 'PING':
         return { op: 'PONG', streamId: m.streamId, payload: m.payload };
       case 'STATS':

@@ -30,6 +30,12 @@ export interface KvService {
   /** `r` and `w` of 0 mean the default. `value` null is a delete (tombstone). */
   get(key: Uint8Array, r: number, timeoutMs: number): ReadResult | Promise<ReadResult>;
   put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, timeoutMs: number): Promise<WriteResult>;
+  /**
+   * Optional: `put` that may answer synchronously (a plain value when the
+   * write is done before it returns) and may throw instead of rejecting.
+   * The server prefers it: a synchronous write then costs no promise.
+   */
+  write?(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, timeoutMs: number): WriteResult | Promise<WriteResult>;
   /** Named numbers for STATS, beyond the server's own. */
   stats(): Record<string, number>;
 }
@@ -82,15 +88,21 @@ export class StandaloneService implements KvService {
     return view instanceof Promise ? view.then(viewToReadResult) : viewToReadResult(view);
   }
 
-  put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, _timeoutMs = 0): Promise<WriteResult> {
+  put(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, timeoutMs = 0): Promise<WriteResult> {
     // Not `async`: argument errors still reject (never throw), without an extra promise per put.
     try {
-      checkQuorum('w', w);
-      const ctx = clientContext(context);
-      return this.replica.coordinate(key, D.newWithContext(ctx, value === null ? tombstone() : tagValue(value))).then(writeResult);
+      const r = this.write(key, value, context, w, timeoutMs);
+      return r instanceof Promise ? r : Promise.resolve(r);
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  write(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, _timeoutMs = 0): WriteResult | Promise<WriteResult> {
+    checkQuorum('w', w);
+    const ctx = clientContext(context);
+    const obj = this.replica.coordinateNow(key, D.newWithContext(ctx, value === null ? tombstone() : tagValue(value)));
+    return obj instanceof Promise ? obj.then(writeResult) : writeResult(obj);
   }
 
   stats(): Record<string, number> {
