@@ -173,6 +173,11 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
   const service: KvService = {
     get: (k: Uint8Array, r: number, t: number) => real().get(k, r, t),
     put: (k: Uint8Array, v: Uint8Array | null, c: Uint8Array, w: number, t: number) => real().put(k, v, c, w, t),
+    // Forwarded so the server's synchronous write path (memory backend) reaches the real service.
+    write: (k: Uint8Array, v: Uint8Array | null, c: Uint8Array, w: number, t: number) => {
+      const s = real();
+      return s.write !== undefined ? s.write(k, v, c, w, t) : s.put(k, v, c, w, t);
+    },
     stats: () => real().stats(),
   };
   let ready: KvService | undefined;

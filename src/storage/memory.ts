@@ -8,6 +8,7 @@
  * as it would on a disk, so handoff and restart paths behave alike in tests.
  */
 import { KvError } from '../errors.js';
+import { asBuffer, bytesArg, closedError, nextTurn, partitionArg } from './args.js';
 import type {
   BackendCapabilities,
   BackendOptions,
@@ -41,23 +42,9 @@ interface Table {
 
 const EMPTY = Buffer.alloc(0);
 
-const closed = (what: string): KvError => new KvError('KV_CLOSED', `${what} is closed`);
-
-const bytes = (name: string, v: unknown): Uint8Array => {
-  if (!(v instanceof Uint8Array)) throw new KvError('KV_BAD_ARGUMENT', `${name} must be a Uint8Array or Buffer`);
-  return v;
-};
-
-const checkPartition = (partition: unknown): number => {
-  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition > 0xffffffff) {
-    throw new KvError('KV_BAD_ARGUMENT', `partition must be an integer in 0..2^32-1, got ${String(partition)}`);
-  }
-  return partition;
-};
-
-const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const closed = closedError;
+const bytes = bytesArg;
+const checkPartition = partitionArg;
 
 class MemoryPartitionStore implements PartitionStore {
   #open = true;
