@@ -109,4 +109,21 @@ test('D.update through coordinate keeps a dot per write (counter advances)', asy
   assert.is(obj![0]!.counter, 5);
 });
 
+test('coordinateNow writes at once on a free store, and waits behind a key that is locked', async () => {
+  const { replica } = await open();
+  const key = Buffer.from('k');
+  const first = replica.coordinateNow(key, D.newValue(Buffer.from([0, 0x61])));
+  assert.not.ok(first instanceof Promise, 'no lock held: the write is done when the call returns');
+  // A merge holds the key's lock across an await; a coordinateNow issued meanwhile must not
+  // read the object before the merge has written it, or the merged sibling would be lost.
+  const other = D.update(D.newValue(Buffer.from([0, 0x62])), 'node-b');
+  const merging = replica.merge(key, other);
+  const second = replica.coordinateNow(key, D.newValue(Buffer.from([0, 0x63])));
+  assert.ok(second instanceof Promise, 'a key is locked: the write queues');
+  await merging;
+  await second;
+  const values = D.values((await replica.read(key))!).map((v) => String.fromCharCode(v[1]!)).sort();
+  assert.equal(values, ['a', 'b', 'c'], 'the merged sibling and both writes survive');
+});
+
 test.run();
