@@ -64,6 +64,18 @@ export const acceptHello = (hello: Hello, info: AcceptorInfo): E.Either<ErrorMes
 };
 
 /**
+ * The first stream id from `from` on (1..2^32-1, wrapping, never 0) that
+ * `inUse` does not claim. For requesters that already keep their pending
+ * requests in a map: pass its `has`, and no second set is needed.
+ * Terminates while fewer than 2^32-1 ids are in use.
+ */
+export const nextStreamId = (from: number, inUse: (id: number) => boolean): number => {
+  let id = from >= 1 && from <= MAX_U32 ? from : 1;
+  while (inUse(id)) id = id === MAX_U32 ? 1 : id + 1;
+  return id;
+};
+
+/**
  * Stream ids for a requester: 1..2^32-1, never 0, never one still in use.
  * `acquire` returns undefined when `maxInFlight` ids are out (wait for a reply).
  */
@@ -81,15 +93,10 @@ export class StreamIds {
 
   acquire(): number | undefined {
     if (this.inUse.size >= this.maxInFlight) return undefined;
-    // Terminates: fewer than 2^32-1 ids are in use.
-    for (;;) {
-      const id = this.next;
-      this.next = id === MAX_U32 ? 1 : id + 1;
-      if (!this.inUse.has(id)) {
-        this.inUse.add(id);
-        return id;
-      }
-    }
+    const id = nextStreamId(this.next, (x) => this.inUse.has(x));
+    this.next = id === MAX_U32 ? 1 : id + 1;
+    this.inUse.add(id);
+    return id;
   }
 
   /** Frees an id once its reply or ERROR arrived; false if it was not in use (an unasked-for response). */

@@ -40,7 +40,7 @@ export type {
   StatsReply,
 } from './messages.js';
 export { FrameWriter } from './writer.js';
-export { RETRYABLE_CODES, StreamIds, acceptHello, chooseVersion, errorMessage } from './handshake.js';
+export { RETRYABLE_CODES, StreamIds, acceptHello, chooseVersion, errorMessage, nextStreamId } from './handshake.js';
 export type { AcceptorInfo } from './handshake.js';
 export { fromHex, messageFromJson, messageToJson, toHex } from './json.js';
 export type { JsonMessage } from './json.js';

@@ -15,6 +15,7 @@ import {
   type HelloOk,
   type Message,
   type Reply,
+  nextStreamId,
 } from '../../protocol/index.js';
 import { isKvError } from '../errors.js';
 import { ClientError } from './errors.js';
@@ -181,11 +182,9 @@ export class Connection {
   }
 
   private allocStream(): number {
-    for (;;) {
-      const id = this.nextStream;
-      this.nextStream = id === MAX_STREAM ? 1 : id + 1;
-      if (!this.pending.has(id)) return id;
-    }
+    const id = nextStreamId(this.nextStream, (x) => this.pending.has(x));
+    this.nextStream = id === MAX_STREAM ? 1 : id + 1;
+    return id;
   }
 
   private settle(streamId: number, p: Pending): void {

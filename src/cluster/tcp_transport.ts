@@ -31,6 +31,7 @@ import {
   type HelloOk,
   type Message,
   type NodeMessage,
+  nextStreamId,
 } from '../../protocol/index.js';
 import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
 import { decodePeerReply, decodePeerRequest, peerToMessage } from '../../protocol/peer.js';
@@ -200,11 +201,9 @@ class PeerLink {
   }
 
   private allocStream(): number {
-    for (;;) {
-      const id = this.nextStream;
-      this.nextStream = id === MAX_STREAM ? 1 : id + 1;
-      if (!this.pending.has(id)) return id;
-    }
+    const id = nextStreamId(this.nextStream, (x) => this.pending.has(x));
+    this.nextStream = id === MAX_STREAM ? 1 : id + 1;
+    return id;
   }
 
   private settle(streamId: number, p: Pending): Pending {

@@ -13,6 +13,7 @@ import {
   encode,
   errorMessage,
   messageToJson,
+  nextStreamId,
   type Hello,
 } from '../../protocol/index.js';
 import { check } from '../helpers/seed.js';
@@ -95,6 +96,14 @@ test('StreamIds wraps from 2^32-1 to 1, skipping ids still in use', () => {
   ids.release(0xfffffffe);
   (ids as unknown as { next: number }).next = 0xffffffff;
   assert.is(ids.acquire(), 2);
+});
+
+test('nextStreamId skips ids in use, wraps past 2^32-1 to 1, and never returns 0', () => {
+  const used = new Set([5, 6, 8]);
+  assert.is(nextStreamId(5, (x) => used.has(x)), 7);
+  assert.is(nextStreamId(0xffffffff, (x) => x === 0xffffffff), 1);
+  assert.is(nextStreamId(0, () => false), 1);
+  assert.is(nextStreamId(1, (x) => x < 4), 4);
 });
 
 test.run();
