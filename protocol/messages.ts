@@ -12,6 +12,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { isErrorCode, KvError } from '../src/errors.js';
+import { EMPTY, Malformed, Reader, bad, checkBytes, checkUint, strBytes } from './fields.js';
 import type { Frame } from './frame.js';
 import { writeHeader } from './frame.js';
 import {
@@ -200,32 +201,12 @@ export const OPS: { readonly [K in Exclude<MessageOp, 'NODE'>]: { readonly opcod
 
 // ---------------------------------------------------------------- sizes (and encoder-side validation)
 
-const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-const bad = (what: string): KvError => new KvError('KV_BAD_ARGUMENT', what);
 
-const checkUint = (name: string, v: number, max: number): void => {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw bad(`${name} must be an integer in 0..${max}, got ${v}`);
-};
 
-const checkBytes = (name: string, v: Uint8Array, max: number): number => {
-  if (!(v instanceof Uint8Array)) throw bad(`${name} must be a Uint8Array`);
-  if (v.length > max) throw new KvError('KV_TOO_LARGE', `${name} of ${v.length} bytes > ${max}`);
-  return v.length;
-};
 
-const strBytes = (name: string, s: string): number => {
-  if (typeof s !== 'string') throw bad(`${name} must be a string`);
-  // A lone surrogate would go out as U+FFFD and come back different: refuse it.
-  if (LONE_SURROGATE.test(s)) throw bad(`${name} is not well-formed UTF-16`);
-  const n = Buffer.byteLength(s, 'utf8');
-  if (n > MAX_U16) throw new KvError('KV_TOO_LARGE', `${name} of ${n} UTF-8 bytes > ${MAX_U16}`);
-  return n;
-};
 
 const checkStream = (m: Message): void => {
   checkUint('streamId', m.streamId, MAX_U32);
@@ -469,78 +450,6 @@ export const encode = (m: Message, version = PROTOCOL_VERSION): Buffer => {
 
 // ---------------------------------------------------------------- decoding
 
-/** Internal: a body that breaks the layout; caught in decodeMessage and returned as Left. */
-class Malformed {
-  constructor(readonly reason: string) {}
-}
-
-/** Reads a body front to back; every read checks the remaining bytes first. */
-class Reader {
-  at = 0;
-  constructor(readonly b: Uint8Array) {}
-
-  need(n: number, what: string): void {
-    if (n > this.b.length - this.at) throw new Malformed(`${what} needs ${n} bytes, ${this.b.length - this.at} left`);
-  }
-  u8(what: string): number {
-    this.need(1, what);
-    return this.b[this.at++]!;
-  }
-  u16(what: string): number {
-    this.need(2, what);
-    const b = this.b;
-    const v = (b[this.at]! << 8) | b[this.at + 1]!;
-    this.at += 2;
-    return v;
-  }
-  u32(what: string): number {
-    this.need(4, what);
-    const b = this.b;
-    const o = this.at;
-    this.at += 4;
-    return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-  }
-  bytes(n: number, what: string): Uint8Array {
-    this.need(n, what);
-    if (n === 0) return EMPTY;
-    const v = this.b.subarray(this.at, this.at + n);
-    this.at += n;
-    return v;
-  }
-  bytes16(what: string): Uint8Array {
-    return this.bytes(this.u16(what), what);
-  }
-  bytes32(what: string): Uint8Array {
-    return this.bytes(this.u32(what), what);
-  }
-  str(what: string): string {
-    const raw = this.bytes16(what);
-    if (raw.length === 0) return '';
-    try {
-      return utf8Strict.decode(raw);
-    } catch {
-      throw new Malformed(`${what} is not valid UTF-8`);
-    }
-  }
-  f64(what: string): number {
-    this.need(8, what);
-    for (let i = 0; i < 8; i++) f64.setUint8(i, this.b[this.at++]!);
-    return f64.getFloat64(0, false);
-  }
-  flags(what: string, defined: number): number {
-    const v = this.u8(what);
-    if ((v & ~defined) !== 0) throw new Malformed(`${what}: reserved bits set`);
-    return v;
-  }
-  rest(): Uint8Array {
-    const v = this.at === this.b.length ? EMPTY : this.b.subarray(this.at);
-    this.at = this.b.length;
-    return v;
-  }
-  end(): void {
-    if (this.at !== this.b.length) throw new Malformed(`${this.b.length - this.at} trailing bytes after the body`);
-  }
-}
 
 const roleName = (v: number): RoleName => {
   if (v === Role.client) return 'client';

@@ -25,6 +25,7 @@ import { MAX_Q_BITS, MIN_Q_BITS } from '../src/core/ring.js';
 import { RETRYABLE_CODES } from './handshake.js';
 import { toHex, fromHex } from './json.js';
 import { encode, type ErrorMessage, type NodeMessage } from './messages.js';
+import { EMPTY, Malformed, Reader, bad, checkBytes, checkUint, strBytes } from './fields.js';
 import { writeHeader } from './frame.js';
 import { CONNECTION_STREAM, FLAG_RESPONSE, HEADER_BYTES, MAX_U16, MAX_U32, MIN_FRAME_BYTES, PROTOCOL_VERSION, isNodeOpcode } from './opcodes.js';
 import type {
@@ -103,20 +104,9 @@ export interface RingBody {
 
 // ---------------------------------------------------------------- encoder-side validation
 
-const EMPTY = new Uint8Array(0);
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-const bad = (what: string): KvError => new KvError('KV_BAD_ARGUMENT', what);
 
-const checkUint = (name: string, v: number, max: number): void => {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw bad(`${name} must be an integer in 0..${max}, got ${String(v)}`);
-};
 
-const checkBytes = (name: string, v: Uint8Array, max: number): number => {
-  if (!(v instanceof Uint8Array)) throw bad(`${name} must be a Uint8Array`);
-  if (v.length > max) throw new KvError('KV_TOO_LARGE', `${name} of ${v.length} bytes > ${max}`);
-  return v.length;
-};
 
 const checkKey = (name: string, v: Uint8Array): number => {
   const n = checkBytes(name, v, MAX_U16);
@@ -125,14 +115,6 @@ const checkKey = (name: string, v: Uint8Array): number => {
   return n;
 };
 
-const strBytes = (name: string, s: string): number => {
-  if (typeof s !== 'string') throw bad(`${name} must be a string`);
-  if (s.length === 0) return 0; // the common hintFor: skip the scans
-  if (LONE_SURROGATE.test(s)) throw bad(`${name} is not well-formed UTF-16`);
-  const n = Buffer.byteLength(s, 'utf8');
-  if (n > MAX_U16) throw new KvError('KV_TOO_LARGE', `${name} of ${n} UTF-8 bytes > ${MAX_U16}`);
-  return n;
-};
 
 const checkList = (name: string, v: readonly unknown[], max = MAX_U16): void => {
   if (!Array.isArray(v)) throw bad(`${name} must be an array`);
@@ -410,99 +392,6 @@ export const encodePeer = (streamId: number, m: PeerRequest | PeerReply, inReply
 
 // ---------------------------------------------------------------- decoding
 
-/** A body that breaks the layout; caught at the entry points and returned as Left. */
-class Malformed {
-  constructor(readonly reason: string) {}
-}
-
-const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** Reads a body front to back; every read checks the bytes left first. */
-class Reader {
-  at = 0;
-  readonly view: DataView;
-  constructor(readonly b: Uint8Array) {
-    this.view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  }
-  need(n: number, what: string): void {
-    if (n > this.b.length - this.at) throw new Malformed(`${what} needs ${n} bytes, ${this.b.length - this.at} left`);
-  }
-  u8(what: string): number {
-    this.need(1, what);
-    return this.b[this.at++]!;
-  }
-  u16(what: string): number {
-    this.need(2, what);
-    const v = this.view.getUint16(this.at);
-    this.at += 2;
-    return v;
-  }
-  u32(what: string): number {
-    this.need(4, what);
-    const v = this.view.getUint32(this.at);
-    this.at += 4;
-    return v;
-  }
-  /** A u64 counter; JS numbers hold it exactly only up to 2^53 - 1. */
-  counter(what: string): number {
-    this.need(8, what);
-    const hi = this.view.getUint32(this.at);
-    const lo = this.view.getUint32(this.at + 4);
-    this.at += 8;
-    if (hi > 0x1fffff) throw new Malformed(`${what} above 2^53-1`);
-    return hi * 0x100000000 + lo;
-  }
-  u64big(what: string): bigint {
-    this.need(8, what);
-    const v = this.view.getBigUint64(this.at);
-    this.at += 8;
-    return v;
-  }
-  f64(what: string): number {
-    this.need(8, what);
-    const v = this.view.getFloat64(this.at);
-    this.at += 8;
-    return v;
-  }
-  flags(what: string, defined: number): number {
-    const v = this.u8(what);
-    if ((v & ~defined) !== 0) throw new Malformed(`${what}: reserved bits set`);
-    return v;
-  }
-  bytes(n: number, what: string): Uint8Array {
-    this.need(n, what);
-    if (n === 0) return EMPTY;
-    const v = this.b.subarray(this.at, this.at + n);
-    this.at += n;
-    return v;
-  }
-  key(what: string): Uint8Array {
-    const k = this.bytes(this.u16(what), what);
-    if (k.length === 0) throw new Malformed(`${what} is empty`);
-    return k;
-  }
-  bytes32(what: string): Uint8Array {
-    return this.bytes(this.u32(what), what);
-  }
-  str(what: string): string {
-    const raw = this.bytes(this.u16(what), what);
-    if (raw.length === 0) return '';
-    try {
-      return utf8Strict.decode(raw);
-    } catch {
-      throw new Malformed(`${what} is not valid UTF-8`);
-    }
-  }
-  /** A u16 list count, refused before any allocation when `minItemBytes` each cannot fit. */
-  count(what: string, minItemBytes: number): number {
-    const n = this.u16(`${what} count`);
-    this.need(n * minItemBytes, what);
-    return n;
-  }
-  end(): void {
-    if (this.at !== this.b.length) throw new Malformed(`${this.b.length - this.at} trailing bytes after the body`);
-  }
-}
 
 const readEntries = (r: Reader): MembershipEntryWire[] => {
   const n = r.count('entries', MIN_ENTRY_BYTES);
