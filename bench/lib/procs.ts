@@ -197,26 +197,30 @@ export const spawnRingkvNode = async (o: RingkvNodeOptions): Promise<Spawned> =>
     ...(o.extraArgs ?? []),
   ];
   const child = track(spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] }));
-  const output = capture(child);
   const what = `ringkv node (${o.backend}${o.durability ? `/${o.durability}` : ''})`;
-  try {
+  return whenReady(child, port, dir, async () => {
     await waitForPort(port, o.startTimeoutMs ?? 30_000, child, what);
     await waitForRingkvReady(port, o.startTimeoutMs ?? 30_000);
-  } catch (e) {
-    await stopProcess(child, 500);
+  });
+};
+
+/**
+ * Waits for a spawned server with `ready`; on failure stops it, removes its
+ * directory and throws with its output. Stopping later does the same cleanup.
+ */
+const whenReady = async (child: ChildProcess, port: number, dir: string, ready: () => Promise<void>): Promise<Spawned> => {
+  const output = capture(child);
+  const cleanup = async (graceMs?: number) => {
+    await stopProcess(child, graceMs);
     rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await ready();
+  } catch (e) {
+    await cleanup(500);
     throw new Error(`${(e as Error).message}\n${output()}`);
   }
-  return {
-    port,
-    pid: child.pid!,
-    child,
-    output,
-    stop: async () => {
-      await stopProcess(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { port, pid: child.pid!, child, output, stop: () => cleanup() };
 };
 
 /** Starts redis-server without persistence on a free port, or returns undefined when the binary is absent. */
@@ -230,24 +234,7 @@ export const spawnRedis = async (startTimeoutMs = 10_000): Promise<Spawned | und
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
-  const output = capture(child);
-  try {
-    await waitForPort(port, startTimeoutMs, child, 'redis-server');
-  } catch (e) {
-    await stopProcess(child, 500);
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`${(e as Error).message}\n${output()}`);
-  }
-  return {
-    port,
-    pid: child.pid!,
-    child,
-    output,
-    stop: async () => {
-      await stopProcess(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return whenReady(child, port, dir, () => waitForPort(port, startTimeoutMs, child, 'redis-server'));
 };
 
 /** Runs a command to completion with a time bound; returns its stdout (throws on failure or timeout). */
