@@ -4,11 +4,13 @@
  * retries of requests that were never written, and read-modify-write with
  * sibling resolution.
  */
+import * as E from 'fp-ts/lib/Either.js';
 import type { Message, Reply } from '../../protocol/index.js';
 import { packageVersion } from '../util/package_root.js';
 import { exponentialBackoff, type BackoffPolicy } from './backoff.js';
 import { Connection } from './connection.js';
 import { ClientError } from './errors.js';
+import { partitionOfKey, routeTableFromReply, type RouteTable } from './routing.js';
 
 export type Bytes = Uint8Array | string;
 
@@ -34,6 +36,15 @@ export interface ClientOptions {
   readonly clientName?: string;
   /** Largest reply frame accepted. Default 64 MiB. */
   readonly maxFrameBytes?: number;
+  /**
+   * Where requests go. `client` (the default): the client fetches the ring
+   * (RING) and sends each request to a node in the key's preference list, so
+   * no node has to forward it; a standalone node (no ring) is used as `any`.
+   * `any`: round-robin over the nodes given, each forwards as needed.
+   */
+  readonly routing?: 'client' | 'any';
+  /** How often the ring is fetched again to notice membership changes (client routing). Default 2000 ms. */
+  readonly ringRefreshMs?: number;
 }
 
 export interface RequestOptions {
@@ -125,6 +136,8 @@ const parseNode = (s: string): { host: string; port: number } => {
 
 interface Endpoint {
   readonly host: string;
+  /** Named by the ring only (not a seed the application gave). */
+  readonly learned: boolean;
   readonly port: number;
   readonly name: string;
   conns: Connection[];
@@ -146,6 +159,20 @@ export class Client {
   private readonly maxFrameBytes: number;
   private rr = 0;
   private closed = false;
+  private readonly byName = new Map<string, Endpoint>();
+  private readonly routingOption: 'client' | 'any';
+  private readonly ringRefreshMs: number;
+  /** The ring's routing table (client routing); undefined until the first RING answer, and always for `any`. */
+  private table: RouteTable | undefined;
+  /** prefs[p] of `table`, as endpoints. */
+  private prefEndpoints: readonly (readonly Endpoint[])[] = [];
+  /** False once a node answered RING with KV_UNSUPPORTED (a standalone node): route as `any`. */
+  private ringServed = true;
+  private ringFetch: Promise<void> | undefined;
+  /** Date.now() from which the next request triggers a ring fetch. */
+  private ringCheckAtMs = 0;
+  /** Spreads requests over equally loaded targets. */
+  private spread = 0;
 
   constructor(options: ClientOptions) {
     if (!Array.isArray(options.nodes) || options.nodes.length === 0) throw new TypeError('nodes must list at least one host:port');
@@ -161,10 +188,137 @@ export class Client {
       if (!Number.isInteger(v) || v <= 0) throw new TypeError(`${name} must be a positive integer`);
     }
     if (!Number.isInteger(this.perNode) || this.perNode < 1) throw new TypeError('connectionsPerNode must be a positive integer');
-    this.endpoints = options.nodes.map((s) => {
+    this.routingOption = options.routing ?? 'client';
+    if (this.routingOption !== 'client' && this.routingOption !== 'any') throw new TypeError("routing must be 'client' or 'any'");
+    this.ringRefreshMs = options.ringRefreshMs ?? 2000;
+    if (this.routingOption === 'any') this.ringCheckAtMs = Infinity;
+    if (!Number.isInteger(this.ringRefreshMs) || this.ringRefreshMs <= 0) throw new TypeError('ringRefreshMs must be a positive integer');
+    this.endpoints = [];
+    for (const s of options.nodes) {
       const { host, port } = parseNode(s);
-      return { host, port, name: `${host}:${port}`, conns: [], connecting: undefined, delays: this.backoff(), retryAt: 0, lastError: undefined };
-    });
+      this.endpointOf(host, port, false);
+    }
+  }
+
+  private endpointOf(host: string, port: number, learned: boolean): Endpoint {
+    const name = `${host}:${port}`;
+    const known = this.byName.get(name);
+    if (known !== undefined) return known;
+    const e: Endpoint = { host, port, name, learned, conns: [], connecting: undefined, delays: this.backoff(), retryAt: 0, lastError: undefined };
+    this.byName.set(name, e);
+    // Requests without a route (and STATS/PING) go to the nodes the application named, never to one the ring taught.
+    if (!learned) this.endpoints.push(e);
+    return e;
+  }
+
+  /** How requests are routed now: `client` once a ring is known, `any` before that, for a standalone node, or when asked. */
+  get routing(): 'client' | 'any' {
+    return this.table !== undefined ? 'client' : 'any';
+  }
+
+  /** The version of the ring this client routes by (client routing), else undefined. */
+  get ringVersion(): bigint | undefined {
+    return this.table?.ringVersion;
+  }
+
+  /** Addresses of the key's preference list as this client's ring has it (empty before a ring is known). */
+  targetsOf(key: Bytes): readonly string[] {
+    const t = this.table;
+    if (t === undefined) return [];
+    return t.prefs[partitionOfKey(t, toBytes('key', key))]!;
+  }
+
+  /**
+   * Fetches the ring now (client routing) and resolves once it is installed
+   * or the attempt failed; false when no ring is served (standalone node,
+   * routing 'any') or no node answered.
+   */
+  async refreshRing(): Promise<boolean> {
+    if (this.routingOption === 'any' || !this.ringServed) return false;
+    if (this.readyConnection() === undefined) {
+      try {
+        await this.connection(this.connectTimeoutMs);
+      } catch {
+        return false;
+      }
+    }
+    this.ringCheckAtMs = 0;
+    this.maybeRefreshRing(Date.now());
+    await this.ringFetch;
+    return this.table !== undefined;
+  }
+
+  /**
+   * Installs a routing table from a RING_REPLY body. Exposed for tests that
+   * need a stale or wrong table (the nodes must still answer correctly).
+   * @internal
+   */
+  useRing(body: Uint8Array): void {
+    const t = routeTableFromReply(body);
+    if (E.isLeft(t)) throw new ClientError('KV_BAD_FRAME', `bad RING reply: ${t.left.message}`);
+    this.install(t.right);
+  }
+
+  private install(t: RouteTable): void {
+    const prefs = t.prefs.map((list) =>
+      list.map((a) => {
+        const { host, port } = parseNode(a);
+        return this.endpointOf(host, port, true);
+      }),
+    );
+    this.table = t;
+    this.prefEndpoints = prefs;
+  }
+
+  /** Starts a background RING fetch when one is due (at most one at a time). */
+  private maybeRefreshRing(nowMs: number): void {
+    if (this.routingOption === 'any' || !this.ringServed || this.closed || this.ringFetch !== undefined || nowMs < this.ringCheckAtMs) return;
+    const conn = this.readyConnection() ?? this.anyOpenConnection();
+    if (conn === undefined) return;
+    this.ringCheckAtMs = nowMs + this.ringRefreshMs;
+    this.ringFetch = conn
+      .requestOwned({ op: 'RING', streamId: 0, body: EMPTY }, this.timeoutMs)
+      .then(
+        (reply) => {
+          if (reply.op !== 'RING_REPLY') return;
+          const t = routeTableFromReply(reply.body);
+          if (E.isRight(t) && t.right.ringVersion !== this.table?.ringVersion) this.install(t.right);
+        },
+        (e: unknown) => {
+          if (e instanceof ClientError && e.code === 'KV_UNSUPPORTED') {
+            this.ringServed = false;
+            this.ringCheckAtMs = Infinity;
+            this.table = undefined;
+            this.prefEndpoints = [];
+          } else {
+            // A ring that is changing (KV_UNAVAILABLE) or a lost node: ask again soon.
+            this.ringCheckAtMs = Date.now() + Math.min(100, this.ringRefreshMs);
+          }
+        },
+      )
+      .finally(() => {
+        this.ringFetch = undefined;
+      });
+  }
+
+  /** Any open connection, to a named or a learned node (the ring can be asked of any member). */
+  private anyOpenConnection(): Connection | undefined {
+    for (const e of this.byName.values()) for (const c of e.conns) if (c.isOpen) return c;
+    return undefined;
+  }
+
+  /** A node announced a ring version (HELLO_OK); fetch the ring when it is not the one routed by. */
+  private sawRingVersion(version: bigint): void {
+    if (version === 0n || version === this.table?.ringVersion) return;
+    this.ringCheckAtMs = 0;
+    this.maybeRefreshRing(Date.now());
+  }
+
+  /** Something went wrong with a node: the ring may have changed, check it soon. */
+  private suspectRing(): void {
+    if (this.table === undefined) return;
+    const soonMs = Date.now() + Math.min(100, this.ringRefreshMs);
+    if (this.ringCheckAtMs > soonMs) this.ringCheckAtMs = soonMs;
   }
 
   /** Reads a key: every sibling and the context, or undefined when absent or deleted. */
@@ -177,7 +331,9 @@ export class Client {
   // per request); argument errors still reject rather than throw.
   getRaw(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
     try {
-      return this.send({ op: 'GET', streamId: 0, key: toBytes('key', key), r: options.r ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options).then(toGetResult);
+      const k = toBytes('key', key);
+      const r = options.r ?? 0;
+      return this.send({ op: 'GET', streamId: 0, key: k, r, timeoutMs: options.timeoutMs ?? 0 }, options, undefined, k, r).then(toGetResult);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -186,9 +342,14 @@ export class Client {
   /** Writes a value. With the context of a read, it replaces what that read returned; without, it adds a sibling. */
   put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<WriteResult> {
     try {
+      const k = toBytes('key', key);
+      const w = options.w ?? 0;
       return this.send(
-        { op: 'PUT', streamId: 0, key: toBytes('key', key), value: toBytes('value', value), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 },
+        { op: 'PUT', streamId: 0, key: k, value: toBytes('value', value), context: options.context ?? EMPTY, w, timeoutMs: options.timeoutMs ?? 0 },
         options,
+        undefined,
+        k,
+        w,
       ).then(toPutResult);
     } catch (e) {
       return Promise.reject(e);
@@ -198,9 +359,9 @@ export class Client {
   /** Deletes a key (writes a tombstone). Pass the context of a read to delete exactly what it saw. */
   delete(key: Bytes, options: PutOptions = {}): Promise<WriteResult> {
     try {
-      return this.send({ op: 'DELETE', streamId: 0, key: toBytes('key', key), context: options.context ?? EMPTY, w: options.w ?? 0, timeoutMs: options.timeoutMs ?? 0 }, options).then(
-        toDeleteResult,
-      );
+      const k = toBytes('key', key);
+      const w = options.w ?? 0;
+      return this.send({ op: 'DELETE', streamId: 0, key: k, context: options.context ?? EMPTY, w, timeoutMs: options.timeoutMs ?? 0 }, options, undefined, k, w).then(toDeleteResult);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -244,26 +405,78 @@ export class Client {
   /** Closes every connection; pending requests fail with KV_CLOSED. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const e of this.endpoints) for (const c of e.conns) c.close();
+    for (const e of this.byName.values()) for (const c of e.conns) c.close();
   }
 
   private unexpected(reply: Reply): ClientError {
     return unexpected(reply);
   }
 
-  /** `msg.streamId` is a placeholder: each attempt's connection overwrites it. */
-  private send(msg: Message, options: RequestOptions, node?: string): Promise<Reply> {
+  /**
+   * `msg.streamId` is a placeholder: each attempt's connection overwrites it.
+   * `key` (with the request's quorum, 0 = default) routes it to the key's
+   * preference list when a ring is known.
+   */
+  private send(msg: Message, options: RequestOptions, node?: string, key?: Uint8Array, quorum = 0): Promise<Reply> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
-    const deadline = Date.now() + timeoutMs;
+    const nowMs = Date.now();
+    const deadline = nowMs + timeoutMs;
+    if (nowMs >= this.ringCheckAtMs) this.maybeRefreshRing(nowMs);
     // The common case, a connection already open: no await and no array
     // built before the request is written (the retry loop runs only on error).
-    const conn = this.closed || node !== undefined ? undefined : this.readyConnection();
-    if (conn === undefined) return this.sendLoop(msg, options, node, timeoutMs, deadline, 0, undefined);
+    let conn: Connection | undefined;
+    if (!this.closed && node === undefined) {
+      if (key !== undefined && this.table !== undefined) conn = this.routedConnection(key, quorum);
+      if (conn === undefined) conn = this.readyConnection();
+    }
+    if (conn === undefined) return this.sendLoop(msg, options, node, timeoutMs, deadline, 0, undefined, key, quorum);
     return conn.requestOwned(msg, timeoutMs, options.signal).catch((e: unknown) => {
       const err = e as ClientError;
       if (!this.retriesAfter(err)) throw err;
-      return this.sendLoop(msg, options, node, timeoutMs, deadline, 1, err);
+      this.suspectRing();
+      return this.sendLoop(msg, options, node, timeoutMs, deadline, 1, err, key, quorum);
     });
+  }
+
+  /**
+   * An open connection to a node of the key's preference list: the least
+   * busy of the first `quorum` (default a majority of n) — any of them
+   * coordinates without a forward, and spreading over them spreads the
+   * coordinating work — else of the rest of the list; undefined when none is
+   * open (connections to the missing ones are started for next time).
+   */
+  private routedConnection(key: Uint8Array, quorum: number): Connection | undefined {
+    const t = this.table!;
+    const list = this.prefEndpoints[partitionOfKey(t, key)]!;
+    const n = list.length;
+    if (n === 0) return undefined;
+    const k = Math.min(n, quorum > 0 ? quorum : (t.n >> 1) + 1);
+    this.spread = (this.spread + 1) & 0x3fffffff;
+    const start = this.spread % k;
+    let best: Connection | undefined;
+    let bestLoad = Infinity;
+    for (let i = 0; i < n; i++) {
+      if (i === k && best !== undefined) break;
+      const c = this.openConnection(list[i < k ? (start + i) % k : i]!);
+      if (c !== undefined && c.inFlight < bestLoad) {
+        best = c;
+        bestLoad = c.inFlight;
+      }
+    }
+    return best;
+  }
+
+  /** The endpoint's least busy open connection; starts another connection when it has fewer than asked (and is not backing off). */
+  private openConnection(e: Endpoint): Connection | undefined {
+    let best: Connection | undefined;
+    let open = 0;
+    for (const c of e.conns) {
+      if (!c.isOpen) continue;
+      open++;
+      if (best === undefined || c.inFlight < best.inFlight) best = c;
+    }
+    if (open < this.perNode && e.connecting === undefined && (open > 0 || e.retryAt <= Date.now())) void this.connect(e).catch(() => undefined);
+    return best;
   }
 
   private retriesAfter(err: unknown): err is ClientError {
@@ -299,6 +512,8 @@ export class Client {
     deadline: number,
     firstAttempt: number,
     firstError: ClientError | undefined,
+    key: Uint8Array | undefined,
+    quorum: number,
   ): Promise<Reply> {
     let lastError = firstError;
     for (let attempt = firstAttempt; attempt <= this.retries; attempt++) {
@@ -307,7 +522,8 @@ export class Client {
       if (remaining <= 0) break;
       let conn: Connection;
       try {
-        conn = await this.connection(remaining, node);
+        const routed = node === undefined && key !== undefined && this.table !== undefined ? this.routedConnection(key, quorum) : undefined;
+        conn = routed ?? (await this.connection(remaining, node));
       } catch (e) {
         lastError = e as ClientError;
         if (lastError.code === 'KV_CLOSED') throw lastError;
@@ -317,6 +533,7 @@ export class Client {
         return await conn.requestOwned(msg, Math.max(1, deadline - Date.now()), options.signal);
       } catch (e) {
         if (!this.retriesAfter(e)) throw e;
+        this.suspectRing();
         lastError = e;
       }
     }
@@ -325,7 +542,8 @@ export class Client {
 
   /** A ready connection, round-robin over nodes, connecting (with backoff) as needed. */
   private async connection(budgetMs: number, node?: string): Promise<Connection> {
-    const candidates = node === undefined ? this.endpoints : this.endpoints.filter((e) => e.name === node);
+    const named = node === undefined ? undefined : this.byName.get(node);
+    const candidates = node === undefined ? this.endpoints : named === undefined ? [] : [named];
     if (candidates.length === 0) throw new ClientError('KV_BAD_ARGUMENT', `node ${node} is not one of this client's nodes`);
     const n = candidates.length;
     for (let i = 0; i < n; i++) {
@@ -375,7 +593,9 @@ export class Client {
         e.conns.push(conn);
         conn.onClose = () => {
           e.conns = e.conns.filter((c) => c !== conn);
+          this.suspectRing();
         };
+        if (this.routingOption === 'client' && conn.hello !== undefined) this.sawRingVersion(conn.hello.ringVersion);
       },
       (err: ClientError) => {
         e.connecting = undefined;

@@ -301,6 +301,8 @@ export class ClusterNode implements ClusterNodeApi {
       hintsPending: this.hintStore?.count() ?? 0,
       readRepairs: this.nodeStats.counter('readRepairs'),
       forwarded: this.nodeStats.counter('forwarded'),
+      // Client requests this node was not a target for (once each; `forwarded` counts every FORWARD sent, retries included).
+      forwardedRequests: this.nodeStats.counter('forwardedRequests'),
       hintsStored: this.nodeStats.counter('hintsStored'),
       hintsDelivered: this.nodeStats.counter('hintsDelivered'),
       peerRequestFailures: this.nodeStats.counter('peerRequestFailures'),

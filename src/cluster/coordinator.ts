@@ -84,6 +84,7 @@ export class Coordinator {
     const deadlineMs = this.d.clock.now() + this.budgetMs(timeoutMs);
     const { partition, targets } = this.targets(key);
     if (!this.isTarget(targets)) {
+      this.d.stats.add('forwardedRequests');
       const reply = await this.forward({ type: 'FORWARD', op: 'get', key, value: EMPTY, context: EMPTY, quorum: r, timeoutMs: 0 }, targets, deadlineMs);
       return { found: reply.found, siblings: reply.siblings, context: reply.context };
     }
@@ -97,6 +98,7 @@ export class Coordinator {
     const deadlineMs = this.d.clock.now() + this.budgetMs(timeoutMs);
     const { partition, targets } = this.targets(key);
     if (!this.isTarget(targets)) {
+      this.d.stats.add('forwardedRequests');
       const op = value === null ? 'delete' : 'put';
       const reply = await this.forward({ type: 'FORWARD', op, key, value: value ?? EMPTY, context, quorum: w, timeoutMs: 0 }, targets, deadlineMs);
       return { context: reply.context };
