@@ -9,7 +9,7 @@
  *
  *   npm run bench:cluster [-- --duration-ms 5000] [--warmup-ms 1000]
  *     [--inflight 50] [--keys 10000] [--value-bytes 100] [--get-fraction 0.5]
- *     [--backend log] [--durability interval] [--quick]
+ *     [--backend log] [--durability interval] [--routing-nodes 5] [--quick]
  *
  * Targets (issue 5): ≥ 60k ops/s and p99.9 ≤ 10 ms for the cluster.
  * Writes bench/results/cluster.json and bench/results/cluster.md. Every
@@ -66,6 +66,9 @@ const durability = str('durability', 'interval') as 'none' | 'interval' | 'alway
 // --cpu-prof, one profile per node in DIR (summarise with bench/lib/cpuprofile.ts).
 const profileDir = str('profile-dir', '');
 const clusterOnly = flag('cluster-only') === true;
+// Client-driven vs any-node routing (issue 6) is measured on a cluster larger than N=3 (on 3 nodes every
+// node holds every key, so nothing is forwarded either way): --routing-nodes 5 by default, 0 skips it.
+const routingNodes = num('routing-nodes', quick ? 4 : 5);
 const profiled = profileDir === '' ? {} : { entry: 'dist/src/cli/main.js', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] };
 
 const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(12, '0')}`);
@@ -87,10 +90,28 @@ interface Measured {
   readonly nodeReadsPerOp: number;
   /** The kernel's share of nodeCpuUsPerOp. */
   readonly nodeSysUsPerOp: number;
+  /** Client requests the receiving node had to forward (it was not in the key's preference list), over all client requests, during the load. */
+  readonly forwardedFraction: number;
 }
 
-/** Preloads the keys, then runs the closed loop; loop i talks to clients[i % clients.length]. */
-const load = async (setup: string, clients: readonly Client[], pids: readonly number[]): Promise<Measured> => {
+/** Sum over nodes of the STATS figures the forwarded fraction needs. */
+const forwardCounts = async (statsClients: readonly Client[]): Promise<{ forwarded: number; requests: number }> => {
+  const all = await Promise.all(statsClients.map((c) => c.stats().catch(() => ({}) as Record<string, number>)));
+  let forwarded = 0;
+  let requests = 0;
+  for (const s of all) {
+    forwarded += s['service.forwardedRequests'] ?? 0;
+    requests += (s['ops.get'] ?? 0) + (s['ops.put'] ?? 0) + (s['ops.delete'] ?? 0);
+  }
+  return { forwarded, requests };
+};
+
+/**
+ * Preloads the keys, then runs the closed loop; loop i talks to
+ * clients[i % clients.length]. `statsClients` (default `clients`) reach one
+ * node each, for the per-node counters.
+ */
+const load = async (setup: string, clients: readonly Client[], pids: readonly number[], statsClients: readonly Client[] = clients): Promise<Measured> => {
   const value = Buffer.alloc(valueBytes, 0x61);
   // The latest context seen per key: a put carries it, so it supersedes what
   // was there instead of adding a sibling (blind puts would grow every key's
@@ -112,6 +133,7 @@ const load = async (setup: string, clients: readonly Client[], pids: readonly nu
     const u = process.cpuUsage();
     return u.user + u.system;
   };
+  const forwardsBefore = await forwardCounts(statsClients);
   let cpuAtStart: { nodeMs: number; selfUs: number; io: { writes: number; reads: number; sysMs: number } } | undefined;
   const sampler = setTimeout(() => {
     cpuAtStart = { nodeMs: nodeCpu(), selfUs: selfCpuUs(), io: nodeIo() };
@@ -138,8 +160,26 @@ const load = async (setup: string, clients: readonly Client[], pids: readonly nu
   const nodeSysUsPerOp = start === undefined || r.ops === 0 ? 0 : ((ioEnd.sysMs - start.io.sysMs) * 1000) / r.ops;
   const nodeCpuUsPerOp = start === undefined || r.ops === 0 ? 0 : ((nodeCpu() - start.nodeMs) * 1000) / r.ops;
   const loadgenCpuUsPerOp = start === undefined || r.ops === 0 ? 0 : (selfCpuUs() - start.selfUs) / r.ops;
-  const nodeStats = await Promise.all(clients.map((c) => c.stats().catch(() => ({}) as Record<string, number>)));
-  return { setup, opsPerSec: r.opsPerSec, ops: r.ops, errors: r.errors, firstError: r.firstError, latency: summarize(r.histogram), nodeCpuUsPerOp, loadgenCpuUsPerOp, nodeStats, nodeWritesPerOp, nodeReadsPerOp, nodeSysUsPerOp };
+  const forwardsAfter = await forwardCounts(statsClients);
+  // The STATS requests themselves count as ops (not as forwards): a few in tens of thousands.
+  const requests = forwardsAfter.requests - forwardsBefore.requests;
+  const forwardedFraction = requests > 0 ? (forwardsAfter.forwarded - forwardsBefore.forwarded) / requests : 0;
+  const nodeStats = await Promise.all(statsClients.map((c) => c.stats().catch(() => ({}) as Record<string, number>)));
+  return {
+    setup,
+    opsPerSec: r.opsPerSec,
+    ops: r.ops,
+    errors: r.errors,
+    firstError: r.firstError,
+    latency: summarize(r.histogram),
+    nodeCpuUsPerOp,
+    loadgenCpuUsPerOp,
+    nodeStats,
+    nodeWritesPerOp,
+    nodeReadsPerOp,
+    nodeSysUsPerOp,
+    forwardedFraction,
+  };
 };
 
 const waitMembers = async (clients: readonly Client[], count: number, timeoutMs: number): Promise<void> => {
@@ -152,19 +192,38 @@ const waitMembers = async (clients: readonly Client[], count: number, timeoutMs:
   throw new Error(`the cluster did not see ${count} members within ${timeoutMs} ms`);
 };
 
-const runCluster = async (): Promise<Measured> => {
+/**
+ * The cluster, loaded twice in the same run: first as before issue 6 (one
+ * client per node, `routing: 'any'`, so a node forwards the keys it does not
+ * hold), then with client-driven routing (one client given all three nodes,
+ * sending each request to a node of the key's preference list). Both shapes
+ * use three connections in all. With N=3 on 3 nodes every node holds every
+ * key, so both forward ~0; `--nodes-count 4` (N=3 of 4) shows the difference.
+ */
+const runCluster = async (nodeCount: number, withRouted: boolean): Promise<{ readonly any: Measured; readonly routed: Measured | undefined }> => {
   const nodes: Spawned[] = [];
   const clients: Client[] = [];
+  let routedClient: Client | undefined;
   try {
     const common = ['--n', '3', '--r', '2', '--w', '2'];
     nodes.push(await spawnRingkvNode({ backend, durability, ...profiled, extraArgs: [...common, '--node-id', 'n1', '--cluster'] }));
     const seed = `127.0.0.1:${nodes[0]!.port}`;
-    for (const id of ['n2', 'n3']) nodes.push(await spawnRingkvNode({ backend, durability, ...profiled, extraArgs: [...common, '--node-id', id, '--join', seed] }));
-    for (const n of nodes) clients.push(createClient({ nodes: [`127.0.0.1:${n.port}`], timeoutMs: 5000 }));
-    await waitMembers(clients, 3, 30_000);
-    return await load('cluster: 3 nodes, N=3 R=2 W=2', clients, nodes.map((n) => n.pid));
+    for (let i = 2; i <= nodeCount; i++) nodes.push(await spawnRingkvNode({ backend, durability, ...profiled, extraArgs: [...common, '--node-id', `n${i}`, '--join', seed] }));
+    const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+    for (const a of addresses) clients.push(createClient({ nodes: [a], timeoutMs: 5000, routing: 'any' }));
+    await waitMembers(clients, nodeCount, 30_000);
+    const pids = nodes.map((n) => n.pid);
+    const shape = `${nodeCount} nodes, N=3 R=2 W=2`;
+    // The 3-node, any-routing setup keeps the name issue 5's results have.
+    const any = await load(nodeCount === 3 ? `cluster: ${shape}` : `cluster: ${shape}, any-node routing`, clients, pids);
+    if (!withRouted) return { any, routed: undefined };
+    routedClient = createClient({ nodes: addresses, timeoutMs: 5000, routing: 'client' });
+    if (!(await routedClient.refreshRing())) throw new Error('the cluster did not serve its ring');
+    const routed = await load(`cluster: ${shape}, client-driven routing`, [routedClient], pids, clients);
+    return { any, routed };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
+    await routedClient?.close();
     // What the nodes logged (warnings and errors; info is quiet) says why a run went wrong.
     if (flag('node-output') === true) nodes.forEach((n, i) => console.log(`--- n${i + 1} output\n${n.output()}`));
     await Promise.all(nodes.map((n) => n.stop()));
@@ -188,7 +247,8 @@ const main = async (): Promise<void> => {
       `${warmupMs} ms warm-up + ${durationMs} ms, backend ${backend}/${durability}, ${cpus().length} cpus, load ${loadavg()[0]!.toFixed(2)}`,
   );
   const loadBefore = loadavg()[0]!;
-  const cluster = await runCluster();
+  const cluster3 = await runCluster(3, !clusterOnly);
+  const cluster = cluster3.any;
   if (clusterOnly) {
     const m = cluster;
     console.log(
@@ -198,12 +258,13 @@ const main = async (): Promise<void> => {
     cluster.nodeStats.forEach((s, i) => console.log(`n${i + 1}: ${Object.entries(s).filter(([k]) => /service\.(readRepairs|forwarded|peerFramesSent|peerWrites)/.test(k)).map(([k, v]) => `${k.slice(8)} ${v}`).join(', ')}`));
     return;
   }
+  const routingRun = routingNodes > 0 ? await runCluster(routingNodes, true) : undefined;
   const standalone = await runStandalone();
   // Every hop of a replicated request (client → coordinator → replica → back) waits for a CPU;
   // on a box whose load average is far above its core count that wait dominates. Say so beside the numbers.
   const loadAfter = loadavg()[0]!;
-  const results = [cluster, standalone];
-  const header: Row = ['setup', 'ops/s', 'p50', 'p99', 'p99.9', 'max', 'errors', 'node CPU µs/op', 'loadgen CPU µs/op', 'node writes/op', 'node reads/op'];
+  const results = [cluster, cluster3.routed, routingRun?.any, routingRun?.routed, standalone].filter((m): m is Measured => m !== undefined);
+  const header: Row = ['setup', 'ops/s', 'p50', 'p99', 'p99.9', 'max', 'errors', 'forwarded', 'node CPU µs/op', 'loadgen CPU µs/op', 'node writes/op', 'node reads/op'];
   const rows: Row[] = results.map((m) => [
     m.setup,
     Math.round(m.opsPerSec),
@@ -212,6 +273,7 @@ const main = async (): Promise<void> => {
     fmtUs(m.latency.p999Us),
     fmtUs(m.latency.maxUs),
     m.errors,
+    `${(m.forwardedFraction * 100).toFixed(1)}%`,
     Math.round(m.nodeCpuUsPerOp),
     Math.round(m.loadgenCpuUsPerOp),
     m.nodeWritesPerOp.toFixed(2),
@@ -225,7 +287,25 @@ const main = async (): Promise<void> => {
     opsPerSec: { target: 60_000, measured: Math.round(cluster.opsPerSec), met: cluster.opsPerSec >= 60_000 },
     p999Ms: { target: 10, measured: cluster.latency.p999Us / 1000, met: cluster.latency.p999Us <= 10_000 },
   };
+  // Issue 6: the hop a forward adds, measured on the larger cluster in this run.
+  const routingTarget =
+    routingRun?.routed === undefined
+      ? undefined
+      : {
+          nodes: routingNodes,
+          forwardedFractionClient: routingRun.routed.forwardedFraction,
+          forwardedFractionAny: routingRun.any.forwardedFraction,
+          p999UsClient: routingRun.routed.latency.p999Us,
+          p999UsAny: routingRun.any.latency.p999Us,
+          p999Ratio: routingRun.any.latency.p999Us > 0 ? routingRun.routed.latency.p999Us / routingRun.any.latency.p999Us : 0,
+        };
+  const routingLine =
+    routingTarget === undefined
+      ? 'client-driven routing: not measured (--routing-nodes 0)'
+      : `client-driven routing on ${routingTarget.nodes} nodes: forwarded ${(routingTarget.forwardedFractionClient * 100).toFixed(2)}% of requests vs ${(routingTarget.forwardedFractionAny * 100).toFixed(1)}% with any-node routing; ` +
+        `p99.9 ${fmtUs(routingTarget.p999UsClient)} vs ${fmtUs(routingTarget.p999UsAny)} (${routingTarget.p999Ratio.toFixed(2)}x)`;
   console.log(textTable(header, rows));
+  console.log(routingLine);
   console.log(`cluster / standalone throughput: ${ratio.toFixed(2)}x; node CPU per op: ${cpuRatio.toFixed(2)}x (the cost of replication)`);
   console.log(`the nodes' CPU per op alone would allow ${fmtRate(cpuBoundOpsPerSec)} ops/s on ${cpus().length} cores`);
   console.log(`target ≥ 60k ops/s: ${fmtRate(cluster.opsPerSec)} ${targets.opsPerSec.met ? 'met' : 'NOT met'}; target p99.9 ≤ 10 ms: ${fmtUs(cluster.latency.p999Us)} ${targets.p999Ms.met ? 'met' : 'NOT met'}`);
@@ -249,10 +329,12 @@ const main = async (): Promise<void> => {
     '',
     `cluster / standalone throughput: **${ratio.toFixed(2)}x**; node CPU time per op: **${cpuRatio.toFixed(2)}x** (the cost of replication, robust to a busy machine); the nodes' CPU per op alone would allow ${fmtRate(cpuBoundOpsPerSec)} ops/s on ${cpus().length} cores.`,
     '',
+    `${routingLine.replace(/^client-driven routing/, 'Client-driven routing (issue 6)')}.`,
+    '',
     `Targets (issue 5): ≥ 60k ops/s — ${targets.opsPerSec.met ? 'met' : 'not met'} (${fmtRate(cluster.opsPerSec)}); p99.9 ≤ 10 ms — ${targets.p999Ms.met ? 'met' : 'not met'} (${fmtUs(cluster.latency.p999Us)}).`,
     '',
   ].join('\n');
-  const paths = writeResults('cluster', { environment: { ...environment(), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter }, options: { inflight, getFraction, valueBytes, keys, durationMs, warmupMs, backend, durability }, results, ratio, cpuRatio, cpuBoundOpsPerSec, targets }, md);
+  const paths = writeResults('cluster', { environment: { ...environment(), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter }, options: { inflight, getFraction, valueBytes, keys, durationMs, warmupMs, backend, durability, routingNodes }, results, ratio, cpuRatio, cpuBoundOpsPerSec, targets, routing: routingTarget }, md);
   console.log(`wrote ${paths.join(', ')}`);
 };
 
