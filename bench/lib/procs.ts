@@ -244,3 +244,73 @@ export const runBounded = (bin: string, args: readonly string[], timeoutMs: numb
   if (r.status !== 0) throw new Error(`${bin} exited with ${r.status ?? r.signal}: ${r.stderr}`);
   return r.stdout;
 };
+
+export interface SpawnedCluster {
+  /** Client URLs (`http://127.0.0.1:<port>`), one per member. */
+  readonly clientUrls: readonly string[];
+  readonly pids: readonly number[];
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a local etcd cluster of `members` processes from the `etcd` binary
+ * on PATH (never installed here): loopback client and peer ports, a fresh
+ * temp data dir each, default fsync behaviour (etcd's only durable mode).
+ * Resolves once every member accepts client connections; the caller waits
+ * for a leader (a first successful write). Returns undefined when the binary
+ * is absent.
+ */
+export const spawnEtcdCluster = async (members = 3, startTimeoutMs = 30_000): Promise<SpawnedCluster | undefined> => {
+  const bin = which('etcd');
+  if (bin === undefined) return undefined;
+  const ports: { client: number; peer: number }[] = [];
+  // Ports are taken one by one from the OS; holding none of them open leaves a small race, as for the other servers.
+  for (let i = 0; i < members; i++) ports.push({ client: await freePort(), peer: await freePort() });
+  const names = ports.map((_, i) => `e${i + 1}`);
+  const initialCluster = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
+  const dirs: string[] = [];
+  const started: ChildProcess[] = [];
+  const outputs: (() => string)[] = [];
+  const stop = async (graceMs?: number): Promise<void> => {
+    await Promise.all(started.map((c) => stopProcess(c, graceMs)));
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < members; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-etcd-'));
+      dirs.push(dir);
+      const p = ports[i]!;
+      const child = track(
+        spawn(
+          bin,
+          [
+            '--name', names[i]!,
+            '--data-dir', dir,
+            '--listen-client-urls', `http://127.0.0.1:${p.client}`,
+            '--advertise-client-urls', `http://127.0.0.1:${p.client}`,
+            '--listen-peer-urls', `http://127.0.0.1:${p.peer}`,
+            '--initial-advertise-peer-urls', `http://127.0.0.1:${p.peer}`,
+            '--initial-cluster', initialCluster,
+            '--initial-cluster-state', 'new',
+            '--initial-cluster-token', `ringkv-bench-${process.pid}`,
+            '--log-level', 'error',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        ),
+      );
+      started.push(child);
+      outputs.push(capture(child));
+    }
+    await Promise.all(started.map((c, i) => waitForPort(ports[i]!.client, startTimeoutMs, c, `etcd member ${names[i]}`)));
+  } catch (e) {
+    await stop(500);
+    throw new Error(`${(e as Error).message}\n${outputs.map((o) => o()).join('\n')}`);
+  }
+  return {
+    clientUrls: ports.map((p) => `http://127.0.0.1:${p.client}`),
+    pids: started.map((c) => c.pid!),
+    output: () => outputs.map((o) => o()).join('\n'),
+    stop: () => stop(),
+  };
+};
