@@ -1,0 +1,182 @@
+/**
+ * `npm run bench:all`: the standard YCSB matrix of issue 8 in one run.
+ *
+ *   workloads A, B, C, F × { ringkv 1 node, ringkv 3 nodes N3R2W2 (log, durability none),
+ *                            ringkv 3 nodes durability always, Redis, etcd 3 nodes }
+ *
+ * plus one open-loop run of ringkv 3 nodes on workload A at half its
+ * closed-loop peak (the p99.9-at-50%-load target). Each target is started
+ * once, loaded once, then runs every workload in turn with the same seed
+ * (same key and operation sequence for every target); Redis and etcd are
+ * skipped with a note when their binaries are absent. Prints the ratios the
+ * issue sets as targets, writes every run's JSON and ycsb.md row as
+ * `npm run bench` does, the summary to bench/results/ycsb-all.{json,md} and
+ * the chart to bench/results/ycsb-all.svg.
+ *
+ * Options: --records N (20000), --value-bytes B (1000), --concurrency C (50),
+ * --duration-ms D (10000), --warmup-ms W (2000), --targets id,id (see
+ * MATRIX_TARGETS), --workloads a,b,c,f, --no-open-loop, --quick (2000 records,
+ * 2.5 s runs: a smoke test).
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { flag } from '../lib/args.js';
+import { fmtRate, fmtUs } from '../lib/latency.js';
+import { renderChart } from './chart.js';
+import { cellOf, halfPeakRate, MATRIX_TARGETS, MATRIX_WORKLOADS, peakCell, ratioLines, summaryMarkdown, targetRatios, type Cell, type MatrixTarget } from './matrix.js';
+import type { DriverOptions } from './options.js';
+import { printPhase, resultsDir, saveRun } from './results.js';
+import { loadPhase, runPhase, type PhaseResult } from './runner.js';
+import { openTarget, TargetUnavailable, type Target } from './targets.js';
+import { invalidWorkload, WORKLOADS } from './workloads.js';
+
+const intFlag = (name: string, fallback: number, min: number): number => {
+  const v = flag(name);
+  if (v === undefined) return fallback;
+  if (v === true || !/^\d+$/.test(v) || Number(v) < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+  return Number(v);
+};
+
+const listFlag = (name: string, all: readonly string[]): string[] => {
+  const v = flag(name);
+  if (v === undefined || v === true) return [...all];
+  const list = v.split(',').map((x) => x.trim().toLowerCase());
+  for (const x of list) if (!all.includes(x)) throw new Error(`--${name}: '${x}' is not one of ${all.join(', ')}`);
+  return list;
+};
+
+const version = (bin: string, args: readonly string[], re: RegExp): string => {
+  try {
+    return re.exec(execFileSync(bin, [...args], { encoding: 'utf8', timeout: 5000 }))?.[1] ?? 'absent';
+  } catch {
+    return 'absent';
+  }
+};
+
+const counterDelta = (before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>): Record<string, number> => {
+  const out: Record<string, number> = {};
+  // maxSiblings is a high-water mark, not a count: keep it as is.
+  for (const [k, v] of Object.entries(after)) out[k] = k.startsWith('max') ? v : v - (before[k] ?? 0);
+  return out;
+};
+
+const main = async (): Promise<number> => {
+  const quick = flag('quick') === true;
+  const records = intFlag('records', quick ? 2000 : 20_000, 1);
+  const valueBytes = intFlag('value-bytes', 1000, 0);
+  const concurrency = intFlag('concurrency', 50, 1);
+  const durationMs = intFlag('duration-ms', quick ? 2500 : 10_000, 100);
+  const warmupMs = intFlag('warmup-ms', quick ? 500 : 2000, 0);
+  if (warmupMs >= durationMs) throw new Error('--warmup-ms must be shorter than --duration-ms');
+  const targetIds = listFlag('targets', MATRIX_TARGETS.map((t) => t.id));
+  const workloads = listFlag('workloads', MATRIX_WORKLOADS);
+  for (const w of workloads) if (invalidWorkload(w) !== undefined) throw new Error(invalidWorkload(w));
+  const openLoop = flag('no-open-loop') === undefined;
+  const targets = MATRIX_TARGETS.filter((t) => targetIds.includes(t.id));
+  const t0 = performance.now();
+  const started = new Date().toISOString();
+  const versions = `node ${process.version}, redis-server ${version('redis-server', ['--version'], /v=(\S+)/)}, etcd ${version('etcd', ['--version'], /etcd Version:\s*(\S+)/)}, ringkv ${(() => {
+    try {
+      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  })()}`;
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${process.platform}-${process.arch}, load average ${loadavg()[0]!.toFixed(2)} at start`;
+  const setup = `${records} records × ${valueBytes} B, ${concurrency} clients in flight, ${durationMs / 1000} s per run (${warmupMs / 1000} s warm-up), scrambled zipfian 0.99`;
+  console.log(`bench:all ${started}\n  ${machine}\n  ${versions}\n  ${setup}\n  targets: ${targets.map((t) => t.label).join(', ')}; workloads ${workloads.join(', ').toUpperCase()}`);
+
+  const cells: Cell[] = [];
+  const skipped: string[] = [];
+  const progress = (l: string) => console.error(l);
+  for (const mt of targets) {
+    console.log(`\n=== ${mt.label} (${((performance.now() - t0) / 1000).toFixed(0)} s into the run)`);
+    let target: Target;
+    try {
+      target = await openTarget(mt.target, { nodes: mt.nodes, backend: mt.backend, durability: mt.durability, connections: 1, ...(mt.replication ? { replication: mt.replication } : {}) });
+    } catch (e) {
+      const why = e instanceof TargetUnavailable ? e.message : `failed to start: ${(e as Error).message.split('\n')[0]}`;
+      console.log(`skipped: ${why}`);
+      skipped.push(`${mt.label} (${why.split('\n')[0]})`);
+      continue;
+    }
+    console.log(`target: ${target.description}`);
+    const options = (workload: string, ratePerSec?: number): DriverOptions => ({
+      workload,
+      target: mt.target,
+      nodes: mt.nodes,
+      replication: mt.replication,
+      backend: mt.backend,
+      durability: mt.durability,
+      records,
+      valueBytes,
+      concurrency,
+      durationMs,
+      warmupMs,
+      ratePerSec,
+      distribution: WORKLOADS[workload]!.distribution,
+      connections: 1,
+      seed: 1,
+      load: false,
+      label: `bench:all ${started.slice(0, 19)}Z ${mt.id}`,
+      quick,
+    });
+    try {
+      const load = await loadPhase(target, { records, valueBytes, concurrency, seed: 1, progress });
+      printPhase(`load ${mt.label}`, load);
+      const measure = async (workload: string, ratePerSec?: number): Promise<PhaseResult> => {
+        const before = target.counters();
+        const o = options(workload, ratePerSec);
+        const run = await runPhase(target, { workload: WORKLOADS[workload]!, distribution: o.distribution, records, valueBytes, concurrency, durationMs, warmupMs, ratePerSec, seed: 1, progress });
+        printPhase(`${mt.label}, workload ${workload.toUpperCase()}${ratePerSec === undefined ? '' : ` open loop at ${ratePerSec}/s`}`, run);
+        const saved = saveRun(o, target.description, undefined, run, counterDelta(before, target.counters()), mt.id);
+        cells.push(cellOf(mt.id, workload, run, saved.file, ratePerSec));
+        return run;
+      };
+      for (const w of workloads) {
+        await measure(w);
+        if (w === 'a' && mt.id === 'ringkv-3' && openLoop) await measure('a', halfPeakRate(peakCell(cells, mt.id, 'a')!));
+      }
+    } catch (e) {
+      console.log(`${mt.label}: stopped by an error: ${(e as Error).message}`);
+      skipped.push(`${mt.label} (error: ${(e as Error).message.split('\n')[0]})`);
+    } finally {
+      await target.close();
+    }
+  }
+
+  const ratios = targetRatios(cells);
+  const elapsedS = Math.round((performance.now() - t0) / 1000);
+  const header = { date: started.slice(0, 16).replace('T', ' ') + ' UTC', machine, versions, setup: `${setup}; whole matrix ${elapsedS} s` };
+  const md = summaryMarkdown(header, MATRIX_TARGETS, workloads, cells, ratios, skipped);
+  writeFileSync(join(resultsDir, 'ycsb-all.md'), md);
+  writeFileSync(join(resultsDir, 'ycsb-all.json'), JSON.stringify({ ...header, elapsedS, targets: MATRIX_TARGETS, workloads, cells, ratios, skipped }, null, 2) + '\n');
+  writeFileSync(
+    join(resultsDir, 'ycsb-all.svg'),
+    renderChart({ title: `ringkv YCSB matrix, ${header.date}`, subtitle: [setup, `${machine}; ${versions}`], targets: MATRIX_TARGETS, workloads, cells }),
+  );
+  console.log(`\n${md}`);
+  console.log('Ratios:');
+  for (const l of ratioLines(ratios)) console.log(`  ${l}`);
+  console.log(`\nwhole matrix: ${elapsedS} s; wrote bench/results/ycsb-all.{md,json,svg} and one JSON per run (rows appended to bench/results/ycsb.md)`);
+  const worst = cells.reduce((a, c) => Math.max(a, c.p999Us), 0);
+  if (cells.length > 0) console.log(`(largest p99.9 of the matrix: ${fmtUs(worst)}; highest throughput: ${fmtRate(Math.max(...cells.map((c) => c.opsPerSec)))} ops/s)`);
+  return 0;
+};
+
+// Bound the whole matrix: a wedged target must not hold the shared machine.
+const guard = setTimeout(() => {
+  console.error('bench:all: gave up after 20 minutes');
+  process.exit(1);
+}, 1_200_000);
+guard.unref();
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`bench:all: ${(e as Error).message}`);
+    process.exit(2);
+  },
+);
