@@ -6,7 +6,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { KvError, type ErrorCode } from '../src/errors.js';
 import type { ErrorMessage, Hello, HelloOk } from './messages.js';
-import { CONNECTION_STREAM, MAX_U32, SUPPORTED_VERSIONS, type Limits } from './opcodes.js';
+import { CONNECTION_STREAM, MAX_U32, SUPPORTED_VERSIONS, type Limits, type RoleName } from './opcodes.js';
 
 /** Codes whose failures may succeed when the same request is sent again. */
 export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['KV_TIMEOUT', 'KV_UNAVAILABLE', 'KV_OVERLOADED']);
@@ -33,6 +33,11 @@ export interface AcceptorInfo {
   readonly limits: Limits;
   readonly ringVersion: bigint;
   readonly supportedVersions?: readonly number[];
+  /**
+   * The auth mechanism a HELLO of this role must name (§17); '' or absent =
+   * no authentication, and then a HELLO naming any mechanism is refused.
+   */
+  readonly mechanismFor?: (role: RoleName) => string;
 }
 
 /**
@@ -46,7 +51,15 @@ export const acceptHello = (hello: Hello, info: AcceptorInfo): E.Either<ErrorMes
   if (version === null) {
     return fail('KV_UNSUPPORTED', `no common version: offered ${hello.minVersion}..${hello.maxVersion}, supported ${(info.supportedVersions ?? SUPPORTED_VERSIONS).join(',')}`);
   }
-  if (hello.authMechanism !== '') return fail('KV_AUTH', `auth mechanism ${JSON.stringify(hello.authMechanism)} not supported`);
+  const required = info.mechanismFor?.(hello.role) ?? '';
+  if (hello.authMechanism !== required) {
+    return fail(
+      'KV_AUTH',
+      required === ''
+        ? `auth mechanism ${JSON.stringify(hello.authMechanism)} not supported`
+        : `this node requires authentication (${required}) for role ${hello.role}`,
+    );
+  }
   if (hello.role === 'node' && hello.nodeId === '') return fail('KV_BAD_ARGUMENT', 'role node needs a nodeId');
   if (hello.role === 'client' && hello.nodeId !== '') return fail('KV_BAD_ARGUMENT', 'role client must not send a nodeId');
   const { maxFrameBytes, maxKeyBytes, maxValueBytes, maxInFlight } = info.limits;

@@ -16,6 +16,8 @@ export {
   writeFrame,
 } from './messages.js';
 export type {
+  Auth,
+  AuthReply,
   Delete,
   DeleteReply,
   ErrorMessage,

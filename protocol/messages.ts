@@ -58,6 +58,23 @@ export interface HelloOk {
   readonly ringVersion: bigint;
 }
 
+/**
+ * One step of an authentication exchange inside the handshake (§17): the
+ * initiator's next message (AUTH) or the acceptor's challenge or final
+ * answer (AUTH_REPLY). The payload's layout belongs to the HELLO's mechanism.
+ */
+export interface Auth {
+  readonly op: 'AUTH';
+  readonly streamId: number;
+  readonly payload: Uint8Array;
+}
+
+export interface AuthReply {
+  readonly op: 'AUTH_REPLY';
+  readonly streamId: number;
+  readonly payload: Uint8Array;
+}
+
 export interface ErrorMessage {
   readonly op: 'ERROR';
   readonly streamId: number;
@@ -175,8 +192,8 @@ export interface NodeMessage {
   readonly body: Uint8Array;
 }
 
-export type Request = Hello | Ping | Get | Put | Delete | Stats | Ring;
-export type Reply = HelloOk | ErrorMessage | Pong | GetReply | PutReply | DeleteReply | StatsReply | RingReply;
+export type Request = Hello | Auth | Ping | Get | Put | Delete | Stats | Ring;
+export type Reply = HelloOk | AuthReply | ErrorMessage | Pong | GetReply | PutReply | DeleteReply | StatsReply | RingReply;
 export type Message = Request | Reply | NodeMessage;
 export type MessageOp = Message['op'];
 
@@ -185,6 +202,8 @@ export const OPS: { readonly [K in Exclude<MessageOp, 'NODE'>]: { readonly opcod
   HELLO: { opcode: Opcode.HELLO, response: false },
   HELLO_OK: { opcode: Opcode.HELLO, response: true },
   ERROR: { opcode: Opcode.ERROR, response: true },
+  AUTH: { opcode: Opcode.AUTH, response: false },
+  AUTH_REPLY: { opcode: Opcode.AUTH, response: true },
   PING: { opcode: Opcode.PING, response: false },
   PONG: { opcode: Opcode.PING, response: true },
   GET: { opcode: Opcode.GET, response: false },
@@ -208,9 +227,12 @@ const utf8 = new TextEncoder();
 
 
 
+/** Messages that belong to the handshake and travel on stream 0 only. */
+const isHandshakeOp = (op: MessageOp): boolean => op === 'HELLO' || op === 'HELLO_OK' || op === 'AUTH' || op === 'AUTH_REPLY';
+
 const checkStream = (m: Message): void => {
   checkUint('streamId', m.streamId, MAX_U32);
-  if (m.op === 'HELLO' || m.op === 'HELLO_OK') {
+  if (isHandshakeOp(m.op)) {
     if (m.streamId !== CONNECTION_STREAM) throw bad(`${m.op} must use stream 0`);
   } else if (m.op !== 'ERROR' && m.streamId === CONNECTION_STREAM) {
     throw bad(`${m.op} must not use stream 0`);
@@ -247,6 +269,8 @@ const bodySize = (m: Message): number => {
       return 1 + 2 + strBytes('code', m.code) + 2 + strBytes('message', m.message);
     case 'PING':
     case 'PONG':
+    case 'AUTH':
+    case 'AUTH_REPLY':
       return 4 + checkBytes('payload', m.payload, MAX_U32);
     case 'GET':
       checkUint('r', m.r, 0xff);
@@ -369,6 +393,8 @@ const writeBody = (m: Message, out: Uint8Array, o: number): number => {
       return putStr(out, o, m.message);
     case 'PING':
     case 'PONG':
+    case 'AUTH':
+    case 'AUTH_REPLY':
       return putBytes32(out, o, m.payload);
     case 'GET':
       out[o++] = m.r;
@@ -492,6 +518,9 @@ const decodeBody = (opcode: number, response: boolean, streamId: number, r: Read
     }
     case Opcode.PING:
       return { op: response ? 'PONG' : 'PING', streamId, payload: r.bytes32('payload') };
+    case Opcode.AUTH:
+      if (streamId !== CONNECTION_STREAM) throw new Malformed('AUTH must use stream 0');
+      return { op: response ? 'AUTH_REPLY' : 'AUTH', streamId, payload: r.bytes32('payload') };
     case Opcode.GET:
       if (!response) {
         const rq = r.u8('r');
@@ -588,7 +617,7 @@ export const decodeMessage = (frame: Frame, limits: Limits = NO_LIMITS): E.Eithe
     if (e instanceof Malformed) return E.left(new KvError('KV_BAD_FRAME', e.reason));
     return E.left(new KvError('KV_INTERNAL', 'body decoder failed', { cause: e }));
   }
-  if (m.op !== 'HELLO' && m.op !== 'HELLO_OK' && m.op !== 'ERROR' && streamId === CONNECTION_STREAM) {
+  if (!isHandshakeOp(m.op) && m.op !== 'ERROR' && streamId === CONNECTION_STREAM) {
     return E.left(new KvError('KV_BAD_FRAME', `${m.op} on stream 0`));
   }
   if (m.op === 'GET' || m.op === 'PUT' || m.op === 'DELETE') {

@@ -30,6 +30,8 @@ export const Opcode = {
   HELLO: 0x01,
   ERROR: 0x02,
   PING: 0x03,
+  /** Authentication round trips inside the handshake (§17), stream 0 only. */
+  AUTH: 0x04,
   GET: 0x10,
   PUT: 0x11,
   DELETE: 0x12,

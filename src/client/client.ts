@@ -11,6 +11,8 @@ import { exponentialBackoff, type BackoffPolicy } from './backoff.js';
 import { Connection } from './connection.js';
 import { ClientError } from './errors.js';
 import { partitionOfKey, routeTableFromReply, type RouteTable } from './routing.js';
+import { ScramInitiator, type InitiatorAuth, type SaltedCache } from '../auth/initiator.js';
+import { Secret, readSecretFile } from '../auth/secret.js';
 
 export type Bytes = Uint8Array | string;
 
@@ -45,6 +47,14 @@ export interface ClientOptions {
   readonly routing?: 'client' | 'any';
   /** How often the ring is fetched again to notice membership changes (client routing). Default 2000 ms. */
   readonly ringRefreshMs?: number;
+  /**
+   * Log in as this user (SCRAM-SHA-256; the password never crosses the
+   * wire). Default: env RINGKV_USER; none = no authentication.
+   */
+  readonly user?: string;
+  /** The user's password. Default: `passwordFile`, else env RINGKV_PASSWORD, else the file named by env RINGKV_PASSWORD_FILE. */
+  readonly password?: string | Secret;
+  readonly passwordFile?: string;
 }
 
 export interface RequestOptions {
@@ -173,6 +183,7 @@ export class Client {
   private ringCheckAtMs = 0;
   /** Spreads requests over equally loaded targets. */
   private spread = 0;
+  private readonly auth: (() => InitiatorAuth) | undefined;
 
   constructor(options: ClientOptions) {
     if (!Array.isArray(options.nodes) || options.nodes.length === 0) throw new TypeError('nodes must list at least one host:port');
@@ -188,6 +199,7 @@ export class Client {
       if (!Number.isInteger(v) || v <= 0) throw new TypeError(`${name} must be a positive integer`);
     }
     if (!Number.isInteger(this.perNode) || this.perNode < 1) throw new TypeError('connectionsPerNode must be a positive integer');
+    this.auth = credentialsFrom(options, process.env);
     this.routingOption = options.routing ?? 'client';
     if (this.routingOption !== 'client' && this.routingOption !== 'any') throw new TypeError("routing must be 'client' or 'any'");
     this.ringRefreshMs = options.ringRefreshMs ?? 2000;
@@ -526,7 +538,8 @@ export class Client {
         conn = routed ?? (await this.connection(remaining, node));
       } catch (e) {
         lastError = e as ClientError;
-        if (lastError.code === 'KV_CLOSED') throw lastError;
+        // Wrong credentials stay wrong: no point retrying them until the deadline.
+        if (lastError.code === 'KV_CLOSED' || lastError.code === 'KV_AUTH') throw lastError;
         continue;
       }
       try {
@@ -579,7 +592,14 @@ export class Client {
 
   private connect(e: Endpoint): Promise<void> {
     if (e.connecting !== undefined) return e.connecting;
-    const conn = new Connection({ host: e.host, port: e.port, clientName: this.clientName, connectTimeoutMs: this.connectTimeoutMs, maxFrameBytes: this.maxFrameBytes });
+    const conn = new Connection({
+      host: e.host,
+      port: e.port,
+      clientName: this.clientName,
+      connectTimeoutMs: this.connectTimeoutMs,
+      maxFrameBytes: this.maxFrameBytes,
+      ...(this.auth !== undefined ? { auth: this.auth } : {}),
+    });
     e.connecting = conn.open().then(
       () => {
         e.connecting = undefined;
@@ -608,6 +628,30 @@ export class Client {
     return e.connecting;
   }
 }
+
+/** The per-connection SCRAM exchange for the configured user, or undefined when no user is configured. */
+const credentialsFrom = (options: ClientOptions, env: Readonly<Record<string, string | undefined>>): (() => InitiatorAuth) | undefined => {
+  const user = options.user ?? env['RINGKV_USER'];
+  if (user === undefined || user === '') {
+    if (options.password !== undefined || options.passwordFile !== undefined) throw new TypeError('a password was given without a user');
+    return undefined;
+  }
+  const password =
+    options.password !== undefined
+      ? options.password instanceof Secret
+        ? options.password
+        : new Secret(options.password)
+      : options.passwordFile !== undefined
+        ? readSecretFile(options.passwordFile, 'password')
+        : env['RINGKV_PASSWORD'] !== undefined
+          ? new Secret(env['RINGKV_PASSWORD'])
+          : env['RINGKV_PASSWORD_FILE'] !== undefined
+            ? readSecretFile(env['RINGKV_PASSWORD_FILE'], 'password')
+            : undefined;
+  if (password === undefined) throw new TypeError(`user ${user} needs a password (password, passwordFile, RINGKV_PASSWORD or RINGKV_PASSWORD_FILE)`);
+  const cache: SaltedCache = new Map();
+  return () => new ScramInitiator({ user, password }, cache);
+};
 
 /** Creates a client. Connections open lazily, on the first request. */
 export const createClient = (options: ClientOptions): Client => new Client(options);

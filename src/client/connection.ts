@@ -18,6 +18,7 @@ import {
   nextStreamId,
 } from '../../protocol/index.js';
 import { isKvError } from '../errors.js';
+import type { InitiatorAuth } from '../auth/initiator.js';
 import { ClientError } from './errors.js';
 
 /** A request without its stream id: the connection assigns one. */
@@ -49,6 +50,8 @@ export interface ConnectionOptions {
   readonly connectTimeoutMs: number;
   /** Largest reply frame accepted. */
   readonly maxFrameBytes: number;
+  /** A fresh authentication exchange per connection (issue #9); absent: none. */
+  readonly auth?: () => InitiatorAuth;
 }
 
 const MAX_STREAM = 0xffffffff;
@@ -99,6 +102,13 @@ export class Connection {
         this.shutdown(e);
         reject(e);
       };
+      let auth: InitiatorAuth | undefined;
+      try {
+        auth = this.options.auth?.();
+      } catch (e) {
+        fail(new ClientError(isKvError(e) ? e.code : 'KV_BAD_ARGUMENT', (e as Error).message, { node: this.name }));
+        return;
+      }
       socket.on('connect', () => {
         this.writer.write({
           op: 'HELLO',
@@ -108,8 +118,8 @@ export class Connection {
           role: 'client',
           clientName,
           nodeId: '',
-          authMechanism: '',
-          authPayload: new Uint8Array(0),
+          authMechanism: auth?.mechanism ?? '',
+          authPayload: auth?.helloPayload ?? new Uint8Array(0),
         });
         socket.write(this.writer.take());
       });
@@ -124,8 +134,24 @@ export class Connection {
         if (!settled) fail(new ClientError(err.code, err.message, { node: this.name, safeToRetry: true, retryable: true }));
         else this.shutdown(err);
       });
+      const authFailed = (message: string) =>
+        fail(new ClientError('KV_AUTH', `${this.name}: ${message}`, { node: this.name, safeToRetry: true }));
       this.helloWaiter = (r) => {
         if (settled) return;
+        if (r.op === 'AUTH_REPLY') {
+          if (auth === undefined) return authFailed('unexpected AUTH_REPLY (no credentials were offered)');
+          const answer = auth.onReply(r.payload);
+          if (E.isLeft(answer)) return authFailed(answer.left.message.replace(/^KV_AUTH: /, ''));
+          if (answer.right !== undefined) {
+            this.writer.write({ op: 'AUTH', streamId: CONNECTION_STREAM, payload: answer.right });
+            socket.write(this.writer.take());
+          }
+          return;
+        }
+        if (r.op === 'HELLO_OK' && auth !== undefined && !auth.acceptorVerified) {
+          authFailed('the node accepted the handshake without proving it knows the user');
+          return;
+        }
         if (r.op === 'HELLO_OK') {
           settled = true;
           clearTimeout(timer);

@@ -40,6 +40,8 @@ import { KvError, isErrorCode, isKvError } from '../errors.js';
 import type { NodeId } from '../core/types.js';
 import type { Clock, PeerHandler, Timer, Transport } from './effects.js';
 import { realClock } from './real_clock.js';
+import { NodeInitiator, type InitiatorAuth } from '../auth/initiator.js';
+import type { ClusterKey } from '../auth/node_auth.js';
 
 /**
  * How peer messages map onto frames. `peerWireCodec` (protocol/peer.ts) is
@@ -73,6 +75,11 @@ export interface TcpTransportOptions {
   readonly maxBufferedBytes?: number;
   readonly maxFrameBytes?: number;
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /**
+   * Prove to each peer that we hold the cluster secret, and require the peer
+   * to prove it first (issue #9): no request is written to a peer that has not.
+   */
+  readonly clusterKey?: ClusterKey;
 }
 
 interface Pending {
@@ -119,6 +126,8 @@ class PeerLink {
   private deadlineArmedMs = Infinity;
   /** The peer's id from HELLO_OK. */
   peerId: NodeId | undefined;
+  /** The authentication exchange of the connection being opened. */
+  private auth: InitiatorAuth | undefined;
   readonly host: string;
   readonly port: number;
 
@@ -240,6 +249,9 @@ class PeerLink {
     this.connectTimer = this.transport.clock.setTimer(this.transport.connectTimeoutMs, () =>
       this.lost(socket, new KvError('KV_UNAVAILABLE', `connect to ${this.address} timed out after ${this.transport.connectTimeoutMs} ms`)),
     );
+    const key = this.transport.clusterKey;
+    const auth = key !== undefined ? new NodeInitiator(key, this.transport.nodeId) : undefined;
+    this.auth = auth;
     socket.on('connect', () => {
       const hello = new FrameWriter();
       hello.write({
@@ -250,8 +262,8 @@ class PeerLink {
         role: 'node',
         clientName: 'ringkv-node',
         nodeId: this.transport.nodeId,
-        authMechanism: '',
-        authPayload: new Uint8Array(0),
+        authMechanism: auth?.mechanism ?? '',
+        authPayload: auth?.helloPayload ?? new Uint8Array(0),
       });
       socket.write(hello.take());
     });
@@ -270,6 +282,24 @@ class PeerLink {
     const waiting = this.waiting;
     this.waiting = [];
     for (const w of waiting) if (this.pending.has(w.streamId)) this.write(w.streamId, w.request);
+  }
+
+  /** Answers the peer's challenge; false (and the link is dropped) when the peer failed to prove itself. */
+  private onAuthReply(socket: Socket, payload: Uint8Array): boolean {
+    const answer = this.auth?.onReply(payload);
+    if (answer === undefined || E.isLeft(answer)) {
+      const why = answer === undefined ? 'an AUTH_REPLY nobody asked for' : answer.left.message;
+      this.transport.authFailures++;
+      this.transport.warn(`peer ${this.address}: ${why}`);
+      this.lost(socket, new KvError('KV_AUTH', `${this.address}: ${why}`));
+      return false;
+    }
+    if (answer.right !== undefined) {
+      const w = new FrameWriter();
+      w.write({ op: 'AUTH', streamId: CONNECTION_STREAM, payload: answer.right });
+      socket.write(w.take());
+    }
+    return true;
   }
 
   private onData(socket: Socket, chunk: Buffer): void {
@@ -291,8 +321,15 @@ class PeerLink {
       }
       const m: Message = decoded.right;
       if (m.streamId === CONNECTION_STREAM) {
-        if (m.op === 'HELLO_OK' && this.state === 'connecting') this.onHello(m);
-        else if (m.op === 'ERROR') {
+        if (m.op === 'AUTH_REPLY' && this.state === 'connecting') {
+          if (!this.onAuthReply(socket, m.payload)) return;
+        } else if (m.op === 'HELLO_OK' && this.state === 'connecting') {
+          if (this.auth !== undefined && !this.auth.acceptorVerified) {
+            this.lost(socket, new KvError('KV_AUTH', `${this.address} answered HELLO without proving it holds the cluster secret`));
+            return;
+          }
+          this.onHello(m);
+        } else if (m.op === 'ERROR') {
           const e = toKvError(m);
           this.lost(socket, new KvError(e.code, `${this.address} closed the connection: ${m.message}`));
           return;
@@ -353,6 +390,9 @@ export class TcpTransport implements Transport {
   readonly maxBufferedBytes: number;
   readonly maxFrameBytes: number;
   readonly backoffPolicy: BackoffPolicy;
+  readonly clusterKey: ClusterKey | undefined;
+  /** Peers that failed to prove they hold the cluster secret. */
+  authFailures = 0;
   private readonly addresses = new Map<NodeId, string>();
   private readonly links = new Map<string, PeerLink>();
   private handler: PeerHandler | undefined;
@@ -375,6 +415,11 @@ export class TcpTransport implements Transport {
     this.maxFrameBytes = options.maxFrameBytes ?? 64 * 1024 * 1024;
     this.backoffPolicy = options.backoff ?? exponentialBackoff({ baseMs: 50, maxMs: 2000 });
     this.log = options.log ?? (() => undefined);
+    this.clusterKey = options.clusterKey;
+  }
+
+  warn(msg: string): void {
+    this.log('warn', msg);
   }
 
   request(to: NodeId, request: PeerRequest, timeoutMs: number): Promise<PeerReply> {
@@ -397,7 +442,7 @@ export class TcpTransport implements Transport {
   }
 
   counters(): Readonly<Record<string, number>> {
-    return { peerFramesSent: this.peerFramesSent, peerWrites: this.peerWrites, inboundInFlight: this.inboundInFlight };
+    return { peerFramesSent: this.peerFramesSent, peerWrites: this.peerWrites, inboundInFlight: this.inboundInFlight, peerAuthFailures: this.authFailures };
   }
 
   setAddress(node: NodeId, address: string): void {

@@ -10,6 +10,8 @@ import { pipe } from 'fp-ts/lib/function.js';
 import * as E from 'fp-ts/lib/Either.js';
 import { readFileSync } from 'node:fs';
 import { KvError } from '../errors.js';
+import { Secret, readSecretFile } from '../auth/secret.js';
+import { MIN_CLUSTER_SECRET_BYTES } from '../auth/node_auth.js';
 
 /** An integer in [min, max], given as a number or a decimal string (flags, env). */
 const intIn = (name: string, min: number, max: number): t.Type<number, number, unknown> =>
@@ -58,6 +60,18 @@ const nonEmpty = new t.Type<string, string, unknown>(
 
 const MiB = 1024 * 1024;
 
+/**
+ * A secret from the environment or the config file (never a flag: flags show
+ * in `ps`). Any string is accepted here so a refusal can never echo it; the
+ * length is checked after decoding, by a message that names no value.
+ */
+const secret = new t.Type<Secret | undefined, Secret | undefined, unknown>(
+  'secret',
+  (u): u is Secret | undefined => u === undefined || u instanceof Secret,
+  (u, c) => (u === undefined || u instanceof Secret ? t.success(u) : typeof u === 'string' ? t.success(new Secret(u)) : t.failure('[secret]', c, 'expected a string')),
+  t.identity,
+);
+
 export const LimitsCodec = t.type({
   maxFrameBytes: intIn('maxFrameBytes', 64, 256 * MiB),
   maxKeyBytes: intIn('maxKeyBytes', 1, 65535),
@@ -96,6 +110,12 @@ export const NodeConfigCodec = t.type({
   phiThreshold: positive('phiThreshold'),
   maxConsecutiveFailures: intIn('maxConsecutiveFailures', 1, 1000),
   insecure: bool,
+  // Security (issue #9). `insecure` (above) lets a node listen beyond loopback without authentication.
+  /** Clients must log in as a user of `<data>/users.json` (SCRAM-SHA-256). */
+  auth: bool,
+  /** Nodes prove to each other they hold it; from env RINGKV_CLUSTER_SECRET, the config file, or `clusterSecretFile`. */
+  clusterSecret: secret,
+  clusterSecretFile: t.union([nonEmpty, t.undefined]),
   limits: LimitsCodec,
 });
 export type NodeConfig = t.TypeOf<typeof NodeConfigCodec>;
@@ -135,6 +155,9 @@ export const defaultConfig: NodeConfig = {
   phiThreshold: 8,
   maxConsecutiveFailures: 3,
   insecure: false,
+  auth: false,
+  clusterSecret: undefined,
+  clusterSecretFile: undefined,
   limits: defaultLimits,
 };
 
@@ -222,5 +245,44 @@ export const decodeConfig = (sources: ConfigSources): E.Either<KvError, NodeConf
         ? E.left(new KvError('KV_BAD_ARGUMENT', `r (${c.r}) and w (${c.w}) must not exceed n (${c.n})`))
         : E.right(c),
     ),
+    E.chain(withClusterSecret),
   );
+};
+
+/** Reads `clusterSecretFile` into `clusterSecret` and checks the secret's length (never its value in a message). */
+const withClusterSecret = (c: NodeConfig): E.Either<KvError, NodeConfig> => {
+  let clusterSecret = c.clusterSecret;
+  if (c.clusterSecretFile !== undefined) {
+    if (clusterSecret !== undefined) return E.left(new KvError('KV_BAD_ARGUMENT', 'give the cluster secret once: clusterSecretFile or RINGKV_CLUSTER_SECRET, not both'));
+    try {
+      clusterSecret = readSecretFile(c.clusterSecretFile, 'cluster secret');
+    } catch (e) {
+      return E.left(e as KvError);
+    }
+  }
+  if (clusterSecret !== undefined && clusterSecret.length < MIN_CLUSTER_SECRET_BYTES) {
+    return E.left(new KvError('KV_BAD_ARGUMENT', `the cluster secret must be at least ${MIN_CLUSTER_SECRET_BYTES} bytes (e.g. openssl rand -hex 32)`));
+  }
+  return E.right({ ...c, clusterSecret });
+};
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
+/** True for an address only this machine can reach. */
+export const isLoopback = (host: string): boolean => LOOPBACK.test(host);
+
+/**
+ * Why this configuration must not start (protected defaults, issue #9), or
+ * null. A node that others can reach needs client authentication and, in a
+ * cluster, the cluster secret — unless `insecure` says the operator knows.
+ */
+export const unsafeReason = (c: NodeConfig): string | null => {
+  const clustered = isClusterNode(c);
+  if (c.auth && clustered && c.clusterSecret === undefined) {
+    return 'auth is on but this cluster node has no cluster secret: any process could skip the login by claiming to be a node. Set RINGKV_CLUSTER_SECRET or --cluster-secret-file (the same secret on every node)';
+  }
+  if (isLoopback(c.host) || c.insecure) return null;
+  const missing = [...(c.auth ? [] : ['client authentication (--auth, users from `ringkv user add`)']), ...(clustered && c.clusterSecret === undefined ? ['a cluster secret (--cluster-secret-file or RINGKV_CLUSTER_SECRET)'] : [])];
+  if (missing.length === 0) return null;
+  return `refusing to listen on ${c.host} without ${missing.join(' and ')}: anyone who can reach this address could read and overwrite every key${clustered ? ' or join the cluster' : ''}. Configure them, bind 127.0.0.1, or pass --insecure to accept the risk`;
 };

@@ -23,7 +23,11 @@ import { TcpTransport, peerWireCodec } from '../cluster/tcp_transport.js';
 import { PEER_STATUSES, encodeRingBody, ringBodyOf } from '../../protocol/peer.js';
 import { claimInitial } from '../core/claim.js';
 import { ringVersionOf } from '../cluster/ring_state.js';
-import { isClusterNode, type NodeConfig } from './config.js';
+import { isClusterNode, unsafeReason, type NodeConfig } from './config.js';
+import { clusterKey } from '../auth/node_auth.js';
+import { UserStore, usersPath } from '../auth/users.js';
+import type { AcceptorSecurity } from '../auth/acceptor.js';
+import type { Secret } from '../auth/secret.js';
 import { Replica } from './replica.js';
 import { NodeServer } from './server.js';
 import { StandaloneService, type KvService } from './service.js';
@@ -115,9 +119,14 @@ export const clusterStats = (s: ClusterStatus, memberCount: number): Record<stri
 export const readReplicaAt = async (
   address: string,
   key: Uint8Array,
-  options: { readonly partitionBits: number; readonly timeoutMs: number; readonly adminId?: string },
+  options: { readonly partitionBits: number; readonly timeoutMs: number; readonly adminId?: string; readonly clusterSecret?: Secret },
 ): Promise<ReadResult> => {
-  const transport = new TcpTransport({ nodeId: options.adminId ?? `admin-${process.pid}`, codec: peerWireCodec, connectTimeoutMs: options.timeoutMs });
+  const transport = new TcpTransport({
+    nodeId: options.adminId ?? `admin-${process.pid}`,
+    codec: peerWireCodec,
+    connectTimeoutMs: options.timeoutMs,
+    ...(options.clusterSecret !== undefined ? { clusterKey: clusterKey(options.clusterSecret) } : {}),
+  });
   try {
     const { reply } = await transport.requestAddress(address, { type: 'REPLICA_GET', partition: partitionOf(key, options.partitionBits), key }, options.timeoutMs);
     if (reply.type !== 'REPLICA_GET_REPLY') throw new KvError('KV_INTERNAL', `unexpected ${reply.type} to REPLICA_GET`);
@@ -149,8 +158,15 @@ export const ringBodyFor = (cluster: ClusterNodeApi, partitionBits: number, n: n
 };
 
 export const startNode = async (config: NodeConfig, log: LogFn = () => undefined): Promise<RunningNode> => {
+  const unsafe = unsafeReason(config);
+  if (unsafe !== null) throw new KvError('KV_BAD_ARGUMENT', unsafe);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  const key = config.clusterSecret !== undefined ? clusterKey(config.clusterSecret) : undefined;
+  const users = config.auth ? new UserStore(usersPath(dataDir), log) : undefined;
+  if (users !== undefined && users.size === 0) log('warn', `auth is on and ${usersPath(dataDir)} holds no users yet: every client will be refused until \`ringkv user add\` adds one`);
+  const security: AcceptorSecurity | undefined =
+    users !== undefined || key !== undefined ? { ...(users !== undefined ? { users } : {}), ...(key !== undefined ? { clusterKey: key } : {}) } : undefined;
   const stats = new NodeStats(Date.now());
   const clustered = isClusterNode(config);
   // The memory backend keeps nothing across a restart, so no durability mode applies to it.
@@ -187,7 +203,7 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     return ready;
   };
   const transport = clustered
-    ? new TcpTransport({ nodeId, codec: peerWireCodec, clock: realClock, connectTimeoutMs: config.peerTimeoutMs, maxFrameBytes: config.limits.maxFrameBytes, log })
+    ? new TcpTransport({ nodeId, codec: peerWireCodec, clock: realClock, connectTimeoutMs: config.peerTimeoutMs, maxFrameBytes: config.limits.maxFrameBytes, log, ...(key !== undefined ? { clusterKey: key } : {}) })
     : undefined;
   const server = new NodeServer({
     host: config.host,
@@ -197,6 +213,7 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     service,
     stats,
     log,
+    ...(security !== undefined ? { security } : {}),
     ...(transport !== undefined
       ? {
           peers: transport,
@@ -262,7 +279,8 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
   log(
     'info',
     `ringkv node ${nodeId} listening on ${config.host}:${port} (backend ${config.backend}, durability ${durability}, data ${dataDir}, ` +
-      (cluster !== undefined ? `cluster N=${config.n} R=${config.r} W=${config.w}${config.join.length > 0 ? `, joining ${config.join.join(',')}` : ''})` : 'standalone)'),
+      (cluster !== undefined ? `cluster N=${config.n} R=${config.r} W=${config.w}${config.join.length > 0 ? `, joining ${config.join.join(',')}` : ''})` : 'standalone)') +
+      `; client auth ${config.auth ? 'on' : 'off'}, node auth ${key !== undefined ? 'on' : 'off'}${config.insecure && unsafe === null && !config.auth ? ' (--insecure)' : ''}`,
   );
 
   let closing: Promise<void> | undefined;

@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   CONNECTION_STREAM,
+  FLAG_RESPONSE,
   FrameDecoder,
   FrameWriter,
   PROTOCOL_VERSION,
@@ -26,12 +27,16 @@ import {
   toKvError,
   decodeMessage,
   type ErrorMessage,
+  type Hello,
+  type HelloOk,
   type Limits as WireLimits,
   type Message,
   type NodeMessage,
   type Reply,
 } from '../../protocol/index.js';
 import { KvError, isKvError } from '../errors.js';
+import { AcceptorAuth, mechanismFor, type AcceptorSecurity } from '../auth/acceptor.js';
+import { permits, type UserRole } from '../auth/roles.js';
 import type { Limits } from './config.js';
 import type { KvService, ReadResult } from './service.js';
 import type { NodeStats, OpName } from './stats.js';
@@ -56,6 +61,11 @@ export interface ServerOptions {
   readonly ringBody?: () => Uint8Array;
   /** More named figures for STATS (e.g. the cluster view), flattened to dotted names. */
   readonly extraStats?: () => Record<string, unknown>;
+  /**
+   * Who must authenticate (issue #9): clients as users, peers with the
+   * cluster secret. Absent: nobody, and HELLO works exactly as before.
+   */
+  readonly security?: AcceptorSecurity;
 }
 
 export interface PeerEndpoint {
@@ -76,6 +86,10 @@ class Connection {
   private helloDone = false;
   /** Set by HELLO: a peer node (its id) or a client (undefined). */
   private peerId: string | undefined;
+  /** An authentication exchange under way: HELLO_OK waits for it. */
+  private auth: { readonly session: AcceptorAuth; readonly hello: Hello; readonly ok: HelloOk } | undefined;
+  /** What this connection may do (src/auth/roles.ts); admin when the server requires no authentication. */
+  private role: UserRole = 'admin';
   private closing = false;
   private inFlight = 0;
   private flushQueued = false;
@@ -133,6 +147,12 @@ class Connection {
         this.reply(errorReply(frame.streamId, err));
         continue;
       }
+      // One check for every request opcode, whatever handles it below.
+      if (this.role !== 'admin' && this.helloDone && (frame.flags & FLAG_RESPONSE) === 0 && !permits(this.role, frame.opcode)) {
+        this.server.stats.error('KV_FORBIDDEN');
+        this.reply(errorReply(frame.streamId, new KvError('KV_FORBIDDEN', `role ${this.role} may not send opcode 0x${frame.opcode.toString(16)}`)));
+        continue;
+      }
       this.onMessage(decoded.right);
       if (this.closing) return;
     }
@@ -141,19 +161,7 @@ class Connection {
 
   private onMessage(m: Message): void {
     if (!this.helloDone) {
-      if (m.op !== 'HELLO') {
-        this.fail(new KvError('KV_BAD_FRAME', `${m.op} before HELLO`));
-        return;
-      }
-      const answer = acceptHello(m, { nodeId: this.server.options.nodeId, limits: this.server.wireLimits, ringVersion: this.server.options.ringVersion?.() ?? 0n });
-      if (E.isLeft(answer)) {
-        this.fail(toKvError(answer.left));
-        return;
-      }
-      clearTimeout(this.handshakeTimer);
-      this.helloDone = true;
-      if (m.role === 'node') this.peerId = m.nodeId;
-      this.reply({ ...answer.right, streamId: m.streamId });
+      this.onHandshake(m);
       return;
     }
     if (m.op === 'HELLO') {
@@ -186,6 +194,66 @@ class Connection {
     }
     // A reply sent to a server: nobody asked for it.
     this.fail(new KvError('KV_BAD_FRAME', `unexpected ${m.op} from a ${this.peerId === undefined ? 'client' : 'peer'}`));
+  }
+
+  private onHandshake(m: Message): void {
+    const security = this.server.options.security;
+    if (this.auth !== undefined) {
+      if (m.op !== 'AUTH') {
+        this.fail(new KvError('KV_AUTH', `${m.op} before authentication finished`));
+        return;
+      }
+      const { session, hello, ok } = this.auth;
+      const step = session.step(m.payload);
+      if (E.isLeft(step)) {
+        this.server.log('warn', `authentication of ${hello.role === 'node' ? `node ${hello.nodeId}` : 'a client'} from ${this.socket.remoteAddress} failed: ${step.left.message}`);
+        this.fail(step.left);
+        return;
+      }
+      if (!step.right.done) {
+        this.reply({ op: 'AUTH_REPLY', streamId: CONNECTION_STREAM, payload: step.right.payload });
+        return;
+      }
+      this.auth = undefined;
+      this.role = step.right.role;
+      if (step.right.finalPayload !== undefined) this.reply({ op: 'AUTH_REPLY', streamId: CONNECTION_STREAM, payload: step.right.finalPayload });
+      this.server.stats.add('authSucceeded');
+      this.completeHello(hello, ok);
+      return;
+    }
+    if (m.op !== 'HELLO') {
+      // With authentication configured, anything before it is an authentication failure.
+      this.fail(new KvError(security === undefined ? 'KV_BAD_FRAME' : 'KV_AUTH', `${m.op} before HELLO`));
+      return;
+    }
+    const answer = acceptHello(m, {
+      nodeId: this.server.options.nodeId,
+      limits: this.server.wireLimits,
+      ringVersion: this.server.options.ringVersion?.() ?? 0n,
+      ...(security !== undefined ? { mechanismFor: (role) => mechanismFor(security, role) } : {}),
+    });
+    if (E.isLeft(answer)) {
+      this.fail(toKvError(answer.left));
+      return;
+    }
+    if (m.authMechanism === '' || security === undefined) {
+      this.completeHello(m, answer.right);
+      return;
+    }
+    const started = AcceptorAuth.start(security, m);
+    if (E.isLeft(started)) {
+      this.fail(started.left);
+      return;
+    }
+    this.auth = { session: started.right.auth, hello: m, ok: answer.right };
+    this.reply({ op: 'AUTH_REPLY', streamId: CONNECTION_STREAM, payload: started.right.payload });
+  }
+
+  private completeHello(hello: Hello, ok: HelloOk): void {
+    clearTimeout(this.handshakeTimer);
+    this.helloDone = true;
+    if (hello.role === 'node') this.peerId = hello.nodeId;
+    this.reply({ ...ok, streamId: hello.streamId });
   }
 
   private handlePeer(from: string, m: NodeMessage): void {
