@@ -5,7 +5,8 @@
  *                            ringkv 3 nodes durability always, Redis, etcd 3 nodes }
  *
  * plus one open-loop run of ringkv 3 nodes on workload A at half its
- * closed-loop peak (the p99.9-at-50%-load target). Each target is started
+ * closed-loop peak (the p99.9-at-50%-load target), and the data-size check
+ * (workload C on a fresh 1-node ringkv with 10k, then 1M records). Each target is started
  * once, loaded once, then runs every workload in turn with the same seed
  * (same key and operation sequence for every target); Redis and etcd are
  * skipped with a note when their binaries are absent. Prints the ratios the
@@ -15,8 +16,10 @@
  *
  * Options: --records N (20000), --value-bytes B (1000), --concurrency C (50),
  * --duration-ms D (10000), --warmup-ms W (2000), --targets id,id (see
- * MATRIX_TARGETS), --workloads a,b,c,f, --no-open-loop, --quick (2000 records,
- * 2.5 s runs: a smoke test).
+ * MATRIX_TARGETS), --workloads a,b,c,f, --no-open-loop, --no-scale (skip the
+ * data-size check: ringkv 1 node, workload C, 10k then 1M records of
+ * --scale-value-bytes (100) each; --scale-records 10000,1000000 to change the sizes), --quick (2000 records, 2.5 s runs, no
+ * data-size check: a smoke test).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -26,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { flag } from '../lib/args.js';
 import { fmtRate, fmtUs } from '../lib/latency.js';
 import { renderChart } from './chart.js';
-import { cellOf, halfPeakRate, MATRIX_TARGETS, MATRIX_WORKLOADS, peakCell, ratioLines, summaryMarkdown, targetRatios, type Cell, type MatrixTarget } from './matrix.js';
+import { cellOf, halfPeakRate, MATRIX_TARGETS, MATRIX_WORKLOADS, peakCell, ratioLines, scaleId, SCALE_RECORDS, summaryMarkdown, targetRatios, type Cell, type MatrixTarget } from './matrix.js';
 import type { DriverOptions } from './options.js';
 import { printPhase, resultsDir, saveRun } from './results.js';
 import { loadPhase, runPhase, type PhaseResult } from './runner.js';
@@ -75,6 +78,15 @@ const main = async (): Promise<number> => {
   const workloads = listFlag('workloads', MATRIX_WORKLOADS);
   for (const w of workloads) if (invalidWorkload(w) !== undefined) throw new Error(invalidWorkload(w));
   const openLoop = flag('no-open-loop') === undefined;
+  const scale = flag('no-scale') === undefined && (!quick || flag('scale-records') !== undefined);
+  const scaleValueBytes = intFlag('scale-value-bytes', 100, 0);
+  const scaleRecords = (() => {
+    const v = flag('scale-records');
+    if (v === undefined || v === true) return [...SCALE_RECORDS];
+    const list = v.split(',').map(Number);
+    if (list.length < 2 || list.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--scale-records wants two or more record counts, e.g. 10000,1000000');
+    return list;
+  })();
   const targets = MATRIX_TARGETS.filter((t) => targetIds.includes(t.id));
   const t0 = performance.now();
   const started = new Date().toISOString();
@@ -89,6 +101,26 @@ const main = async (): Promise<number> => {
   const setup = `${records} records × ${valueBytes} B, ${concurrency} clients in flight, ${durationMs / 1000} s per run (${warmupMs / 1000} s warm-up), scrambled zipfian 0.99`;
   console.log(`bench:all ${started}\n  ${machine}\n  ${versions}\n  ${setup}\n  targets: ${targets.map((t) => t.label).join(', ')}; workloads ${workloads.join(', ').toUpperCase()}`);
 
+  const baseOptions = (mt: MatrixTarget, workload: string): DriverOptions => ({
+    workload,
+    target: mt.target,
+    nodes: mt.nodes,
+    replication: mt.replication,
+    backend: mt.backend,
+    durability: mt.durability,
+    records,
+    valueBytes,
+    concurrency,
+    durationMs,
+    warmupMs,
+    ratePerSec: undefined,
+    distribution: WORKLOADS[workload]!.distribution,
+    connections: 1,
+    seed: 1,
+    load: false,
+    label: `bench:all ${started.slice(0, 19)}Z ${mt.id}`,
+    quick,
+  });
   const cells: Cell[] = [];
   const skipped: string[] = [];
   const progress = (l: string) => console.error(l);
@@ -104,26 +136,7 @@ const main = async (): Promise<number> => {
       continue;
     }
     console.log(`target: ${target.description}`);
-    const options = (workload: string, ratePerSec?: number): DriverOptions => ({
-      workload,
-      target: mt.target,
-      nodes: mt.nodes,
-      replication: mt.replication,
-      backend: mt.backend,
-      durability: mt.durability,
-      records,
-      valueBytes,
-      concurrency,
-      durationMs,
-      warmupMs,
-      ratePerSec,
-      distribution: WORKLOADS[workload]!.distribution,
-      connections: 1,
-      seed: 1,
-      load: false,
-      label: `bench:all ${started.slice(0, 19)}Z ${mt.id}`,
-      quick,
-    });
+    const options = (workload: string, ratePerSec?: number): DriverOptions => ({ ...baseOptions(mt, workload), ratePerSec });
     try {
       const load = await loadPhase(target, { records, valueBytes, concurrency, seed: 1, progress });
       printPhase(`load ${mt.label}`, load);
@@ -145,6 +158,34 @@ const main = async (): Promise<number> => {
       skipped.push(`${mt.label} (error: ${(e as Error).message.split('\n')[0]})`);
     } finally {
       await target.close();
+    }
+  }
+
+  if (scale) {
+    // Fresh node per size: the large run must not find the small run's data warm in memory.
+    for (const n of scaleRecords) {
+      const id = scaleId(n);
+      console.log(`\n=== data size: ringkv 1 node, workload C, ${n} records × ${scaleValueBytes} B (${((performance.now() - t0) / 1000).toFixed(0)} s into the run)`);
+      let target: Target;
+      try {
+        target = await openTarget('ringkv', { nodes: 1, backend: 'log', durability: 'none', connections: 1 });
+      } catch (e) {
+        skipped.push(`data size ${n} (${(e as Error).message.split('\n')[0]})`);
+        continue;
+      }
+      try {
+        const load = await loadPhase(target, { records: n, valueBytes: scaleValueBytes, concurrency, seed: 1, progress });
+        printPhase(`load ${n} records`, load);
+        const o: DriverOptions = { ...baseOptions(MATRIX_TARGETS[0]!, 'c'), records: n, valueBytes: scaleValueBytes, label: `bench:all ${started.slice(0, 19)}Z ${id}` };
+        const run = await runPhase(target, { workload: WORKLOADS['c']!, distribution: o.distribution, records: n, valueBytes: scaleValueBytes, concurrency, durationMs, warmupMs, ratePerSec: undefined, seed: 1, progress });
+        printPhase(`${n} records, workload C`, run);
+        const saved = saveRun(o, target.description, load, run, target.counters(), id);
+        cells.push(cellOf(id, 'c', run, saved.file));
+      } catch (e) {
+        skipped.push(`data size ${n} (error: ${(e as Error).message.split('\n')[0]})`);
+      } finally {
+        await target.close();
+      }
     }
   }
 

@@ -34,6 +34,14 @@ export const MATRIX_TARGETS: readonly MatrixTarget[] = [
 
 export const MATRIX_WORKLOADS: readonly string[] = ['a', 'b', 'c', 'f'];
 
+/**
+ * The data-size check: ringkv 1 node, workload C, small and large record
+ * counts (fresh node each). Cells get the target id `scale-<records>`.
+ */
+export const SCALE_RECORDS: readonly [number, number] = [10_000, 1_000_000];
+export const scaleId = (records: number): string => `scale-${records}`;
+const scaleRecords = (c: Cell): number => Number(c.targetId.slice('scale-'.length));
+
 /** One measured run of the matrix. */
 export interface Cell {
   readonly targetId: string;
@@ -102,6 +110,13 @@ export const targetRatios = (cells: readonly Cell[]): Ratio[] => {
   const ka = peakCell(cells, 'ringkv-3-always', 'a')?.opsPerSecByKind['update'];
   const ea = peakCell(cells, 'etcd', 'a')?.opsPerSecByKind['update'];
   out.push(ratio('ringkv 3 nodes always ÷ etcd 3 nodes, workload A writes/s', ka, ea, 10, `${ka === undefined ? '–' : fmtRate(ka)} vs ${ea === undefined ? '–' : fmtRate(ea)} writes/s`));
+  // The data-size check: the largest record count against the smallest one run.
+  const scale = cells.filter((c) => c.targetId.startsWith('scale-') && c.ratePerSec === undefined).sort((a, b) => scaleRecords(a) - scaleRecords(b));
+  if (scale.length >= 2) {
+    const s = scale[0]!;
+    const l = scale[scale.length - 1]!;
+    out.push(ratio(`ringkv 1 node, workload ${l.workload.toUpperCase()}, ${scaleRecords(l)} records ÷ ${scaleRecords(s)} records ops/s`, l.opsPerSec, s.opsPerSec, 0.85, `${fmtRate(l.opsPerSec)} vs ${fmtRate(s.opsPerSec)} ops/s`));
+  }
   const open = cells.find((c) => c.targetId === 'ringkv-3' && c.ratePerSec !== undefined);
   out.push({
     name: `ringkv 3 nodes p99.9 at 50% of peak (open loop, workload ${open ? open.workload.toUpperCase() : 'A'})`,
@@ -146,6 +161,9 @@ export const summaryMarkdown = (h: MatrixHeader, targets: readonly MatrixTarget[
   for (const c of cells.filter((x) => x.ratePerSec !== undefined)) {
     const t = targets.find((x) => x.id === c.targetId);
     lines.push('', `Open loop, ${t?.label ?? c.targetId}, workload ${c.workload.toUpperCase()} at ${c.ratePerSec} ops/s (half the closed-loop peak): ${fmtRate(c.opsPerSec)} ops/s done, p50 ${fmtUs(c.p50Us)}, p99.9 ${fmtUs(c.p999Us)}.`);
+  }
+  for (const c of cells.filter((x) => x.targetId.startsWith('scale-'))) {
+    lines.push('', `Data size, ringkv 1 node, workload ${c.workload.toUpperCase()} with ${c.targetId.slice('scale-'.length)} records: ${fmtRate(c.opsPerSec)} ops/s, p99.9 ${fmtUs(c.p999Us)}.`);
   }
   lines.push('', 'Targets (issue 8), same run:', '', ...ratioLines(ratios).map((l) => `- ${l}`));
   if (skipped.length > 0) lines.push('', 'Not run: ' + skipped.join('; ') + '.');

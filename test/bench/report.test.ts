@@ -67,6 +67,15 @@ test('target ratios: computed from the same run, met or not, and "not measured" 
   assert.is(halfPeakRate(cells[0]!), 15_000);
 });
 
+test('data-size ratio: the largest record count over the smallest, only when both ran', () => {
+  const one = [cell('scale-10000', 'c', 40_000, 1000)];
+  assert.not.ok(targetRatios(one).some((r) => r.name.includes('records')));
+  const r = targetRatios([...one, cell('scale-1000000', 'c', 36_000, 1500), cell('scale-100000', 'c', 1, 1)]).find((x) => x.name.includes('records'))!;
+  assert.match(r.name, /1000000 records ÷ 10000 records/);
+  assert.is(r.value, 0.9);
+  assert.is(r.met, true);
+});
+
 test('summary markdown: one row per target run, workloads as columns, the ratios and what was skipped', () => {
   const cells = [cell('ringkv-1', 'a', 25_000, 2500), cell('ringkv-1', 'c', 40_000, 1500), cell('redis', 'a', 60_000, 900)];
   const md = summaryMarkdown({ date: 'D', machine: 'M', versions: 'V', setup: 'S' }, MATRIX_TARGETS, ['a', 'c'], cells, targetRatios(cells), ['etcd 3 nodes (not installed)']);
