@@ -25,6 +25,10 @@ commands:
   delete <key>          delete a key
   stats                 a node's statistics
   status                the cluster as each node sees it: members, up/down, partitions, hints
+  user add <name> --role read|readwrite|admin --data <dir>
+                        add a user (or change its password and role) in a node's data directory;
+                        password from --password-file, RINGKV_PASSWORD or stdin; never a flag
+  user remove <name> --data <dir> / user list --data <dir>
   version               print the version
 
 options for get/put/delete/stats:
@@ -35,7 +39,10 @@ options for get/put/delete/stats:
   --json                             machine-readable output
   --hex                              keys and values are hex (default utf-8)
   --local                            get: read each node's own replica (no quorum, no repair);
-                                     one line per node (admin/debug; needs --partition-bits if not 6)
+                                     one line per node (admin/debug; needs --partition-bits if not 6;
+                                     on a secured cluster also --cluster-secret-file or RINGKV_CLUSTER_SECRET)
+  --user <name>                      log in as this user (or RINGKV_USER); the password comes from
+  --password-file <file>             this file, or RINGKV_PASSWORD, or RINGKV_PASSWORD_FILE
 
 options for start (also RINGKV_* environment variables, or --config file.json):
   --host <addr>            listen address (default 127.0.0.1)
@@ -53,6 +60,10 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --request-timeout-ms (default 5000), --partition-bits (default 6), --weight (default 1)
   --max-frame-bytes, --max-key-bytes, --max-value-bytes, --max-connections,
   --max-in-flight-per-connection, --handshake-timeout-ms, --idle-timeout-ms
+  --auth                   clients must log in as a user of <data>/users.json (see \`ringkv user\`)
+  --cluster-secret-file <file>  nodes prove to each other they hold this secret (or RINGKV_CLUSTER_SECRET;
+                           the same on every node, at least 16 bytes: openssl rand -hex 32 > file)
+  --insecure               allow a non-loopback --host without --auth / cluster secret
 
 options for dev:
   --nodes <count>          how many node processes (default 3; N=min(3,count), R=W=2 when N=3)
@@ -90,6 +101,10 @@ const nodeFlags = {
   'max-in-flight-per-connection': { type: 'string' },
   'handshake-timeout-ms': { type: 'string' },
   'idle-timeout-ms': { type: 'string' },
+  // Security (#9): the secret itself is never a flag (flags show in `ps`).
+  auth: { type: 'boolean' },
+  'cluster-secret-file': { type: 'string' },
+  insecure: { type: 'boolean' },
   quiet: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -103,7 +118,24 @@ const clientFlags = {
   hex: { type: 'boolean' },
   local: { type: 'boolean' },
   'partition-bits': { type: 'string' },
+  user: { type: 'string' },
+  'password-file': { type: 'string' },
+  'cluster-secret-file': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
+
+const userFlags = {
+  data: { type: 'string' },
+  role: { type: 'string' },
+  'password-file': { type: 'string' },
+  iterations: { type: 'string' },
+  json: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** Login options for createClient from --user/--password-file; createClient reads RINGKV_USER/RINGKV_PASSWORD itself. */
+const loginOptions = (values: { user?: string; 'password-file'?: string }): { user?: string; passwordFile?: string } => ({
+  ...(values.user !== undefined ? { user: values.user } : {}),
+  ...(values['password-file'] !== undefined ? { passwordFile: values['password-file'] } : {}),
+});
 
 class UsageError extends Error {}
 
@@ -182,12 +214,16 @@ const clientCommand = async (cmd: string, args: readonly string[]): Promise<numb
   if (values.local === true && cmd !== 'get') throw new UsageError('--local applies to get only');
   if (cmd === 'get' && values.local === true) {
     if (positionals.length !== 1) throw new UsageError('get takes <key>');
-    return getLocal(nodes, encodeArg(positionals[0]!, hex), intFlag('partition-bits', values['partition-bits']) ?? 6, timeoutMs ?? 5000, json, hex);
+    const { Secret, readSecretFile } = await import('../auth/secret.js');
+    const secretFile = values['cluster-secret-file'] ?? process.env['RINGKV_CLUSTER_SECRET_FILE'];
+    const envSecret = process.env['RINGKV_CLUSTER_SECRET'];
+    const clusterSecret = secretFile !== undefined ? readSecretFile(secretFile, 'cluster secret') : envSecret !== undefined ? new Secret(envSecret) : undefined;
+    return getLocal(nodes, encodeArg(positionals[0]!, hex), intFlag('partition-bits', values['partition-bits']) ?? 6, timeoutMs ?? 5000, json, hex, clusterSecret);
   }
-  if (cmd === 'status') return status(nodes, timeoutMs ?? 5000, json);
+  if (cmd === 'status') return status(nodes, timeoutMs ?? 5000, json, loginOptions(values));
   if (positionals.length !== need) throw new UsageError(`${cmd} takes ${need === 2 ? '<key> <value>' : need === 1 ? '<key>' : 'no arguments'}`);
   const { createClient } = await import('../client/index.js');
-  const client = createClient({ nodes, ...(timeoutMs !== undefined ? { timeoutMs } : {}), retries: 2 });
+  const client = createClient({ nodes, ...(timeoutMs !== undefined ? { timeoutMs } : {}), retries: 2, ...loginOptions(values) });
   try {
     switch (cmd) {
       case 'get': {
@@ -231,13 +267,21 @@ const clientCommand = async (cmd: string, args: readonly string[]): Promise<numb
 };
 
 /** One line per node: what its own replica holds for the key. */
-const getLocal = async (nodes: readonly string[], key: Uint8Array, partitionBits: number, timeoutMs: number, json: boolean, hex: boolean): Promise<number> => {
+const getLocal = async (
+  nodes: readonly string[],
+  key: Uint8Array,
+  partitionBits: number,
+  timeoutMs: number,
+  json: boolean,
+  hex: boolean,
+  clusterSecret: import('../auth/secret.js').Secret | undefined,
+): Promise<number> => {
   const { readReplicaAt } = await import('../node/node.js');
   let found = false;
   let failed = false;
   for (const address of nodes) {
     try {
-      const res = await readReplicaAt(address, key, { partitionBits, timeoutMs });
+      const res = await readReplicaAt(address, key, { partitionBits, timeoutMs, ...(clusterSecret !== undefined ? { clusterSecret } : {}) });
       found ||= res.found;
       const values = res.siblings.filter((s) => !s.tombstone).map((s) => show(s.value, hex));
       const deleted = res.siblings.length > 0 && values.length === 0;
@@ -290,11 +334,11 @@ export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
   };
 };
 
-const status = async (nodes: readonly string[], timeoutMs: number, json: boolean): Promise<number> => {
+const status = async (nodes: readonly string[], timeoutMs: number, json: boolean, login: { user?: string; passwordFile?: string } = {}): Promise<number> => {
   const { createClient } = await import('../client/index.js');
   let failed = false;
   for (const address of nodes) {
-    const client = createClient({ nodes: [address], timeoutMs, retries: 0 });
+    const client = createClient({ nodes: [address], timeoutMs, retries: 0, ...login });
     try {
       const view = parseClusterStats(await client.stats());
       if (json) {
@@ -323,6 +367,58 @@ const status = async (nodes: readonly string[], timeoutMs: number, json: boolean
   return failed ? EXIT.unavailable : EXIT.ok;
 };
 
+/** The whole of stdin, for a password piped in (`… | ringkv user add app --role read --data d`). */
+const readStdin = async (): Promise<Buffer> => {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+};
+
+/** `ringkv user add|remove|list`: edits <data>/users.json (per node; copy it to every node). */
+const user = async (args: readonly string[]): Promise<number> => {
+  const { values, positionals } = parse(args, userFlags);
+  const [sub, name, ...extra] = positionals;
+  if (values.data === undefined) throw new UsageError('user commands need --data <the node\'s data directory>');
+  const dataDir = values.data;
+  const users = await import('../auth/users.js');
+  const { Secret, readSecretFile } = await import('../auth/secret.js');
+  switch (sub) {
+    case 'add': {
+      if (name === undefined || extra.length > 0) throw new UsageError('user add takes <name>');
+      const { isUserRole } = await import('../auth/roles.js');
+      if (!isUserRole(values.role)) throw new UsageError('user add needs --role read, readwrite or admin');
+      let password: InstanceType<typeof Secret>;
+      if (values['password-file'] !== undefined) password = readSecretFile(values['password-file'], 'password');
+      else if (process.env['RINGKV_PASSWORD'] !== undefined) password = new Secret(process.env['RINGKV_PASSWORD']);
+      else if (process.stdin.isTTY) throw new UsageError('give the password with --password-file, RINGKV_PASSWORD or on stdin (it is never a flag)');
+      else password = new Secret((await readStdin()).toString('utf8').replace(/\r?\n$/, ''));
+      const iterations = intFlag('iterations', values.iterations);
+      const existed = users.addUser(dataDir, name, values.role, password, iterations);
+      console.log(`${existed ? 'updated' : 'added'} user ${name} (${values.role}) in ${users.usersPath(dataDir)}; copy this file to every node of the cluster`);
+      return EXIT.ok;
+    }
+    case 'remove': {
+      if (name === undefined || extra.length > 0) throw new UsageError('user remove takes <name>');
+      if (!users.removeUser(dataDir, name)) {
+        console.error(`no user ${name} in ${users.usersPath(dataDir)}`);
+        return EXIT.notFound;
+      }
+      console.log(`removed user ${name}; copy ${users.usersPath(dataDir)} to every node of the cluster`);
+      return EXIT.ok;
+    }
+    case 'list': {
+      if (name !== undefined) throw new UsageError('user list takes no arguments');
+      const list = users.listUsers(dataDir);
+      if (values.json === true) console.log(JSON.stringify(list));
+      else if (list.length === 0) console.log(`no users in ${users.usersPath(dataDir)}`);
+      else for (const u of list) console.log(`${u.user.padEnd(24)} ${u.role}`);
+      return EXIT.ok;
+    }
+    default:
+      throw new UsageError('user takes add, remove or list');
+  }
+};
+
 const dev = async (args: readonly string[]): Promise<number> => {
   const { runDev } = await import('./dev.js');
   return runDev(args);
@@ -344,6 +440,8 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         return cmd === undefined ? EXIT.usage : EXIT.ok;
       case 'start':
         return await start(rest);
+      case 'user':
+        return await user(rest);
       case 'dev':
         return await dev(rest);
       case 'get':
