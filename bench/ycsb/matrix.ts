@@ -55,6 +55,9 @@ export interface Cell {
   readonly p999Us: number;
   readonly p50Us: number;
   readonly errors: number;
+  /** CPU µs per operation of all server processes and of the bench process (undefined: not measurable). */
+  readonly serverCpuUsPerOp?: number;
+  readonly clientCpuUsPerOp?: number;
   /** The per-run JSON file under bench/results/. */
   readonly file: string;
 }
@@ -72,6 +75,8 @@ export const cellOf = (targetId: string, workload: string, run: PhaseResult, fil
     p999Us: Math.max(0, ...kinds.map(([, l]) => l!.p999Us)),
     p50Us: Math.max(0, ...kinds.map(([, l]) => l!.p50Us)),
     errors: run.errors,
+    ...(run.serverCpuUsPerOp === undefined ? {} : { serverCpuUsPerOp: run.serverCpuUsPerOp }),
+    ...(run.clientCpuUsPerOp === undefined ? {} : { clientCpuUsPerOp: run.clientCpuUsPerOp }),
     file,
   };
 };
@@ -157,6 +162,21 @@ export const summaryMarkdown = (h: MatrixHeader, targets: readonly MatrixTarget[
       return c === undefined ? '– | –' : `${fmtRate(c.opsPerSec)}${c.errors > 0 ? ` (${c.errors} err)` : ''} | ${fmtUs(c.p999Us)}`;
     });
     lines.push(`| ${t.label} | ${row.join(' | ')} |`);
+  }
+  lines.push(
+    '',
+    'CPU per operation, server processes + bench process (µs; what an operation costs whatever else runs on the machine):',
+    '',
+    `| target | ${workloads.map((w) => w.toUpperCase()).join(' | ')} |`,
+    `|---|${workloads.map(() => '---:').join('|')}|`,
+  );
+  const us = (v: number | undefined): string => (v === undefined ? '–' : String(Math.round(v)));
+  for (const t of targets) {
+    if (!cells.some((c) => c.targetId === t.id)) continue;
+    lines.push(`| ${t.label} | ${workloads.map((w) => {
+      const c = peakCell(cells, t.id, w);
+      return c === undefined ? '–' : `${us(c.serverCpuUsPerOp)} + ${us(c.clientCpuUsPerOp)}`;
+    }).join(' | ')} |`);
   }
   for (const c of cells.filter((x) => x.ratePerSec !== undefined)) {
     const t = targets.find((x) => x.id === c.targetId);

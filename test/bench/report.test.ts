@@ -77,10 +77,12 @@ test('data-size ratio: the largest record count over the smallest, only when bot
 });
 
 test('summary markdown: one row per target run, workloads as columns, the ratios and what was skipped', () => {
-  const cells = [cell('ringkv-1', 'a', 25_000, 2500), cell('ringkv-1', 'c', 40_000, 1500), cell('redis', 'a', 60_000, 900)];
+  const cells = [cell('ringkv-1', 'a', 25_000, 2500, { serverCpuUsPerOp: 29.6, clientCpuUsPerOp: 12 }), cell('ringkv-1', 'c', 40_000, 1500), cell('redis', 'a', 60_000, 900)];
   const md = summaryMarkdown({ date: 'D', machine: 'M', versions: 'V', setup: 'S' }, MATRIX_TARGETS, ['a', 'c'], cells, targetRatios(cells), ['etcd 3 nodes (not installed)']);
-  const rows = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| target'));
+  const [main, cpu] = md.split('CPU per operation');
+  const rows = main!.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| target'));
   assert.is(rows.length, 2);
+  assert.match(cpu!, /\| ringkv 1 node \| 30 \+ 12 \| – \+ – \|/);
   assert.match(rows[0]!, /^\| ringkv 1 node \| 25\.0k \| 2\.50 ms \| 40\.0k \| 1\.50 ms \|$/);
   assert.match(rows[1]!, /^\| Redis 1 node \| 60\.0k \| 900 µs \| – \| – \|$/);
   assert.match(md, /Not run: etcd 3 nodes \(not installed\)\./);
