@@ -9,11 +9,13 @@
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { fromHex, messageToJson, toHex, type JsonMessage } from './json.js';
-import { decodeMessage, encode, type Message } from './messages.js';
+import { decodeMessage, encode, type Hello, type Message } from './messages.js';
 import { decodeFrame } from './frame.js';
 import { DEFAULT_LIMITS, type Limits } from './opcodes.js';
 import { encodePeer, encodeRingBody, peerToJson, ringToJson, type PeerJson, type PeerRequestType, type RingBody } from './peer.js';
 import type { PeerReply, PeerRequest } from './peer_messages.js';
+import { Secret } from '../src/auth/secret.js';
+import { acceptorChallenge, clusterKey, initiatorResponse, NODE_MECHANISM } from '../src/auth/node_auth.js';
 
 export interface Vector {
   readonly name: string;
@@ -110,7 +112,7 @@ export const buildVectors = (): Readonly<Record<string, VectorFile | InvalidVect
       vector('hello-node', 'a node introducing itself to a peer, offering versions 1..3', {
         op: 'HELLO', streamId: 0, minVersion: 1, maxVersion: 3, role: 'node', clientName: 'ringkv-node/0.1.0', nodeId: 'n2', authMechanism: '', authPayload: none,
       }),
-      vector('hello-auth-placeholder', 'the auth fields filled, as a later mechanism would (v1 servers treat a non-empty mechanism as unsupported)', {
+      vector('hello-auth-placeholder', 'the auth fields filled (a SCRAM client-first, §17); a server without authentication answers KV_AUTH', {
         ...hello, authMechanism: 'SCRAM-SHA-256', authPayload: text('n,,n=app,r=abc'),
       }),
       vector('hello-ok', 'the default limits and ring version 42', {
@@ -123,6 +125,7 @@ export const buildVectors = (): Readonly<Record<string, VectorFile | InvalidVect
       }),
     ],
   },
+  'auth.json': authVectors(),
   'get.json': {
     description: 'GET (0x10) and GET_REPLY (0x10 + response flag).',
     vectors: [
@@ -238,6 +241,41 @@ const invalid = (
   limits: Limits = DEFAULT_LIMITS,
 ): InvalidVector => ({ name, description, frame, stage, limits, code, reason });
 
+/**
+ * §17: one SCRAM-SHA-256 login (the RFC 7677 example: user "user", password
+ * "pencil") and one node exchange under the cluster secret
+ * "ringkv-example-cluster-secret" with fixed nonces, frame by frame.
+ */
+function authVectors(): VectorFile {
+  const scram = {
+    clientFirst: 'n,,n=user,r=rOprNGfwEbeRWgbNEkqO',
+    serverFirst: 'r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096',
+    clientFinal: 'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=',
+    serverFinal: 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=',
+  };
+  const key = clusterKey(new Secret('ringkv-example-cluster-secret'));
+  const nI = pattern(32, 0x10);
+  const nA = pattern(32, 0x80);
+  const challenge = acceptorChallenge(key, nI, nA, 'n2')!;
+  const answer = initiatorResponse(key, nI, challenge, 'n2')!;
+  return {
+    description:
+      'AUTH (0x04, stream 0) and AUTH_REPLY (0x04 + response flag, stream 0): the authentication round trips of the handshake (§17). ' +
+      'SCRAM-SHA-256 with the RFC 7677 example (user "user", password "pencil"); RINGKV-NODE-HMAC-SHA-256 with cluster secret "ringkv-example-cluster-secret", initiator n2.',
+    vectors: [
+      vector('hello-scram', 'HELLO carrying the SCRAM client-first message', { ...(hello as Hello), authMechanism: 'SCRAM-SHA-256', authPayload: text(scram.clientFirst) }),
+      vector('auth-reply-server-first', 'the server-first message: combined nonce, salt, iterations', { op: 'AUTH_REPLY', streamId: 0, payload: text(scram.serverFirst) }),
+      vector('auth-client-final', 'the client-final message with the client proof', { op: 'AUTH', streamId: 0, payload: text(scram.clientFinal) }),
+      vector('auth-reply-server-final', 'the server signature; HELLO_OK follows', { op: 'AUTH_REPLY', streamId: 0, payload: text(scram.serverFinal) }),
+      vector('hello-node-hmac', 'a node offering the cluster-secret mechanism with its 32-byte nonce nI', {
+        op: 'HELLO', streamId: 0, minVersion: 1, maxVersion: 1, role: 'node', clientName: 'ringkv-node', nodeId: 'n2', authMechanism: NODE_MECHANISM, authPayload: nI,
+      }),
+      vector('auth-reply-node', 'the acceptor: its nonce nA, then its proof HMAC(K, "acceptor" ‖ nI ‖ nA ‖ u16 len ‖ "n2")', { op: 'AUTH_REPLY', streamId: 0, payload: challenge }),
+      vector('auth-node', 'the initiator: its proof HMAC(K, "initiator" ‖ nI ‖ nA ‖ u16 len ‖ "n2")', { op: 'AUTH', streamId: 0, payload: answer }),
+    ],
+  };
+}
+
 function invalidVectors(): InvalidVector[] {
   const small = { ...DEFAULT_LIMITS, maxFrameBytes: 64 };
   return [
@@ -259,6 +297,10 @@ function invalidVectors(): InvalidVector[] {
     invalid('get-on-stream-0', 'GET on the connection stream', 'message', 'KV_BAD_FRAME', 'GET on stream 0', patch(get, (b) => void b.writeUInt32BE(0, 8))),
     invalid('hello-on-stream-1', 'HELLO off stream 0', 'message', 'KV_BAD_FRAME', 'HELLO must use stream 0', patch(hello, (b) => void b.writeUInt32BE(1, 8))),
     invalid('hello-role-3', 'HELLO with role 3', 'message', 'KV_BAD_FRAME', 'role 3 unknown', patch(hello, (b) => void (b[14] = 3))),
+    invalid('auth-on-stream-1', 'AUTH off stream 0', 'message', 'KV_BAD_FRAME', 'AUTH must use stream 0',
+      patch({ op: 'AUTH', streamId: 0, payload: text('x') }, (b) => void b.writeUInt32BE(1, 8))),
+    invalid('auth-payload-short', 'AUTH whose payload length says 2 but 1 byte follows', 'message', 'KV_BAD_FRAME', 'payload needs 2 bytes, 1 left',
+      patch({ op: 'AUTH', streamId: 0, payload: text('xy') }, (b) => relength(b.subarray(0, b.length - 1)))),
     invalid('hello-min-above-max', 'HELLO with minVersion 2 > maxVersion 1', 'message', 'KV_BAD_FRAME', 'need 1 <= minVersion <= maxVersion', patch(hello, (b) => void (b[12] = 2))),
     invalid('error-without-response-flag', 'ERROR sent as a request', 'message', 'KV_BAD_FRAME', 'ERROR without the response flag',
       patch({ op: 'ERROR', streamId: 1, code: 'KV_TIMEOUT', message: '', retryable: false }, (b) => void b.writeUInt16BE(0, 6))),

@@ -47,6 +47,7 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   }),
   fc.record({ op: fc.constant('ERROR' as const), streamId: u32, code: str, message: str, retryable: fc.boolean() }),
   fc.record({ op: fc.constantFrom('PING' as const, 'PONG' as const), streamId: stream, payload: blob }),
+  fc.record({ op: fc.constantFrom('AUTH' as const, 'AUTH_REPLY' as const), streamId: fc.constant(0), payload: blob }),
   fc.record({ op: fc.constant('GET' as const), streamId: stream, key, r: u8, timeoutMs: u32 }),
   fc.record({
     op: fc.constant('GET_REPLY' as const),

@@ -18,6 +18,8 @@ const layouts: Record<string, readonly [number, boolean, readonly Field[]]> = {
   ERROR: [0x02, true, [['retryable', 'flag'], ['code', 'string'], ['message', 'string']]],
   PING: [0x03, false, [['payload', 'bytes']]],
   PONG: [0x03, true, [['payload', 'bytes']]],
+  AUTH: [0x04, false, [['payload', 'bytes']]],
+  AUTH_REPLY: [0x04, true, [['payload', 'bytes']]],
   GET: [0x10, false, [['r', 'u8'], ['timeoutMs', 'u32'], ['key', 'key']]],
   GET_REPLY: [0x10, true, [['found', 'flag'], ['context', 'bytes'], ['siblings', 'siblings']]],
   PUT: [0x11, false, [['w', 'u8'], ['timeoutMs', 'u32'], ['key', 'key'], ['context', 'bytes'], ['value', 'bytes']]],
