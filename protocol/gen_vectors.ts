@@ -473,6 +473,42 @@ function peerVectors(): Record<string, PeerVectorFile> {
       ],
       invalid: [],
     },
+    'peer_aae.json': {
+      description: 'Anti-entropy (§16): AAE_TREE (0x50) / AAE_TREE_REPLY, AAE_SEGMENTS (0x51) / AAE_SEGMENTS_REPLY, AAE_FETCH (0x52) / AAE_FETCH_REPLY, AAE_TOMB_CHECK (0x53) / AAE_TOMB_CHECK_REPLY, AAE_REAP (0x54) / ACK.',
+      vectors: [
+        peerVector('aae-tree-root', 'the root of partition 37\'s tree (1024 leaves, fan-out 32)', 51, { type: 'AAE_TREE', partition: 37, leafBits: 10, fanoutBits: 5, level: 0, indices: [0] }),
+        peerVector('aae-tree-children', 'two nodes of level 1', 52, { type: 'AAE_TREE', partition: 37, leafBits: 10, fanoutBits: 5, level: 1, indices: [3, 17] }),
+        peerVector('aae-tree-reply', 'the digests of the two nodes asked', 52, { type: 'AAE_TREE_REPLY', hi: [0x01234567, 0xffffffff], lo: [0x89abcdef, 0] }, 'AAE_TREE'),
+        peerVector('aae-segments', 'the keys of segments 96 and 1000', 53, { type: 'AAE_SEGMENTS', partition: 37, leafBits: 10, fanoutBits: 5, segments: [96, 1000] }),
+        peerVector('aae-segments-reply', 'two keys with their item hashes', 53, {
+          type: 'AAE_SEGMENTS_REPLY',
+          items: [{ key, hi: 0xdeadbeef, lo: 0x00c0ffee }, { key: text('b'), hi: 1, lo: 2 }],
+        }, 'AAE_SEGMENTS'),
+        peerVector('aae-fetch', 'the objects of two keys', 54, { type: 'AAE_FETCH', partition: 37, keys: [key, text('b')] }),
+        peerVector('aae-fetch-reply', 'only the first key is held', 54, { type: 'AAE_FETCH_REPLY', items: [{ key, object }] }, 'AAE_FETCH'),
+        peerVector('aae-tomb-check', 'how does your copy compare with this tombstone?', 55, { type: 'AAE_TOMB_CHECK', partition: 37, items: [{ key, object: pattern(5, 0x21) }] }),
+        peerVector('aae-tomb-check-reply', 'every copy state once', 55, {
+          type: 'AAE_TOMB_CHECK_REPLY',
+          states: [
+            { state: 'same', hi: 7, lo: 8 },
+            { state: 'absent', hi: 0, lo: 0 },
+            { state: 'older', hi: 9, lo: 10 },
+            { state: 'other', hi: 11, lo: 12 },
+            { state: 'hinted', hi: 13, lo: 14 },
+          ],
+        }, 'AAE_TOMB_CHECK'),
+        peerVector('aae-reap', 'remove the key if its object still has this item hash', 56, { type: 'AAE_REAP', partition: 37, items: [{ key, hi: 7, lo: 8 }] }),
+        peerVector('aae-reap-ack', 'one key removed', 56, { type: 'ACK', count: 1 }, 'AAE_REAP'),
+      ],
+      invalid: [
+        peerInvalid('aae-tree-count', 'AAE_TREE claiming 2 indices, holding 1', 'request', 'KV_BAD_FRAME', 'indices needs 8 bytes, 4 left',
+          nodeFrame(0x50, false, 1, '0025' + '0a' + '05' + '01' + '00000002' + '00000003')),
+        peerInvalid('aae-tree-reply-huge', 'AAE_TREE_REPLY claiming 2^24 + 1 digests', 'reply', 'KV_BAD_FRAME', 'digests count 16777217 > 16777216',
+          nodeFrame(0x50, true, 1, '01000001'), 'AAE_TREE'),
+        peerInvalid('aae-tomb-state-5', 'AAE_TOMB_CHECK_REPLY with copy state 5', 'reply', 'KV_BAD_FRAME', 'copy state 5 unknown',
+          nodeFrame(0x53, true, 1, '0001' + '05' + '0000000000000000'), 'AAE_TOMB_CHECK'),
+      ],
+    },
     'peer_ring.json': {
       description: 'RING_REPLY (0x21 + response flag) body: ringVersion u64, qBits u8, n u8, members list<{id, address}>, then 2^qBits u16 owner indexes.',
       vectors: [

@@ -28,7 +28,10 @@ import { encode, type ErrorMessage, type NodeMessage } from './messages.js';
 import { EMPTY, Malformed, Reader, bad, checkBytes, checkUint, strBytes } from './fields.js';
 import { writeHeader } from './frame.js';
 import { CONNECTION_STREAM, FLAG_RESPONSE, HEADER_BYTES, MAX_U16, MAX_U32, MIN_FRAME_BYTES, PROTOCOL_VERSION, isNodeOpcode } from './opcodes.js';
+import { AAE_COPY_STATES } from './peer_messages.js';
 import type {
+  AaeCopyState,
+  AaeItem,
   Forward,
   MembershipEntryWire,
   PeerReply,
@@ -44,6 +47,12 @@ export const PeerOpcode = {
   REPLICA_PUT_BATCH: 0x42,
   FORWARD: 0x43,
   GOSSIP: 0x44,
+  // Anti-entropy (issue 7, PROTOCOL.md §16).
+  AAE_TREE: 0x50,
+  AAE_SEGMENTS: 0x51,
+  AAE_FETCH: 0x52,
+  AAE_TOMB_CHECK: 0x53,
+  AAE_REAP: 0x54,
 } as const;
 export type PeerOpcode = (typeof PeerOpcode)[keyof typeof PeerOpcode];
 
@@ -57,6 +66,11 @@ export const REPLY_TYPE: { readonly [K in PeerRequestType]: Exclude<PeerReplyTyp
   REPLICA_PUT_BATCH: 'ACK',
   FORWARD: 'FORWARD_REPLY',
   GOSSIP: 'GOSSIP_REPLY',
+  AAE_TREE: 'AAE_TREE_REPLY',
+  AAE_SEGMENTS: 'AAE_SEGMENTS_REPLY',
+  AAE_FETCH: 'AAE_FETCH_REPLY',
+  AAE_TOMB_CHECK: 'AAE_TOMB_CHECK_REPLY',
+  AAE_REAP: 'ACK',
 };
 
 const REQUEST_OF_OPCODE: ReadonlyMap<number, PeerRequestType> = new Map(
@@ -81,6 +95,11 @@ const MIN_ITEM_BYTES = 2 + 2 + 1 + 4; // partition, key (>= 1 byte), object leng
 const MIN_SIBLING_BYTES = 1 + 4;
 const MIN_ENTRY_BYTES = 2 + 1 + 2 + 1 + 8 + 8 + 8 + 8; // id (>= 1 byte), address, status, 3 x u64, f64
 const MIN_MEMBER_BYTES = 2 + 1 + 2;
+const MIN_AAE_ITEM_BYTES = 2 + 1 + 4 + 4; // key (>= 1 byte), hi, lo
+const MIN_AAE_OBJECT_BYTES = 2 + 1 + 4; // key (>= 1 byte), object length
+const AAE_STATE_BYTE: ReadonlyMap<string, number> = new Map(AAE_COPY_STATES.map((s, i) => [s, i]));
+/** Entries of an AAE index or digest list (u32 counts: a tree level may have up to 2^24 nodes). */
+export const MAX_AAE_LIST = 1 << 24;
 
 // ---------------------------------------------------------------- the RING_REPLY body
 
@@ -139,6 +158,29 @@ const entriesSize = (entries: readonly MembershipEntryWire[]): number => {
   return n;
 };
 
+const u32List = (name: string, v: readonly number[]): number => {
+  checkList(name, v, MAX_AAE_LIST);
+  for (const x of v) checkUint(name, x, MAX_U32);
+  return 4 + 4 * v.length;
+};
+
+const aaeItemsSize = (items: readonly AaeItem[]): number => {
+  let n = 0;
+  for (const it of items) {
+    checkUint('hi', it.hi, MAX_U32);
+    checkUint('lo', it.lo, MAX_U32);
+    n += 2 + checkKey('key', it.key) + 8;
+  }
+  return n;
+};
+
+const objectItemsSize = (items: readonly { readonly key: Uint8Array; readonly object: Uint8Array }[]): number => {
+  checkList('items', items);
+  let n = 2;
+  for (const it of items) n += 2 + checkKey('key', it.key) + 4 + checkBytes('object', it.object, MAX_U32);
+  return n;
+};
+
 /** Body bytes of `m`; validates every field the writer will write (throws KvError). */
 const bodySize = (m: PeerRequest | PeerReply): number => {
   switch (m.type) {
@@ -184,6 +226,49 @@ const bodySize = (m: PeerRequest | PeerReply): number => {
       }
       return n;
     }
+    case 'AAE_TREE':
+      checkUint('partition', m.partition, MAX_U16);
+      checkUint('leafBits', m.leafBits, 0xff);
+      checkUint('fanoutBits', m.fanoutBits, 0xff);
+      checkUint('level', m.level, 0xff);
+      return 2 + 1 + 1 + 1 + u32List('indices', m.indices);
+    case 'AAE_SEGMENTS':
+      checkUint('partition', m.partition, MAX_U16);
+      checkUint('leafBits', m.leafBits, 0xff);
+      checkUint('fanoutBits', m.fanoutBits, 0xff);
+      return 2 + 1 + 1 + u32List('segments', m.segments);
+    case 'AAE_FETCH': {
+      checkUint('partition', m.partition, MAX_U16);
+      checkList('keys', m.keys);
+      let n = 2 + 2;
+      for (const k of m.keys) n += 2 + checkKey('key', k);
+      return n;
+    }
+    case 'AAE_TOMB_CHECK':
+      checkUint('partition', m.partition, MAX_U16);
+      return 2 + objectItemsSize(m.items);
+    case 'AAE_REAP':
+      checkUint('partition', m.partition, MAX_U16);
+      checkList('items', m.items);
+      return 2 + 2 + aaeItemsSize(m.items);
+    case 'AAE_TREE_REPLY':
+      if (!Array.isArray(m.hi) || !Array.isArray(m.lo) || m.hi.length !== m.lo.length) throw bad('hi and lo must be arrays of one length');
+      u32List('hi', m.hi);
+      u32List('lo', m.lo);
+      return 4 + 8 * m.hi.length;
+    case 'AAE_SEGMENTS_REPLY':
+      checkList('items', m.items, MAX_AAE_LIST);
+      return 4 + aaeItemsSize(m.items);
+    case 'AAE_FETCH_REPLY':
+      return objectItemsSize(m.items);
+    case 'AAE_TOMB_CHECK_REPLY':
+      checkList('states', m.states);
+      for (const st of m.states) {
+        if (!AAE_STATE_BYTE.has(st.state)) throw bad(`copy state ${String(st.state)} unknown`);
+        checkUint('hi', st.hi, MAX_U32);
+        checkUint('lo', st.lo, MAX_U32);
+      }
+      return 2 + 9 * m.states.length;
     case 'PEER_ERROR':
       // Travels as an ERROR frame; messages.ts sizes and checks it.
       return 0;
@@ -306,8 +391,72 @@ const writeBody = (m: PeerRequest | PeerReply, w: Writer): void => {
         w.bytes32(s.value);
       }
       return;
+    case 'AAE_TREE':
+      w.u16(m.partition);
+      w.u8(m.leafBits);
+      w.u8(m.fanoutBits);
+      w.u8(m.level);
+      return writeU32List(w, m.indices);
+    case 'AAE_SEGMENTS':
+      w.u16(m.partition);
+      w.u8(m.leafBits);
+      w.u8(m.fanoutBits);
+      return writeU32List(w, m.segments);
+    case 'AAE_FETCH':
+      w.u16(m.partition);
+      w.u16(m.keys.length);
+      for (const k of m.keys) w.key(k);
+      return;
+    case 'AAE_TOMB_CHECK':
+      w.u16(m.partition);
+      return writeObjectItems(w, m.items);
+    case 'AAE_REAP':
+      w.u16(m.partition);
+      w.u16(m.items.length);
+      return writeAaeItems(w, m.items);
+    case 'AAE_TREE_REPLY':
+      w.u32(m.hi.length);
+      for (let i = 0; i < m.hi.length; i++) {
+        w.u32(m.hi[i]!);
+        w.u32(m.lo[i]!);
+      }
+      return;
+    case 'AAE_SEGMENTS_REPLY':
+      w.u32(m.items.length);
+      return writeAaeItems(w, m.items);
+    case 'AAE_FETCH_REPLY':
+      return writeObjectItems(w, m.items);
+    case 'AAE_TOMB_CHECK_REPLY':
+      w.u16(m.states.length);
+      for (const st of m.states) {
+        w.u8(AAE_STATE_BYTE.get(st.state)!);
+        w.u32(st.hi);
+        w.u32(st.lo);
+      }
+      return;
     case 'PEER_ERROR':
       return;
+  }
+};
+
+const writeU32List = (w: Writer, v: readonly number[]): void => {
+  w.u32(v.length);
+  for (const x of v) w.u32(x);
+};
+
+const writeAaeItems = (w: Writer, items: readonly AaeItem[]): void => {
+  for (const it of items) {
+    w.key(it.key);
+    w.u32(it.hi);
+    w.u32(it.lo);
+  }
+};
+
+const writeObjectItems = (w: Writer, items: readonly { readonly key: Uint8Array; readonly object: Uint8Array }[]): void => {
+  w.u16(items.length);
+  for (const it of items) {
+    w.key(it.key);
+    w.bytes32(it.object);
   }
 };
 
@@ -338,8 +487,16 @@ const replyOpcode = (m: PeerReply, inReplyTo: PeerRequestType | undefined): numb
       return PeerOpcode.FORWARD;
     case 'GOSSIP_REPLY':
       return PeerOpcode.GOSSIP;
+    case 'AAE_TREE_REPLY':
+      return PeerOpcode.AAE_TREE;
+    case 'AAE_SEGMENTS_REPLY':
+      return PeerOpcode.AAE_SEGMENTS;
+    case 'AAE_FETCH_REPLY':
+      return PeerOpcode.AAE_FETCH;
+    case 'AAE_TOMB_CHECK_REPLY':
+      return PeerOpcode.AAE_TOMB_CHECK;
     case 'ACK':
-      throw bad('ACK answers REPLICA_PUT or REPLICA_PUT_BATCH: say which (inReplyTo)');
+      throw bad('ACK answers REPLICA_PUT, REPLICA_PUT_BATCH or AAE_REAP: say which (inReplyTo)');
     default:
       throw bad(`unknown peer message type ${String((m as { type: unknown }).type)}`);
   }
@@ -450,7 +607,70 @@ const readRequest = (type: PeerRequestType, r: Reader): PeerRequest => {
     }
     case 'GOSSIP':
       return { type, entries: readEntries(r) };
+    case 'AAE_TREE': {
+      const partition = r.u16('partition');
+      const leafBits = r.u8('leafBits');
+      const fanoutBits = r.u8('fanoutBits');
+      const level = r.u8('level');
+      return { type, partition, leafBits, fanoutBits, level, indices: readU32List(r, 'indices') };
+    }
+    case 'AAE_SEGMENTS': {
+      const partition = r.u16('partition');
+      const leafBits = r.u8('leafBits');
+      const fanoutBits = r.u8('fanoutBits');
+      return { type, partition, leafBits, fanoutBits, segments: readU32List(r, 'segments') };
+    }
+    case 'AAE_FETCH': {
+      const partition = r.u16('partition');
+      const n = r.count('keys', 3);
+      const keys = new Array<Uint8Array>(n);
+      for (let i = 0; i < n; i++) keys[i] = r.key('key');
+      return { type, partition, keys };
+    }
+    case 'AAE_TOMB_CHECK': {
+      const partition = r.u16('partition');
+      return { type, partition, items: readObjectItems(r) };
+    }
+    case 'AAE_REAP': {
+      const partition = r.u16('partition');
+      return { type, partition, items: readAaeItems(r, r.count('items', MIN_AAE_ITEM_BYTES)) };
+    }
   }
+};
+
+/** A u32 count, refused before any allocation when `minItemBytes` each cannot fit. */
+const count32 = (r: Reader, what: string, minItemBytes: number): number => {
+  const n = r.u32(`${what} count`);
+  if (n > MAX_AAE_LIST) throw new Malformed(`${what} count ${n} > ${MAX_AAE_LIST}`);
+  r.need(n * minItemBytes, what);
+  return n;
+};
+
+const readU32List = (r: Reader, what: string): number[] => {
+  const n = count32(r, what, 4);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = r.u32(what);
+  return out;
+};
+
+const readAaeItems = (r: Reader, n: number): AaeItem[] => {
+  const out = new Array<AaeItem>(n);
+  for (let i = 0; i < n; i++) {
+    const key = r.key('key');
+    const hi = r.u32('hi');
+    out[i] = { key, hi, lo: r.u32('lo') };
+  }
+  return out;
+};
+
+const readObjectItems = (r: Reader): { key: Uint8Array; object: Uint8Array }[] => {
+  const n = r.count('items', MIN_AAE_OBJECT_BYTES);
+  const out = new Array<{ key: Uint8Array; object: Uint8Array }>(n);
+  for (let i = 0; i < n; i++) {
+    const key = r.key('key');
+    out[i] = { key, object: r.bytes32('object') };
+  }
+  return out;
 };
 
 const readReply = (request: PeerRequestType, r: Reader): PeerReply => {
@@ -476,6 +696,32 @@ const readReply = (request: PeerRequestType, r: Reader): PeerReply => {
     }
     case 'GOSSIP_REPLY':
       return { type: 'GOSSIP_REPLY', entries: readEntries(r) };
+    case 'AAE_TREE_REPLY': {
+      const n = count32(r, 'digests', 8);
+      const hi = new Array<number>(n);
+      const lo = new Array<number>(n);
+      for (let i = 0; i < n; i++) {
+        hi[i] = r.u32('hi');
+        lo[i] = r.u32('lo');
+      }
+      return { type: 'AAE_TREE_REPLY', hi, lo };
+    }
+    case 'AAE_SEGMENTS_REPLY':
+      return { type: 'AAE_SEGMENTS_REPLY', items: readAaeItems(r, count32(r, 'items', MIN_AAE_ITEM_BYTES)) };
+    case 'AAE_FETCH_REPLY':
+      return { type: 'AAE_FETCH_REPLY', items: readObjectItems(r) };
+    case 'AAE_TOMB_CHECK_REPLY': {
+      const n = r.count('states', 9);
+      const states = new Array<{ state: AaeCopyState; hi: number; lo: number }>(n);
+      for (let i = 0; i < n; i++) {
+        const b = r.u8('copy state');
+        const state = AAE_COPY_STATES[b];
+        if (state === undefined) throw new Malformed(`copy state ${b} unknown`);
+        const hi = r.u32('hi');
+        states[i] = { state, hi, lo: r.u32('lo') };
+      }
+      return { type: 'AAE_TOMB_CHECK_REPLY', states };
+    }
   }
 };
 
@@ -645,13 +891,16 @@ export const ringOwnerIds = (body: RingBody): readonly string[] => body.owners.m
 export type PeerJson = { readonly [field: string]: unknown };
 
 const PEER_BYTE_FIELDS: ReadonlySet<string> = new Set(['key', 'object', 'value', 'context']);
+/** Lists whose items are objects with byte fields (converted item by item). */
+const PEER_ITEM_LISTS: ReadonlySet<string> = new Set(['items', 'siblings']);
 
 /** A peer message as JSON: byte fields (also inside items and siblings) as lowercase hex, everything else as is. */
 export const peerToJson = (m: PeerRequest | PeerReply): PeerJson => {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(m)) {
     if (v instanceof Uint8Array) out[k] = toHex(v);
-    else if (k === 'items' || k === 'siblings') out[k] = (v as readonly object[]).map((it) => peerToJson(it as PeerRequest));
+    else if (k === 'keys') out[k] = (v as readonly Uint8Array[]).map(toHex);
+    else if (PEER_ITEM_LISTS.has(k)) out[k] = (v as readonly object[]).map((it) => peerToJson(it as PeerRequest));
     else if (k === 'entries') out[k] = (v as readonly MembershipEntryWire[]).map((e) => ({ ...e }));
     else out[k] = v;
   }
@@ -663,7 +912,8 @@ export const peerFromJson = (j: PeerJson): PeerRequest | PeerReply => {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(j)) {
     if (PEER_BYTE_FIELDS.has(k)) out[k] = fromHex(v as string);
-    else if (k === 'items' || k === 'siblings') out[k] = (v as readonly PeerJson[]).map((it) => peerFromJson(it));
+    else if (k === 'keys') out[k] = (v as readonly string[]).map((x) => fromHex(x));
+    else if (PEER_ITEM_LISTS.has(k)) out[k] = (v as readonly PeerJson[]).map((it) => peerFromJson(it));
     else out[k] = v;
   }
   return out as unknown as PeerRequest | PeerReply;

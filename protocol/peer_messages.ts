@@ -66,7 +66,59 @@ export interface MembershipEntryWire {
   readonly weight: number;
 }
 
-export type PeerRequest = ReplicaGet | ReplicaPut | ReplicaPutBatch | Forward | Gossip;
+// ---- anti-entropy (issue 7, PROTOCOL.md §16): opcodes 0x50..0x54
+
+/** One key's item hash h(key, stored object) in a Merkle segment (src/core/merkle.ts). */
+export interface AaeItem {
+  readonly key: Uint8Array;
+  readonly hi: number;
+  readonly lo: number;
+}
+
+/** Asks for the digests of some nodes of one level of a partition's Merkle tree. */
+export interface AaeTree {
+  readonly type: 'AAE_TREE';
+  readonly partition: number;
+  /** The asker's tree shape; a receiver with another shape refuses (KV_BAD_ARGUMENT). */
+  readonly leafBits: number;
+  readonly fanoutBits: number;
+  readonly level: number;
+  /** Node indices on that level, strictly ascending. */
+  readonly indices: readonly number[];
+}
+
+/** Asks for the (key, item hash) pairs of a partition's keys in some segments. */
+export interface AaeSegments {
+  readonly type: 'AAE_SEGMENTS';
+  readonly partition: number;
+  readonly leafBits: number;
+  readonly fanoutBits: number;
+  /** Segment (leaf) indices, strictly ascending. */
+  readonly segments: readonly number[];
+}
+
+/** Asks for the stored objects of some keys of a partition. */
+export interface AaeFetch {
+  readonly type: 'AAE_FETCH';
+  readonly partition: number;
+  readonly keys: readonly Uint8Array[];
+}
+
+/** Asks every member how its copy of each key compares with the asker's tombstone (src/core/aae.ts). */
+export interface AaeTombCheck {
+  readonly type: 'AAE_TOMB_CHECK';
+  readonly partition: number;
+  readonly items: readonly { readonly key: Uint8Array; readonly object: Uint8Array }[];
+}
+
+/** Remove each key whose stored object still has the given item hash (a tombstone reap). */
+export interface AaeReap {
+  readonly type: 'AAE_REAP';
+  readonly partition: number;
+  readonly items: readonly AaeItem[];
+}
+
+export type PeerRequest = ReplicaGet | ReplicaPut | ReplicaPutBatch | Forward | Gossip | AaeTree | AaeSegments | AaeFetch | AaeTombCheck | AaeReap;
 
 /** Answer to REPLICA_GET: the object bytes, or found = false. */
 export interface ReplicaGetReply {
@@ -103,4 +155,33 @@ export interface PeerError {
   readonly message: string;
 }
 
-export type PeerReply = ReplicaGetReply | Ack | ForwardReply | GossipReply | PeerError;
+/** AAE_TREE's answer: the digests in query order. */
+export interface AaeTreeReply {
+  readonly type: 'AAE_TREE_REPLY';
+  readonly hi: readonly number[];
+  readonly lo: readonly number[];
+}
+
+/** AAE_SEGMENTS's answer: every key of the asked segments with its item hash, in no given order. */
+export interface AaeSegmentsReply {
+  readonly type: 'AAE_SEGMENTS_REPLY';
+  readonly items: readonly AaeItem[];
+}
+
+/** AAE_FETCH's answer: the keys held, with their objects (absent keys are left out). */
+export interface AaeFetchReply {
+  readonly type: 'AAE_FETCH_REPLY';
+  readonly items: readonly { readonly key: Uint8Array; readonly object: Uint8Array }[];
+}
+
+/** Copy states of AAE_TOMB_CHECK_REPLY, in wire order (core/aae.ts CopyState). */
+export const AAE_COPY_STATES = ['same', 'absent', 'older', 'other', 'hinted'] as const;
+export type AaeCopyState = (typeof AAE_COPY_STATES)[number];
+
+/** AAE_TOMB_CHECK's answer: one entry per asked item, in order, with the item hash of the copy (0, 0 when absent). */
+export interface AaeTombCheckReply {
+  readonly type: 'AAE_TOMB_CHECK_REPLY';
+  readonly states: readonly { readonly state: AaeCopyState; readonly hi: number; readonly lo: number }[];
+}
+
+export type PeerReply = ReplicaGetReply | Ack | ForwardReply | GossipReply | AaeTreeReply | AaeSegmentsReply | AaeFetchReply | AaeTombCheckReply | PeerError;

@@ -11,6 +11,7 @@ import type { Replica } from '../node/replica.js';
 import type { KvService } from '../node/service.js';
 import type { NodeStats } from '../node/stats.js';
 import type { Clock, Random, Transport } from './effects.js';
+import type { AaeConfig, PartitionAaeStatus } from './anti_entropy.js';
 
 export interface ClusterConfig {
   readonly n: number;
@@ -30,6 +31,12 @@ export interface ClusterConfig {
   readonly phiThreshold: number;
   /** Consecutive failed requests to a peer that mark it down locally. Default 3. */
   readonly maxConsecutiveFailures: number;
+  /** Anti-entropy (issue 7; src/cluster/anti_entropy.ts); unset fields take defaultAaeConfig's. */
+  readonly aae?: Partial<AaeConfig>;
+  /** Read repair after a get (default true; tests switch it off to show anti-entropy alone heals). */
+  readonly readRepair?: boolean;
+  /** Hinted handoff delivery (default true; tests switch it off likewise; hints are still stored). */
+  readonly handoff?: boolean;
 }
 
 export const defaultClusterConfig: ClusterConfig = {
@@ -88,6 +95,8 @@ export interface ClusterStatus {
   readonly partitionsHeld: number;
   /** Pending hints per target node. */
   readonly hintsPending: Readonly<Record<NodeId, number>>;
+  /** Anti-entropy per partition this node exchanged (issue 7). */
+  readonly aae?: readonly PartitionAaeStatus[];
 }
 
 /** What node.ts and the simulation need from a cluster node. */

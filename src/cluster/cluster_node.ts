@@ -13,6 +13,7 @@ import type { Replica } from '../node/replica.js';
 import type { ReadResult, WriteResult } from '../node/service.js';
 import type { NodeStats } from '../node/stats.js';
 import type { ClusterConfig, ClusterNodeApi, ClusterNodeOptions, ClusterStatus, MemberStatus } from './api.js';
+import { AntiEntropy, defaultAaeConfig, type ExchangeResult } from './anti_entropy.js';
 import { Coordinator } from './coordinator.js';
 import type { Clock, Timer, Transport } from './effects.js';
 import { Gossiper } from './gossip.js';
@@ -51,6 +52,8 @@ export class ClusterNode implements ClusterNodeApi {
   private readonly coordinator: Coordinator;
   private readonly handler: ReplicaHandler;
   private readonly handoff: Handoff;
+  /** Live Merkle trees, exchanges, tombstone reaping (issue 7). */
+  readonly antiEntropy: AntiEntropy;
   private hintStore: HintStore | undefined;
   private readonly timers = new Set<Timer>();
   private readonly pending = new Set<Promise<unknown>>();
@@ -125,6 +128,22 @@ export class ClusterNode implements ClusterNodeApi {
       primariesOf: (p) => preferenceList(this.ringState.ring, p, options.config.n),
       coordinator: this.coordinator,
       gossiper: this.gossiper,
+      antiEntropy: (req) => this.antiEntropy.handle(req),
+    });
+    this.antiEntropy = new AntiEntropy({
+      self: options.nodeId,
+      replica: options.replica,
+      config: { ...defaultAaeConfig, ...options.config.aae },
+      clock: options.clock,
+      stats: options.stats,
+      peerTimeoutMs: options.config.peerTimeoutMs,
+      request: (to, req, timeoutMs) => this.request(to, req, timeoutMs),
+      primariesOf: (p) => preferenceList(this.ringState.ring, p, options.config.n),
+      members: () => [...this.gossiper.view.values()].filter((e) => e.status !== 'removed').map((e) => e.id),
+      isUp,
+      hintPending: (p, key) => this.hintStore?.pendingFor(p, key) ?? true,
+      stopped: () => this.stopped,
+      log: this.log,
     });
     this.handoff = new Handoff({
       replica: options.replica,
@@ -147,10 +166,19 @@ export class ClusterNode implements ClusterNodeApi {
     if (this.hintStore.count() > 0) this.log('info', `${this.hintStore.count()} hints pending from before the restart`);
     this.nodeStats.gauge('hintsPending', () => this.hintStore?.count() ?? 0);
     for (const t of this.hintStore.targets()) this.gaugeHintsFor(t);
+    // Trees first: no write may reach the replica while they are built.
+    await this.antiEntropy.start();
     this.transport.serve((from, req) => this.handlePeer(from, req));
     // First round now: a joining node introduces itself to its seeds at once.
     this.every(this.config.gossipIntervalMs, () => this.gossiper.runRound(), 'gossip', true);
-    this.every(this.config.handoffIntervalMs, () => this.handoff.deliverAll(), 'handoff', false);
+    if (this.config.handoff !== false) this.every(this.config.handoffIntervalMs, () => this.handoff.deliverAll(), 'handoff', false);
+    const aae = { ...defaultAaeConfig, ...this.config.aae };
+    if (aae.enabled) this.every(aae.intervalMs, () => this.antiEntropy.tick(), 'anti-entropy', false);
+  }
+
+  /** Exchanges partition `p` with `peer` (another primary when not given) now, after any exchange in progress. */
+  exchangeNow(p: number, peer?: NodeId): Promise<ExchangeResult> {
+    return this.antiEntropy.exchange(p, peer);
   }
 
   /**
@@ -276,7 +304,7 @@ export class ClusterNode implements ClusterNodeApi {
   }
 
   private onPeerUp(peer: NodeId): void {
-    if (!this.started || this.stopped || this.hintStore === undefined || this.hintStore.count(peer) === 0) return;
+    if (!this.started || this.stopped || this.hintStore === undefined || this.hintStore.count(peer) === 0 || this.config.handoff === false) return;
     this.background(this.handoff.deliverTo(peer), `handoff to ${peer}`);
   }
 
@@ -307,6 +335,12 @@ export class ClusterNode implements ClusterNodeApi {
       hintsDelivered: this.nodeStats.counter('hintsDelivered'),
       peerRequestFailures: this.nodeStats.counter('peerRequestFailures'),
       ringChangeHints: this.nodeStats.counter('ringChangeHints'),
+      aaeExchanges: this.nodeStats.counter('aaeExchanges'),
+      aaeSegmentsCompared: this.nodeStats.counter('aaeSegmentsCompared'),
+      aaeKeysRepaired: this.nodeStats.counter('aaeKeysRepaired'),
+      aaeBytesSent: this.nodeStats.counter('aaeBytesSent'),
+      aaeTombstonesReaped: this.nodeStats.counter('aaeTombstonesReaped'),
+      aaeTombstones: this.antiEntropy.tombstoneCount(),
       ...this.transport.counters?.(),
     };
   }
@@ -365,6 +399,7 @@ export class ClusterNode implements ClusterNodeApi {
       members,
       partitionsHeld: held,
       hintsPending: this.hintStore?.counts() ?? {},
+      aae: this.antiEntropy.partitionStatus(),
     };
   }
 }

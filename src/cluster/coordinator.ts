@@ -326,7 +326,7 @@ export class Coordinator {
 
   /** Read repair: the merged object to every replied target that lacked part of it. */
   private repair(key: Uint8Array, partition: number, repairs: readonly Q.Repair<Tagged>[]): void {
-    if (repairs.length === 0) return;
+    if (repairs.length === 0 || this.d.config.readRepair === false) return;
     const d = this.d;
     d.stats.add('readRepairs', repairs.length);
     for (const rep of repairs) {

@@ -157,6 +157,14 @@ export class HintStore {
     });
   }
 
+  /** A hint for (partition, key) is pending for any target (anti-entropy must not reap a copy that will still travel). */
+  pendingFor(partition: PartitionId, key: Uint8Array): boolean {
+    for (const target of this.byTarget.keys()) {
+      if (this.byTarget.get(target)!.has(mapKey(encodeHintKey(target, partition, key)))) return true;
+    }
+    return false;
+  }
+
   /** Up to `limit` pending hints for `target`, in index order, with their generations. */
   pending(target: NodeId, limit = Infinity): readonly PendingHint[] {
     const m = this.byTarget.get(target);

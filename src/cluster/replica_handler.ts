@@ -22,6 +22,8 @@ export interface ReplicaHandlerDeps {
   readonly primariesOf: (partition: number) => readonly NodeId[];
   readonly coordinator: Coordinator;
   readonly gossiper: Gossiper;
+  /** Serves the anti-entropy requests (AAE_*, src/cluster/anti_entropy.ts). */
+  readonly antiEntropy: (request: PeerRequest) => Promise<PeerReply>;
 }
 
 export class ReplicaHandler {
@@ -50,6 +52,12 @@ export class ReplicaHandler {
         return this.d.coordinator.serveForward(request);
       case 'GOSSIP':
         return this.d.gossiper.handleGossip(request);
+      case 'AAE_TREE':
+      case 'AAE_SEGMENTS':
+      case 'AAE_FETCH':
+      case 'AAE_TOMB_CHECK':
+      case 'AAE_REAP':
+        return this.d.antiEntropy(request);
     }
   }
 

@@ -17,3 +17,4 @@ export * as quorum from './quorum.js';
 export * as merkle from './merkle.js';
 export * as membership from './membership.js';
 export * as phi from './phi.js';
+export * as aae from './aae.js';

@@ -40,6 +40,14 @@ export const isTombstone = (v: Tagged): boolean => v[0] === TAG_TOMBSTONE;
 /** The user's bytes of a value sibling (a view, no copy). */
 export const untag = (v: Tagged): Uint8Array => v.subarray(1);
 
+/**
+ * Told of every change to a stored object, after the backend has it and
+ * while the key is still locked (so changes of one key arrive in order):
+ * the stored bytes before and after (undefined: absent). Anti-entropy keeps
+ * its live Merkle trees with it (src/cluster/anti_entropy.ts).
+ */
+export type ReplicaObserver = (partition: number, key: Uint8Array, before: Uint8Array | undefined, after: Uint8Array | undefined) => void;
+
 export interface ReplicaOptions {
   readonly backend: StorageBackend;
   /** This replica's id in clocks; must never be reused by a node that lost its data. */
@@ -55,6 +63,8 @@ export class Replica {
   private readonly stores: (PartitionStore | undefined)[];
   private readonly opening = new Map<number, Promise<PartitionStore>>();
   private readonly locks = new KeyLock();
+  /** See ReplicaObserver; at most one (the node's anti-entropy). */
+  observer: ReplicaObserver | undefined = undefined;
 
   constructor(options: ReplicaOptions) {
     this.backend = options.backend;
@@ -122,9 +132,16 @@ export class Replica {
       // decoded values are views of a buffer the store never writes into (a
       // put replaces it), and encodeObject copies them into the new object.
       const peek = (store as Peekable).peekSync;
-      const local = decodeStored(key, peek !== undefined ? peek.call(store, key) : store.getSync(key)) ?? D.empty;
+      const before = peek !== undefined ? peek.call(store, key) : store.getSync(key);
+      const local = decodeStored(key, before) ?? D.empty;
       const next = D.update(write, this.replicaId, local);
-      return store.put(key, encodeObject(next)).then(() => next);
+      const after = encodeObject(next);
+      const observer = this.observer;
+      if (observer === undefined) return store.put(key, after).then(() => next);
+      return store.put(key, after).then(() => {
+        observer(partition, key, before, after);
+        return next;
+      });
     });
   }
 
@@ -141,16 +158,25 @@ export class Replica {
     if (store === undefined || store.peekSync === undefined || store.putSync === undefined || this.locks.size !== 0) {
       return this.coordinate(key, write);
     }
-    const next = D.update(write, this.replicaId, decodeStored(key, store.peekSync(key)) ?? D.empty);
-    store.putSync(key, encodeObject(next));
+    const before = store.peekSync(key);
+    const next = D.update(write, this.replicaId, decodeStored(key, before) ?? D.empty);
+    const after = encodeObject(next);
+    store.putSync(key, after);
+    this.observer?.(this.partitionOf(key), key, before, after);
     return next;
   }
 
   private async coordinateAsync(key: Uint8Array, write: D.Pending<Tagged>): Promise<Obj> {
-    const local = (await this.read(key)) ?? D.empty;
-    const next = D.update(write, this.replicaId, local);
-    await this.write(key, next);
+    const before = await this.readBytes(key);
+    const next = D.update(write, this.replicaId, decodeStored(key, before) ?? D.empty);
+    await this.write(key, next, before);
     return next;
+  }
+
+  /** The stored bytes of `key` (undefined: absent). */
+  async readBytes(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const store = await this.store(this.partitionOf(key));
+    return store.getSync !== undefined ? store.getSync(key) : store.get(key);
   }
 
   /**
@@ -177,20 +203,42 @@ export class Replica {
    */
   merge(key: Uint8Array, incoming: Obj): Promise<Obj> {
     return this.locks.run(key, async () => {
-      const local = await this.read(key);
+      const before = await this.readBytes(key);
+      const local = decodeStored(key, before);
       if (local === null) {
-        await this.write(key, incoming);
+        await this.write(key, incoming, before);
         return incoming;
       }
       const merged = D.sync(local, incoming);
-      if (!D.equals(merged, local, bytesEqual)) await this.write(key, merged);
+      if (!D.equals(merged, local, bytesEqual)) await this.write(key, merged, before);
       return merged;
     });
   }
 
-  private async write(key: Uint8Array, obj: Obj): Promise<void> {
-    const store = await this.store(this.partitionOf(key));
-    await store.put(key, encodeObject(obj));
+  /**
+   * Removes `key` if its stored bytes still satisfy `unchanged` (checked
+   * under the key lock, so a write that slipped in since the caller looked
+   * is never lost). Anti-entropy reaps a tombstone this way once every
+   * replica holds it. Resolves true when it removed the key.
+   */
+  removeIf(key: Uint8Array, unchanged: (stored: Uint8Array) => boolean): Promise<boolean> {
+    return this.locks.run(key, async () => {
+      const before = await this.readBytes(key);
+      if (before === undefined || !unchanged(before)) return false;
+      const partition = this.partitionOf(key);
+      const store = await this.store(partition);
+      await store.delete(key);
+      this.observer?.(partition, key, before, undefined);
+      return true;
+    });
+  }
+
+  private async write(key: Uint8Array, obj: Obj, before: Uint8Array | undefined): Promise<void> {
+    const partition = this.partitionOf(key);
+    const store = await this.store(partition);
+    const after = encodeObject(obj);
+    await store.put(key, after);
+    this.observer?.(partition, key, before, after);
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 
-type Scalar = 'u8' | 'u16' | 'u32' | 'counter' | 'weight' | 'key' | 'bytes' | 'string' | 'flag' | 'forwardOp' | 'status';
-type Field = readonly [name: string, type: Scalar | { readonly list: readonly Field[] }];
+type Scalar = 'u8' | 'u16' | 'u32' | 'counter' | 'weight' | 'key' | 'bytes' | 'string' | 'flag' | 'forwardOp' | 'status' | 'u32list' | 'copyState';
+type Field = readonly [name: string, type: Scalar | { readonly list: readonly Field[] } | { readonly list32: readonly Field[] }];
 
 const item: readonly Field[] = [['partition', 'u16'], ['key', 'key'], ['object', 'bytes']];
 const sibling: readonly Field[] = [['tombstone', 'flag'], ['value', 'bytes']];
@@ -32,6 +32,19 @@ const layouts: Record<string, readonly [string, readonly Field[]]> = {
   '68/false': ['GOSSIP', [['entries', { list: entry }]]],
   '68/true': ['GOSSIP_REPLY', [['entries', { list: entry }]]],
 };
+// §16 (anti-entropy).
+const aaeItem: readonly Field[] = [['key', 'key'], ['hi', 'u32'], ['lo', 'u32']];
+const aaeObject: readonly Field[] = [['key', 'key'], ['object', 'bytes']];
+layouts['80/false'] = ['AAE_TREE', [['partition', 'u16'], ['leafBits', 'u8'], ['fanoutBits', 'u8'], ['level', 'u8'], ['indices', 'u32list']]];
+layouts['81/false'] = ['AAE_SEGMENTS', [['partition', 'u16'], ['leafBits', 'u8'], ['fanoutBits', 'u8'], ['segments', 'u32list']]];
+layouts['81/true'] = ['AAE_SEGMENTS_REPLY', [['items', { list32: aaeItem }]]];
+layouts['82/false'] = ['AAE_FETCH', [['partition', 'u16'], ['keys', { list: [['key', 'key']] }]]];
+layouts['82/true'] = ['AAE_FETCH_REPLY', [['items', { list: aaeObject }]]];
+layouts['83/false'] = ['AAE_TOMB_CHECK', [['partition', 'u16'], ['items', { list: aaeObject }]]];
+layouts['83/true'] = ['AAE_TOMB_CHECK_REPLY', [['states', { list: [['state', 'copyState'], ['hi', 'u32'], ['lo', 'u32']] }]]];
+layouts['84/false'] = ['AAE_REAP', [['partition', 'u16'], ['items', { list: aaeItem }]]];
+layouts['84/true'] = ['ACK', [['count', 'u32']]];
+const COPY_STATE = ['same', 'absent', 'older', 'other', 'hinted'];
 const STATUS = ['joining', 'up', 'leaving', 'down', 'removed'];
 const FORWARD_OP = [undefined, 'get', 'put', 'delete'];
 
@@ -56,8 +69,11 @@ const readFields = (c: Cursor, fields: readonly Field[]): Record<string, unknown
   const out: Record<string, unknown> = {};
   for (const [name, type] of fields) {
     if (typeof type === 'object') {
-      const n = c.u16();
-      out[name] = Array.from({ length: n }, () => readFields(c, type.list));
+      const n = 'list' in type ? c.u16() : c.u32();
+      const fields = 'list' in type ? type.list : type.list32;
+      const items = Array.from({ length: n }, () => readFields(c, fields));
+      // A list of bare keys is a list of keys, not of one-field records.
+      out[name] = fields.length === 1 && fields[0]![0] === 'key' ? items.map((it) => it['key']) : items;
       continue;
     }
     switch (type) {
@@ -92,6 +108,8 @@ const readFields = (c: Cursor, fields: readonly Field[]): Record<string, unknown
       }
       case 'forwardOp': out[name] = FORWARD_OP[c.u8()]; break;
       case 'status': out[name] = STATUS[c.u8()]; break;
+      case 'u32list': out[name] = Array.from({ length: c.u32() }, () => c.u32()); break;
+      case 'copyState': out[name] = COPY_STATE[c.u8()]; break;
     }
   }
   return out;
@@ -115,9 +133,13 @@ const read = (b: Buffer): Record<string, unknown> => {
     const members = readFields(c, [['members', { list: [['id', 'string'], ['address', 'string']] }]])['members'] as unknown[];
     const owners = Array.from({ length: 2 ** qBits }, () => c.u16());
     out = { ringVersion, qBits, n, members, owners };
+  } else if (opcode === 0x50 && response) {
+    // AAE_TREE_REPLY: a u32 count of (hi u32, lo u32) digests, typed as two parallel lists.
+    const pairs = Array.from({ length: c.u32() }, () => [c.u32(), c.u32()] as const);
+    out = { type: 'AAE_TREE_REPLY', hi: pairs.map((x) => x[0]), lo: pairs.map((x) => x[1]) };
   } else {
     const layout = layouts[`${opcode}/${response}`];
-    assert.ok(layout !== undefined, `opcode ${opcode} in §14`);
+    assert.ok(layout !== undefined, `opcode ${opcode} in §14 or §16`);
     out = { type: layout![0], ...readFields(c, layout![1]) };
   }
   assert.is(c.at, b.length, 'body consumed exactly');

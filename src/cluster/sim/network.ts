@@ -58,6 +58,24 @@ export const describe = (m: PeerRequest | PeerReply): string => {
       return `FORWARD_REPLY ${m.siblings.length}`;
     case 'GOSSIP_REPLY':
       return `GOSSIP_REPLY ${m.entries.length}`;
+    case 'AAE_TREE':
+      return `AAE_TREE p${m.partition} L${m.level} ${m.indices.length}`;
+    case 'AAE_SEGMENTS':
+      return `AAE_SEGMENTS p${m.partition} ${m.segments.length}`;
+    case 'AAE_FETCH':
+      return `AAE_FETCH p${m.partition} ${m.keys.length}`;
+    case 'AAE_TOMB_CHECK':
+      return `AAE_TOMB_CHECK p${m.partition} ${m.items.length}`;
+    case 'AAE_REAP':
+      return `AAE_REAP p${m.partition} ${m.items.length}`;
+    case 'AAE_TREE_REPLY':
+      return `AAE_TREE_REPLY ${m.hi.length}`;
+    case 'AAE_SEGMENTS_REPLY':
+      return `AAE_SEGMENTS_REPLY ${m.items.length}`;
+    case 'AAE_FETCH_REPLY':
+      return `AAE_FETCH_REPLY ${m.items.length}`;
+    case 'AAE_TOMB_CHECK_REPLY':
+      return `AAE_TOMB_CHECK_REPLY ${m.states.map((x) => x.state).join(',')}`;
     case 'PEER_ERROR':
       return `PEER_ERROR ${m.code}`;
   }

@@ -1,0 +1,621 @@
+/**
+ * Active anti-entropy (issue 7): a live Merkle tree per partition, exchanges
+ * with the other primaries that repair whatever differs, and the reaping of
+ * tombstones once every replica provably holds them.
+ *
+ * Trees. Every partition has a tree of src/core/merkle.ts from start: built
+ * by one fold of the partitions that hold data, empty for the others, and
+ * then kept current by the Replica's observer on every put, merge, repair
+ * and removal. An item is h(key, stored object bytes); the stored encoding is
+ * canonical (equal clocks encode equally), so equal objects hash equally on
+ * every replica and the trees of two synced replicas are equal.
+ *
+ * Exchange (this node A with a peer B, one partition): compare roots, walk
+ * only differing subtrees (AAE_TREE, one round trip per level), list both
+ * sides' (key, item hash) pairs in the differing segments (AAE_SEGMENTS),
+ * fetch B's objects of the keys that differ (AAE_FETCH) and merge them into
+ * A with the replica path's merge, then send A's merged objects to B where
+ * B's differ (REPLICA_PUT_BATCH, which merges on B). Both end with the merged
+ * object. Fetches and pushes pass a token bucket (keys per second) and every
+ * batch first yields to the event loop, so foreground requests go first.
+ *
+ * Reaping: see src/core/aae.ts for the rule and docs/cluster.md.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import * as A from '../core/aae.js';
+import { decodeObject, objectView } from '../core/context_codec.js';
+import * as D from '../core/dvvset.js';
+import * as M from '../core/merkle.js';
+import type { NodeId } from '../core/types.js';
+import { KvError } from '../errors.js';
+import { addon } from '../native/addon.js';
+import { isTombstone, TAG_TOMBSTONE, type Replica } from '../node/replica.js';
+import type { NodeStats } from '../node/stats.js';
+import type {
+  AaeCopyState,
+  AaeItem,
+  PeerReply,
+  PeerRequest,
+} from '../../protocol/peer_messages.js';
+import type { Clock } from './effects.js';
+
+// ---------------------------------------------------------------- configuration
+
+export interface AaeConfig {
+  /** Run periodic exchanges (trees are kept live either way, and exchanges can be triggered). */
+  readonly enabled: boolean;
+  /** One exchange (one partition with one peer) every this many ms. */
+  readonly intervalMs: number;
+  /** Keys fetched or pushed per second, at most (a token bucket, burst = one batch). */
+  readonly keysPerSec: number;
+  /** Merkle shape: log2 leaves, log2 fan-out (must be equal on every node). */
+  readonly leafBits: number;
+  readonly fanoutBits: number;
+  /** Keys per AAE_FETCH, REPLICA_PUT_BATCH, AAE_TOMB_CHECK and AAE_REAP. */
+  readonly batchKeys: number;
+  /** Items one AAE_SEGMENTS reply should stay under (sets how many segments one request asks for). */
+  readonly maxSegmentItems: number;
+  /** Reap tombstones every replica holds (after an exchange of their partition). */
+  readonly reap: boolean;
+}
+
+export const defaultAaeConfig: AaeConfig = {
+  enabled: true,
+  intervalMs: 10_000,
+  keysPerSec: 10_000,
+  leafBits: 10,
+  fanoutBits: 5,
+  batchKeys: 256,
+  maxSegmentItems: 32_768,
+  reap: true,
+};
+
+/** Why an anti-entropy configuration is unusable, or null. */
+export const invalidAaeConfig = (c: AaeConfig): string | null => {
+  const shape = M.invalidShape({ leafBits: c.leafBits, fanoutBits: c.fanoutBits });
+  if (shape !== null) return shape;
+  if (!(c.intervalMs > 0)) return 'aae intervalMs must be positive';
+  if (!(c.keysPerSec > 0)) return 'aae keysPerSec must be positive';
+  if (!Number.isInteger(c.batchKeys) || c.batchKeys < 1 || c.batchKeys > 65535) return 'aae batchKeys must be an integer in 1..65535';
+  if (!Number.isInteger(c.maxSegmentItems) || c.maxSegmentItems < 1) return 'aae maxSegmentItems must be a positive integer';
+  return null;
+};
+
+// ---------------------------------------------------------------- item hashing
+
+const scratch = Buffer.alloc(24);
+const pair = scratch.subarray(0, 16);
+
+/** A key's place and item hash in its partition's tree. */
+export interface ItemHash {
+  readonly segment: number;
+  readonly hi: number;
+  readonly lo: number;
+}
+
+/**
+ * h(key, object) = xxh3-64(xxh3-64(key) ‖ xxh3-64(object)), and the key's
+ * segment (the key-hash bits below the partition bits). Hashing the pair
+ * (not XOR-ing the two hashes) keeps two keys that swapped objects apart.
+ */
+export const itemHash = (shape: M.MerkleShape, qBits: number, key: Uint8Array, object: Uint8Array): ItemHash => {
+  addon.hashInto(key, scratch, 0);
+  addon.hashInto(object, scratch, 8);
+  addon.hashInto(pair, scratch, 16);
+  const segment = M.segmentOf(shape, qBits, scratch.readUInt32LE(4), scratch.readUInt32LE(0));
+  return { segment, hi: scratch.readUInt32LE(20), lo: scratch.readUInt32LE(16) };
+};
+
+const segmentOfKey = (shape: M.MerkleShape, qBits: number, key: Uint8Array): number => {
+  addon.hashInto(key, scratch, 0);
+  return M.segmentOf(shape, qBits, scratch.readUInt32LE(4), scratch.readUInt32LE(0));
+};
+
+/** True when the stored object's siblings are all tombstones (a deleted key). */
+export const isDeletedBytes = (bytes: Uint8Array): boolean => {
+  // A tombstone-only object ends with a tombstone byte: most live objects are rejected without decoding.
+  if (bytes.length === 0 || bytes[bytes.length - 1] !== TAG_TOMBSTONE) return false;
+  const v = objectView(bytes);
+  if (!v.ok || v.value.values.length === 0) return false;
+  for (const x of v.value.values) if (!isTombstone(x)) return false;
+  return true;
+};
+
+const keyString = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+const keyBytes = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+// ---------------------------------------------------------------- the shell
+
+export interface AntiEntropyDeps {
+  readonly self: NodeId;
+  readonly replica: Replica;
+  readonly config: AaeConfig;
+  readonly clock: Clock;
+  readonly stats: NodeStats;
+  readonly peerTimeoutMs: number;
+  readonly request: (to: NodeId, request: PeerRequest, timeoutMs: number) => Promise<PeerReply>;
+  /** The partition's N primaries in this node's current ring. */
+  readonly primariesOf: (partition: number) => readonly NodeId[];
+  /** Every member of the cluster that may hold data (not removed), this node included. */
+  readonly members: () => readonly NodeId[];
+  readonly isUp: (node: NodeId) => boolean;
+  /** A hint for (partition, key) is pending on this node (its copy is still to travel). */
+  readonly hintPending: (partition: number, key: Uint8Array) => boolean;
+  readonly stopped: () => boolean;
+  readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
+}
+
+/** What one exchange did (also the answer of an operator-triggered one). */
+export interface ExchangeResult {
+  readonly partition: number;
+  readonly peer: NodeId;
+  /** Tree nodes whose digests were compared. */
+  readonly segmentsCompared: number;
+  readonly differingSegments: number;
+  /** Keys whose objects differed between the two. */
+  readonly keysDiffering: number;
+  /** Keys written on either side. */
+  readonly keysRepaired: number;
+  /** Request bytes this node sent (bodies, estimated from the encodings' sizes). */
+  readonly bytesSent: number;
+  readonly tombstonesReaped: number;
+}
+
+/** Per partition, what `ringkv status` shows. */
+export interface PartitionAaeStatus {
+  readonly partition: number;
+  /** Clock time of the last finished exchange (0: never). */
+  readonly lastExchangeMs: number;
+  readonly lastPeer: NodeId;
+  /** Keys repaired by the last exchange, and by all since start. */
+  readonly lastKeysRepaired: number;
+  readonly keysRepaired: number;
+  readonly tombstones: number;
+}
+
+export class AntiEntropy {
+  readonly shape: M.MerkleShape;
+  private readonly trees: (M.MerkleTree | undefined)[];
+  /** Keys whose stored object is tombstones only, per partition (latin1 strings): the reaping candidates. */
+  private readonly tombstones: Set<string>[];
+  private readonly status = new Map<number, { lastExchangeMs: number; lastPeer: NodeId; lastKeysRepaired: number; keysRepaired: number }>();
+  private bucket: A.Bucket;
+  private ready = false;
+  /** One exchange at a time; operator-triggered ones queue behind. */
+  private running: Promise<unknown> = Promise.resolve();
+  private nextPartition = 0;
+  private nextPeer = 0;
+
+  constructor(private readonly d: AntiEntropyDeps) {
+    const why = invalidAaeConfig(d.config);
+    if (why !== null) throw new KvError('KV_BAD_ARGUMENT', why);
+    this.shape = { leafBits: d.config.leafBits, fanoutBits: d.config.fanoutBits };
+    const q = 2 ** d.replica.partitionBits;
+    this.trees = new Array<M.MerkleTree | undefined>(q);
+    this.tombstones = Array.from({ length: q }, () => new Set<string>());
+    this.bucket = A.bucket(d.config.keysPerSec, d.config.batchKeys, d.clock.now());
+  }
+
+  // ------------------------------------------------------------ trees
+
+  /**
+   * Builds every tree: one fold per partition that holds data. Must run
+   * before the node takes writes (the observer is installed here and a fold
+   * racing a write could count it twice).
+   */
+  async start(): Promise<void> {
+    const held = new Set(await this.d.replica.backend.partitions());
+    for (let p = 0; p < this.trees.length; p++) {
+      this.trees[p] = held.has(p) ? await this.build(p) : M.empty(this.shape);
+    }
+    this.d.replica.observer = (p, key, before, after) => this.observe(p, key, before, after);
+    this.ready = true;
+  }
+
+  private async build(p: number): Promise<M.MerkleTree> {
+    const tree = M.empty(this.shape);
+    const qBits = this.d.replica.partitionBits;
+    const tombs = this.tombstones[p]!;
+    const store = await this.d.replica.store(p);
+    await store.fold((key, value) => {
+      const h = itemHash(this.shape, qBits, key, value);
+      M.toggle(tree, h.segment, h.hi, h.lo);
+      if (isDeletedBytes(value)) tombs.add(keyString(key));
+    });
+    return tree;
+  }
+
+  private observe(p: number, key: Uint8Array, before: Uint8Array | undefined, after: Uint8Array | undefined): void {
+    const tree = this.trees[p];
+    if (tree === undefined) return;
+    const qBits = this.d.replica.partitionBits;
+    if (before !== undefined) {
+      const h = itemHash(this.shape, qBits, key, before);
+      M.toggle(tree, h.segment, h.hi, h.lo);
+    }
+    if (after !== undefined) {
+      const h = itemHash(this.shape, qBits, key, after);
+      M.toggle(tree, h.segment, h.hi, h.lo);
+    }
+    const deletedBefore = before !== undefined && isDeletedBytes(before);
+    const deletedAfter = after !== undefined && isDeletedBytes(after);
+    if (deletedAfter) this.tombstones[p]!.add(keyString(key));
+    else if (deletedBefore) this.tombstones[p]!.delete(keyString(key));
+  }
+
+  /** The live tree of a partition (tests compare replicas' trees with it). */
+  tree(p: number): M.MerkleTree {
+    const t = this.trees[p];
+    if (t === undefined) throw new KvError('KV_UNAVAILABLE', 'anti-entropy trees are still being built');
+    return t;
+  }
+
+  /** Tombstone-only keys this node holds in `p`. */
+  tombstoneCount(p?: number): number {
+    if (p !== undefined) return this.tombstones[p]?.size ?? 0;
+    let n = 0;
+    for (const s of this.tombstones) n += s.size;
+    return n;
+  }
+
+  partitionStatus(): readonly PartitionAaeStatus[] {
+    return [...this.status.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([partition, s]) => ({ partition, ...s, tombstones: this.tombstoneCount(partition) }));
+  }
+
+  // ------------------------------------------------------------ serving peers
+
+  async handle(req: PeerRequest): Promise<PeerReply> {
+    switch (req.type) {
+      case 'AAE_TREE': {
+        this.checkShape(req.leafBits, req.fanoutBits);
+        const r = M.answer(this.tree(this.checkPartition(req.partition)), { level: req.level, indices: req.indices });
+        if (E.isLeft(r)) throw new KvError('KV_BAD_ARGUMENT', `AAE_TREE: ${r.left}`);
+        return { type: 'AAE_TREE_REPLY', hi: r.right.hi, lo: r.right.lo };
+      }
+      case 'AAE_SEGMENTS': {
+        this.checkShape(req.leafBits, req.fanoutBits);
+        const items = await this.listSegments(this.checkPartition(req.partition), req.segments);
+        return { type: 'AAE_SEGMENTS_REPLY', items: items.map((it) => ({ key: keyBytes(it.key), hi: it.hi, lo: it.lo })) };
+      }
+      case 'AAE_FETCH': {
+        const p = this.checkPartition(req.partition);
+        const items: { key: Uint8Array; object: Uint8Array }[] = [];
+        for (const key of req.keys) {
+          this.checkKey(p, key);
+          const bytes = await this.d.replica.readBytes(key);
+          if (bytes !== undefined) items.push({ key, object: bytes });
+        }
+        return { type: 'AAE_FETCH_REPLY', items };
+      }
+      case 'AAE_TOMB_CHECK': {
+        const p = this.checkPartition(req.partition);
+        const states: { state: AaeCopyState; hi: number; lo: number }[] = [];
+        for (const it of req.items) {
+          this.checkKey(p, it.key);
+          const d = decodeObject(it.object);
+          if (!d.ok) throw new KvError('KV_BAD_ARGUMENT', `AAE_TOMB_CHECK object does not decode: ${d.reason}`);
+          states.push(await this.copyState(p, it.key, it.object, d.value));
+        }
+        return { type: 'AAE_TOMB_CHECK_REPLY', states };
+      }
+      case 'AAE_REAP': {
+        const p = this.checkPartition(req.partition);
+        for (const it of req.items) this.checkKey(p, it.key);
+        let removed = 0;
+        for (const it of req.items) if (await this.removeIfHash(p, it)) removed++;
+        return { type: 'ACK', count: removed };
+      }
+      default:
+        throw new KvError('KV_INTERNAL', `anti-entropy cannot handle ${req.type}`);
+    }
+  }
+
+  private checkShape(leafBits: number, fanoutBits: number): void {
+    if (leafBits !== this.shape.leafBits || fanoutBits !== this.shape.fanoutBits) {
+      throw new KvError('KV_BAD_ARGUMENT', `Merkle shape ${leafBits}/${fanoutBits} differs from this node's ${this.shape.leafBits}/${this.shape.fanoutBits}`);
+    }
+  }
+
+  private checkPartition(p: number): number {
+    if (!Number.isInteger(p) || p < 0 || p >= this.trees.length) throw new KvError('KV_BAD_ARGUMENT', `partition ${p} out of range`);
+    return p;
+  }
+
+  private checkKey(p: number, key: Uint8Array): void {
+    const kp = this.d.replica.partitionOf(key);
+    if (kp !== p) throw new KvError('KV_BAD_ARGUMENT', `key belongs to partition ${kp}, request says ${p}`);
+  }
+
+  /** Every (key, item hash) of `p` in `segments`, by one fold. */
+  private async listSegments(p: number, segments: readonly number[]): Promise<M.SegmentItem[]> {
+    const wanted = new Set(segments);
+    const out: M.SegmentItem[] = [];
+    if (wanted.size === 0) return out;
+    const qBits = this.d.replica.partitionBits;
+    const store = await this.d.replica.store(p);
+    const all = wanted.size === M.leafCount(this.shape);
+    await store.fold((key, value) => {
+      if (!all && !wanted.has(segmentOfKey(this.shape, qBits, key))) return;
+      const h = itemHash(this.shape, qBits, key, value);
+      out.push({ key: keyString(key), hi: h.hi, lo: h.lo });
+    });
+    return out;
+  }
+
+  /** How this node's copy of `key` compares with a tombstone object (the reaping question). */
+  private async copyState(p: number, key: Uint8Array, tombBytes: Uint8Array, tomb: D.Clock<Uint8Array>): Promise<{ state: AaeCopyState; hi: number; lo: number }> {
+    const bytes = await this.d.replica.readBytes(key);
+    if (bytes === undefined) return { state: 'absent', hi: 0, lo: 0 };
+    const h = itemHash(this.shape, this.d.replica.partitionBits, key, bytes);
+    if (Buffer.compare(bytes, tombBytes) === 0) return { state: 'same', hi: h.hi, lo: h.lo };
+    const local = decodeObject(bytes, { copyValues: false });
+    if (!local.ok || !D.descends(tomb, local.value)) return { state: 'other', hi: h.hi, lo: h.lo };
+    return { state: this.d.hintPending(p, key) ? 'hinted' : 'older', hi: h.hi, lo: h.lo };
+  }
+
+  /** Removes the key if its stored object still has item hash (hi, lo) and no hint would carry a live copy. */
+  private removeIfHash(p: number, it: AaeItem): Promise<boolean> {
+    const qBits = this.d.replica.partitionBits;
+    return this.d.replica.removeIf(it.key, (bytes) => {
+      const h = itemHash(this.shape, qBits, it.key, bytes);
+      if (h.hi !== it.hi || h.lo !== it.lo) return false;
+      return isDeletedBytes(bytes) || !this.d.hintPending(p, it.key);
+    }).then((removed) => {
+      if (removed) this.d.stats.add('aaeTombstonesReaped');
+      return removed;
+    });
+  }
+
+  // ------------------------------------------------------------ exchanging
+
+  /** One periodic round: the next held partition with its next up peer. Never rejects. */
+  async tick(): Promise<void> {
+    if (!this.ready || this.d.stopped()) return;
+    const q = this.trees.length;
+    for (let tries = 0; tries < q; tries++) {
+      const p = this.nextPartition;
+      this.nextPartition = (this.nextPartition + 1) % q;
+      const primaries = this.d.primariesOf(p);
+      if (!primaries.includes(this.d.self)) continue;
+      const peers = primaries.filter((x) => x !== this.d.self && this.d.isUp(x));
+      if (peers.length === 0) continue;
+      const peer = peers[this.nextPeer++ % peers.length]!;
+      try {
+        await this.exchange(p, peer);
+      } catch (e) {
+        this.d.log('warn', `anti-entropy of partition ${p} with ${peer}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      return;
+    }
+  }
+
+  /**
+   * Exchanges partition `p` with `peer` (one of its other primaries unless
+   * given): after it, both hold the merged object of every key that differed.
+   * Runs after any exchange in progress.
+   */
+  exchange(p: number, peer?: NodeId): Promise<ExchangeResult> {
+    this.checkPartition(p);
+    const run = this.running.then(() => this.exchangeNow(p, peer));
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private async exchangeNow(p: number, peerGiven: NodeId | undefined): Promise<ExchangeResult> {
+    if (!this.ready) throw new KvError('KV_UNAVAILABLE', 'anti-entropy trees are still being built');
+    const peer = peerGiven ?? this.d.primariesOf(p).find((x) => x !== this.d.self && this.d.isUp(x));
+    if (peer === undefined) throw new KvError('KV_UNAVAILABLE', `partition ${p} has no other primary that is up`);
+    if (peer === this.d.self) throw new KvError('KV_BAD_ARGUMENT', 'cannot exchange with itself');
+    const tree = this.tree(p);
+    const st = { segmentsCompared: 0, bytesSent: 0, keysDiffering: 0, keysRepaired: 0, tombstonesReaped: 0 };
+    // 1. Walk the trees: root, then the children of differing nodes only.
+    let query: M.NodeQuery = M.rootQuery;
+    let segments: readonly number[];
+    for (;;) {
+      const req: PeerRequest = { type: 'AAE_TREE', partition: p, leafBits: this.shape.leafBits, fanoutBits: this.shape.fanoutBits, level: query.level, indices: query.indices };
+      st.bytesSent += 9 + 4 * query.indices.length;
+      const reply = await this.d.request(peer, req, this.d.peerTimeoutMs);
+      if (reply.type !== 'AAE_TREE_REPLY') throw new KvError('KV_INTERNAL', `AAE_TREE answered ${reply.type}`);
+      const next = M.step(tree, { level: query.level, indices: query.indices, hi: reply.hi, lo: reply.lo });
+      if (E.isLeft(next)) throw new KvError('KV_BAD_FRAME', `AAE_TREE reply: ${next.left}`);
+      st.segmentsCompared += next.right.visited;
+      if (next.right._tag === 'Done') {
+        segments = next.right.segments;
+        break;
+      }
+      query = next.right.query;
+    }
+    // 2. List and repair the differing segments, a bounded batch of segments at a time.
+    const store = await this.d.replica.store(p);
+    const perSegment = Math.max(1, store.count() / M.leafCount(this.shape));
+    const segmentBatch = Math.max(1, Math.floor(this.d.config.maxSegmentItems / (2 * perSegment)));
+    for (let i = 0; i < segments.length && !this.d.stopped(); i += segmentBatch) {
+      const batch = segments.slice(i, i + segmentBatch);
+      await this.yieldNow(0);
+      const local = await this.listSegments(p, batch);
+      st.bytesSent += 8 + 4 * batch.length;
+      const reply = await this.d.request(peer, { type: 'AAE_SEGMENTS', partition: p, leafBits: this.shape.leafBits, fanoutBits: this.shape.fanoutBits, segments: batch }, this.d.peerTimeoutMs);
+      if (reply.type !== 'AAE_SEGMENTS_REPLY') throw new KvError('KV_INTERNAL', `AAE_SEGMENTS answered ${reply.type}`);
+      const remote = reply.items.map((it) => ({ key: keyString(it.key), hi: it.hi, lo: it.lo }));
+      const diff = M.diffItems(local, remote);
+      st.keysDiffering += diff.keys.length;
+      await this.repairKeys(p, peer, diff, st);
+    }
+    this.d.stats.add('aaeExchanges');
+    this.d.stats.add('aaeSegmentsCompared', st.segmentsCompared);
+    this.d.stats.add('aaeKeysRepaired', st.keysRepaired);
+    this.d.stats.add('aaeBytesSent', st.bytesSent);
+    const prev = this.status.get(p);
+    this.status.set(p, {
+      lastExchangeMs: this.d.clock.now(),
+      lastPeer: peer,
+      lastKeysRepaired: st.keysRepaired,
+      keysRepaired: (prev?.keysRepaired ?? 0) + st.keysRepaired,
+    });
+    if (this.d.config.reap && this.tombstones[p]!.size > 0 && !this.d.stopped()) {
+      try {
+        st.tombstonesReaped = await this.reapRound(p);
+      } catch (e) {
+        this.d.log('warn', `reaping tombstones of partition ${p}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return { partition: p, peer, differingSegments: segments.length, ...st };
+  }
+
+  /** Waits `ms` on the Clock (0: one turn of the event loop, so foreground work queued meanwhile runs first). */
+  private yieldNow(ms: number): Promise<void> {
+    return new Promise((resolve) => this.d.clock.setTimer(ms, resolve));
+  }
+
+  /** Waits until the rate limit lets `n` more keys through. */
+  private async spend(n: number): Promise<void> {
+    const t = A.take(this.bucket, this.d.clock.now(), n);
+    this.bucket = t.bucket;
+    await this.yieldNow(t.waitMs);
+  }
+
+  private async repairKeys(p: number, peer: NodeId, diff: M.ItemDiff, st: { bytesSent: number; keysRepaired: number }): Promise<void> {
+    const remoteHash = new Map<string, { hi: number; lo: number }>();
+    for (const it of diff.onlyRemote) remoteHash.set(it.key, it);
+    const localHash = new Map<string, { hi: number; lo: number }>();
+    for (const it of diff.onlyLocal) localHash.set(it.key, it);
+    const qBits = this.d.replica.partitionBits;
+    const batchKeys = this.d.config.batchKeys;
+    // Pull what the peer has that differs, and merge it here.
+    const pull = diff.keys.filter((k) => remoteHash.has(k));
+    for (let i = 0; i < pull.length && !this.d.stopped(); i += batchKeys) {
+      const keys = pull.slice(i, i + batchKeys).map(keyBytes);
+      await this.spend(keys.length);
+      st.bytesSent += 4 + keys.reduce((n, k) => n + 2 + k.length, 0);
+      const reply = await this.d.request(peer, { type: 'AAE_FETCH', partition: p, keys }, this.d.peerTimeoutMs);
+      if (reply.type !== 'AAE_FETCH_REPLY') throw new KvError('KV_INTERNAL', `AAE_FETCH answered ${reply.type}`);
+      for (const it of reply.items) {
+        this.checkKey(p, it.key);
+        const obj = decodeObject(it.object);
+        if (!obj.ok) throw new KvError('KV_CORRUPTION', `AAE_FETCH object does not decode: ${obj.reason}`);
+        await this.d.replica.merge(it.key, obj.value);
+      }
+    }
+    // Push the merged objects the peer lacks.
+    let items: { partition: number; key: Uint8Array; object: Uint8Array }[] = [];
+    let bytes = 0;
+    const flush = async (): Promise<void> => {
+      if (items.length === 0) return;
+      await this.spend(items.length);
+      const sent = items;
+      items = [];
+      st.bytesSent += 2 + bytes;
+      bytes = 0;
+      const reply = await this.d.request(peer, { type: 'REPLICA_PUT_BATCH', items: sent }, this.d.peerTimeoutMs);
+      if (reply.type !== 'ACK') throw new KvError('KV_INTERNAL', `REPLICA_PUT_BATCH answered ${reply.type}`);
+      st.keysRepaired += sent.length;
+    };
+    for (const k of diff.keys) {
+      if (this.d.stopped()) return;
+      const key = keyBytes(k);
+      const object = await this.d.replica.readBytes(key);
+      if (object === undefined) continue;
+      const h = itemHash(this.shape, qBits, key, object);
+      const old = localHash.get(k);
+      // Every key here differed, so local was absent (no `old`) or held another version: it changed iff its hash did.
+      if (old === undefined || old.hi !== h.hi || old.lo !== h.lo) st.keysRepaired++;
+      const r = remoteHash.get(k);
+      if (r !== undefined && r.hi === h.hi && r.lo === h.lo) continue;
+      items.push({ partition: p, key, object });
+      bytes += 2 + key.length + 2 + 4 + object.length;
+      if (items.length >= batchKeys || bytes >= 1024 * 1024) await flush();
+    }
+    await flush();
+  }
+
+  // ------------------------------------------------------------ reaping
+
+  /**
+   * Asks every member about up to one batch of this partition's tombstones
+   * and reaps those the rule of core/aae.ts allows. Returns how many keys
+   * were reaped here.
+   */
+  private async reapRound(p: number): Promise<number> {
+    const primaries = this.d.primariesOf(p);
+    if (!primaries.includes(this.d.self)) return 0;
+    const members = [...new Set([...this.d.members(), ...primaries, this.d.self])];
+    // Anyone unreachable might hold anything: no reaping until every member answers.
+    if (members.some((m) => m !== this.d.self && !this.d.isUp(m))) return 0;
+    const items: { key: Uint8Array; object: Uint8Array }[] = [];
+    for (const k of [...this.tombstones[p]!].slice(0, this.d.config.batchKeys)) {
+      const key = keyBytes(k);
+      const bytes = await this.d.replica.readBytes(key);
+      if (bytes === undefined || !isDeletedBytes(bytes)) {
+        this.tombstones[p]!.delete(k);
+        continue;
+      }
+      items.push({ key, object: bytes });
+    }
+    if (items.length === 0) return 0;
+    // One answer per member per key.
+    const answers = new Map<NodeId, readonly { state: A.CopyState; hi: number; lo: number }[]>();
+    await Promise.all(
+      members.map(async (m) => {
+        if (m === this.d.self) {
+          const own: { state: A.CopyState; hi: number; lo: number }[] = [];
+          for (const it of items) {
+            const h = itemHash(this.shape, this.d.replica.partitionBits, it.key, it.object);
+            own.push({ state: 'same', hi: h.hi, lo: h.lo });
+          }
+          answers.set(m, own);
+          return;
+        }
+        try {
+          const reply = await this.d.request(m, { type: 'AAE_TOMB_CHECK', partition: p, items }, this.d.peerTimeoutMs);
+          if (reply.type !== 'AAE_TOMB_CHECK_REPLY' || reply.states.length !== items.length) throw new Error('bad reply');
+          answers.set(m, reply.states);
+        } catch {
+          answers.set(m, items.map(() => ({ state: 'unreachable' as const, hi: 0, lo: 0 })));
+        }
+      }),
+    );
+    // Per holder, the items to remove (with the hash it described).
+    const reapBy = new Map<NodeId, AaeItem[]>();
+    items.forEach((it, i) => {
+      const verdict = A.reapVerdict(
+        primaries,
+        members.map((m) => ({ node: m, state: answers.get(m)![i]!.state })),
+      );
+      if (verdict._tag === 'keep') return;
+      for (const h of verdict.holders) {
+        const a = answers.get(h)![i]!;
+        let list = reapBy.get(h);
+        if (list === undefined) reapBy.set(h, (list = []));
+        list.push({ key: it.key, hi: a.hi, lo: a.lo });
+      }
+    });
+    if (reapBy.size === 0) return 0;
+    // Stale copies on non-primaries go first: a primary's tombstone is only
+    // removed once no other copy that it supersedes is left anywhere.
+    const blocked = new Set<string>();
+    const send = async (holder: NodeId, list: readonly AaeItem[]): Promise<void> => {
+      const todo = list.filter((it) => !blocked.has(keyString(it.key)));
+      if (todo.length === 0) return;
+      if (holder === this.d.self) {
+        for (const it of todo) await this.removeIfHash(p, it);
+        return;
+      }
+      try {
+        const reply = await this.d.request(holder, { type: 'AAE_REAP', partition: p, items: todo }, this.d.peerTimeoutMs);
+        if (reply.type === 'ACK' && reply.count === todo.length) return;
+      } catch {
+        // fall through: treat every key of this holder as not reaped there
+      }
+      for (const it of todo) blocked.add(keyString(it.key));
+    };
+    const others = [...reapBy.keys()].filter((h) => !primaries.includes(h));
+    await Promise.all(others.map((h) => send(h, reapBy.get(h)!)));
+    const before = this.d.stats.counter('aaeTombstonesReaped');
+    // Other primaries before this one: this node keeps the candidate list until its own copy goes.
+    for (const h of primaries.filter((x) => x !== this.d.self && reapBy.has(x))) await send(h, reapBy.get(h)!);
+    if (reapBy.has(this.d.self)) await send(this.d.self, reapBy.get(this.d.self)!);
+    return this.d.stats.counter('aaeTombstonesReaped') - before;
+  }
+}
