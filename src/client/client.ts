@@ -109,32 +109,52 @@ const toBytes = (name: string, v: Bytes): Uint8Array => {
 
 const unexpected = (reply: Reply): ClientError => new ClientError('KV_BAD_FRAME', `unexpected reply ${reply.op}`);
 
-const presentOnly = (r: GetResult): GetResult | undefined => (r.values.length === 0 ? undefined : r);
-
 // Copies: decoded reply bytes are views of the socket's chunk; a kept 100-byte
-// value must not pin a 64 KiB chunk.
+// value must not pin a 64 KiB chunk. The values and the context are copied
+// into one Buffer.allocUnsafe (small ones come from Node's shared pool), not
+// one ArrayBuffer each as Uint8Array#slice would allocate.
 const toGetResult = (reply: Reply): GetResult => {
   if (reply.op !== 'GET_REPLY') throw unexpected(reply);
-  const n = reply.siblings.length;
+  const src = reply.siblings;
+  const n = src.length;
+  let total = reply.context.length;
+  for (let i = 0; i < n; i++) total += src[i]!.value.length;
+  const copy = Buffer.allocUnsafe(total);
+  let at = 0;
   const siblings = new Array<Sibling>(n);
   const values: Buffer[] = [];
   for (let i = 0; i < n; i++) {
-    const s = reply.siblings[i]!;
-    const value = Buffer.from(s.value);
+    const s = src[i]!;
+    copy.set(s.value, at);
+    const value = copy.subarray(at, at + s.value.length);
+    at += s.value.length;
     siblings[i] = { value, tombstone: s.tombstone };
     if (!s.tombstone) values.push(value);
   }
-  return { values, siblings, context: Uint8Array.prototype.slice.call(reply.context) };
+  copy.set(reply.context, at);
+  return { values, siblings, context: copy.subarray(at, total) };
+};
+
+const toPresentGetResult = (reply: Reply): GetResult | undefined => {
+  const r = toGetResult(reply);
+  return r.values.length === 0 ? undefined : r;
+};
+
+/** A copy of a reply's context (see toGetResult). */
+const copyContext = (context: Uint8Array): Uint8Array => {
+  const out = Buffer.allocUnsafe(context.length);
+  out.set(context);
+  return out;
 };
 
 const toPutResult = (reply: Reply): WriteResult => {
   if (reply.op !== 'PUT_REPLY') throw unexpected(reply);
-  return { context: Uint8Array.prototype.slice.call(reply.context) };
+  return { context: copyContext(reply.context) };
 };
 
 const toDeleteResult = (reply: Reply): WriteResult => {
   if (reply.op !== 'DELETE_REPLY') throw unexpected(reply);
-  return { context: Uint8Array.prototype.slice.call(reply.context) };
+  return { context: copyContext(reply.context) };
 };
 
 const parseNode = (s: string): { host: string; port: number } => {
@@ -335,17 +355,21 @@ export class Client {
 
   /** Reads a key: every sibling and the context, or undefined when absent or deleted. */
   get(key: Bytes, options: GetOptions = {}): Promise<GetResult | undefined> {
-    return this.getRaw(key, options).then(presentOnly);
+    return this.getAs(key, options, toPresentGetResult);
   }
 
   /** Like `get`, but answers an absent or deleted key with empty values and the context (for writes after a delete). */
   // get/getRaw/put/delete are not `async` (one promise and one await fewer
   // per request); argument errors still reject rather than throw.
   getRaw(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
+    return this.getAs(key, options, toGetResult);
+  }
+
+  private getAs<T>(key: Bytes, options: GetOptions, as: (reply: Reply) => T): Promise<T> {
     try {
       const k = toBytes('key', key);
       const r = options.r ?? 0;
-      return this.send({ op: 'GET', streamId: 0, key: k, r, timeoutMs: options.timeoutMs ?? 0 }, options, undefined, k, r).then(toGetResult);
+      return this.send({ op: 'GET', streamId: 0, key: k, r, timeoutMs: options.timeoutMs ?? 0 }, options, undefined, k, r).then(as);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -441,14 +465,19 @@ export class Client {
       if (key !== undefined && this.table !== undefined) conn = this.routedConnection(key, quorum);
       if (conn === undefined) conn = this.readyConnection();
     }
-    if (conn === undefined) return this.sendLoop(msg, options, node, timeoutMs, deadline, 0, undefined, key, quorum);
-    return conn.requestOwned(msg, timeoutMs, options.signal).catch((e: unknown) => {
-      const err = e as ClientError;
-      if (!this.retriesAfter(err)) throw err;
-      this.suspectRing();
-      return this.sendLoop(msg, options, node, timeoutMs, deadline, 1, err, key, quorum);
-    });
+    if (conn === undefined) return this.sendLoop(msg, options.signal, node, timeoutMs, deadline, 0, undefined, key, quorum);
+    // A failure comes back through `retryAfterFailure` (no closure or extra promise per request).
+    return conn.requestOwned(msg, timeoutMs, options.signal, deadline, node === undefined);
   }
+
+  /** A request sent by `send` failed on its first connection: another attempt's answer, or undefined to fail. */
+  private readonly retryAfterFailure = (msg: Message, err: ClientError, deadlineMs: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Reply> | undefined => {
+    if (!this.retriesAfter(err)) return undefined;
+    this.suspectRing();
+    const key = msg.op === 'GET' || msg.op === 'PUT' || msg.op === 'DELETE' ? msg.key : undefined;
+    const quorum = msg.op === 'GET' ? msg.r : msg.op === 'PUT' || msg.op === 'DELETE' ? msg.w : 0;
+    return this.sendLoop(msg, signal, undefined, timeoutMs, deadlineMs, 1, err, key, quorum);
+  };
 
   /**
    * An open connection to a node of the key's preference list: the least
@@ -518,7 +547,7 @@ export class Client {
 
   private async sendLoop(
     msg: Message,
-    options: RequestOptions,
+    signal: AbortSignal | undefined,
     node: string | undefined,
     timeoutMs: number,
     deadline: number,
@@ -543,7 +572,7 @@ export class Client {
         continue;
       }
       try {
-        return await conn.requestOwned(msg, Math.max(1, deadline - Date.now()), options.signal);
+        return await conn.requestOwned(msg, Math.max(1, deadline - Date.now()), signal);
       } catch (e) {
         if (!this.retriesAfter(e)) throw e;
         this.suspectRing();
@@ -599,6 +628,7 @@ export class Client {
       connectTimeoutMs: this.connectTimeoutMs,
       maxFrameBytes: this.maxFrameBytes,
       ...(this.auth !== undefined ? { auth: this.auth } : {}),
+      retry: this.retryAfterFailure,
     });
     e.connecting = conn.open().then(
       () => {

@@ -25,8 +25,10 @@ import { ClientError } from './errors.js';
 export type Outgoing = Message extends infer M ? (M extends { streamId: number } ? Omit<M, 'streamId'> : never) : never;
 
 interface Pending {
-  readonly resolve: (r: Reply) => void;
+  readonly resolve: (r: Reply | PromiseLike<Reply>) => void;
   readonly reject: (e: ClientError) => void;
+  /** The request, kept only when it may be retried (`ConnectionOptions.retry`). */
+  readonly msg: Message | undefined;
   written: boolean;
   /** Date.now() after which the request times out. */
   readonly deadlineMs: number;
@@ -52,6 +54,13 @@ export interface ConnectionOptions {
   readonly maxFrameBytes: number;
   /** A fresh authentication exchange per connection (issue #9); absent: none. */
   readonly auth?: () => InitiatorAuth;
+  /**
+   * Called when a request made with `retry` fails: a promise for the answer
+   * of another attempt (the request's promise follows it), or undefined to
+   * fail with `err`. One function per connection instead of a `.catch`
+   * closure and promise per request.
+   */
+  readonly retry?: (msg: Message, err: ClientError, deadlineMs: number, timeoutMs: number, signal: AbortSignal | undefined) => Promise<Reply> | undefined;
 }
 
 const MAX_STREAM = 0xffffffff;
@@ -65,6 +74,7 @@ export class Connection {
   private unflushed: Pending[] = [];
   private flushQueued = false;
   private nextStream = 1;
+  private readonly inUse = (id: number): boolean => this.pending.has(id);
   private closed = false;
   private sweepTimer: NodeJS.Timeout | undefined;
   /** What the node announced in HELLO_OK. */
@@ -178,14 +188,25 @@ export class Connection {
    * `request` makes). The message is encoded before this returns, so the
    * caller may send the same object again (a retry) afterwards.
    */
-  requestOwned(msg: Message, timeoutMs: number, signal?: AbortSignal): Promise<Reply> {
+  requestOwned(msg: Message, timeoutMs: number, signal?: AbortSignal, deadlineMs?: number, retry = false): Promise<Reply> {
     if (this.closed || this.socket === undefined) {
-      return Promise.reject(new ClientError('KV_UNAVAILABLE', `connection to ${this.name} is closed`, { node: this.name, safeToRetry: true, retryable: true }));
+      const err = new ClientError('KV_UNAVAILABLE', `connection to ${this.name} is closed`, { node: this.name, safeToRetry: true, retryable: true });
+      const again = retry ? this.options.retry?.(msg, err, deadlineMs ?? Date.now() + timeoutMs, timeoutMs, signal) : undefined;
+      return again ?? Promise.reject(err);
     }
     if (signal?.aborted) return Promise.reject(new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: true }));
     const streamId = this.allocStream();
     return new Promise<Reply>((resolve, reject) => {
-      const p: Pending = { resolve, reject, written: false, deadlineMs: Date.now() + timeoutMs, timeoutMs, abort: undefined, signal };
+      const p: Pending = {
+        resolve,
+        reject,
+        msg: retry ? msg : undefined,
+        written: false,
+        deadlineMs: deadlineMs ?? Date.now() + timeoutMs,
+        timeoutMs,
+        abort: undefined,
+        signal,
+      };
       try {
         (msg as { streamId: number }).streamId = streamId;
         this.writer.write(msg);
@@ -199,7 +220,7 @@ export class Connection {
       if (signal !== undefined) {
         p.abort = () => {
           this.settle(streamId, p);
-          reject(new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: !p.written, cause: signal.reason }));
+          this.fail(p, new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: !p.written, cause: signal.reason }));
         };
         signal.addEventListener('abort', p.abort, { once: true });
       }
@@ -208,9 +229,16 @@ export class Connection {
   }
 
   private allocStream(): number {
-    const id = nextStreamId(this.nextStream, (x) => this.pending.has(x));
+    const id = nextStreamId(this.nextStream, this.inUse);
     this.nextStream = id === MAX_STREAM ? 1 : id + 1;
     return id;
+  }
+
+  /** Rejects a settled request, or hands it to another attempt (`ConnectionOptions.retry`). */
+  private fail(p: Pending, err: ClientError): void {
+    const again = p.msg !== undefined ? this.options.retry?.(p.msg, err, p.deadlineMs, p.timeoutMs, p.signal) : undefined;
+    if (again !== undefined) p.resolve(again);
+    else p.reject(err);
   }
 
   private settle(streamId: number, p: Pending): void {
@@ -228,7 +256,7 @@ export class Connection {
     for (const [streamId, p] of this.pending) {
       if (p.deadlineMs > nowMs) continue;
       this.settle(streamId, p);
-      p.reject(new ClientError('KV_TIMEOUT', `no reply from ${this.name} within ${p.timeoutMs} ms`, { node: this.name, safeToRetry: !p.written, retryable: true }));
+      this.fail(p, new ClientError('KV_TIMEOUT', `no reply from ${this.name} within ${p.timeoutMs} ms`, { node: this.name, safeToRetry: !p.written, retryable: true }));
     }
   }
 
@@ -289,7 +317,7 @@ export class Connection {
       if (m.op === 'ERROR') {
         const e = toKvError(m);
         // A node that refused for load did not execute the request.
-        p.reject(new ClientError(e.code, m.message, { node: this.name, retryable: m.retryable, safeToRetry: e.code === 'KV_OVERLOADED' }));
+        this.fail(p, new ClientError(e.code, m.message, { node: this.name, retryable: m.retryable, safeToRetry: e.code === 'KV_OVERLOADED' }));
       } else {
         p.resolve(m);
       }
@@ -303,7 +331,7 @@ export class Connection {
     this.stopSweep();
     for (const [id, p] of this.pending) {
       this.settle(id, p);
-      p.reject(new ClientError(err.code, err.message, { node: this.name, retryable: err.retryable, safeToRetry: !p.written, cause: err.cause }));
+      this.fail(p, new ClientError(err.code, err.message, { node: this.name, retryable: err.retryable, safeToRetry: !p.written, cause: err.cause }));
     }
     this.socket?.destroy();
     this.onClose?.(err);
