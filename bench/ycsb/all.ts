@@ -4,10 +4,11 @@
  *   workloads A, B, C, F × { ringkv 1 node, ringkv 3 nodes N3R2W2 (log, durability none),
  *                            ringkv 3 nodes durability always, Redis, etcd 3 nodes }
  *
- * plus one open-loop run of ringkv 3 nodes on workload A at half its
+ * (every target is started and loaded first, then each workload runs on the
+ * targets in turn), plus one open-loop run of ringkv 3 nodes on workload A at half its
  * closed-loop peak (the p99.9-at-50%-load target), and the data-size check
- * (workload C on a fresh 1-node ringkv with 10k, then 1M records). Each target is started
- * once, loaded once, then runs every workload in turn with the same seed
+ * (workload C on a fresh 1-node ringkv with 10k, then 1M records). Each
+ * target is loaded once and runs every workload with the same seed
  * (same key and operation sequence for every target); Redis and etcd are
  * skipped with a note when their binaries are absent. Prints the ratios the
  * issue sets as targets, writes every run's JSON and ycsb.md row as
@@ -17,9 +18,8 @@
  * Options: --records N (20000), --value-bytes B (1000), --concurrency C (50),
  * --duration-ms D (10000), --warmup-ms W (2000), --targets id,id (see
  * MATRIX_TARGETS), --workloads a,b,c,f, --no-open-loop, --no-scale (skip the
- * data-size check: ringkv 1 node, workload C, 10k then 1M records of
- * --scale-value-bytes (100) each; --scale-records 10000,1000000 to change the sizes), --quick (2000 records, 2.5 s runs, no
- * data-size check: a smoke test).
+ * data-size check), --scale-records 10000,1000000, --scale-value-bytes 100,
+ * --quick (2000 records, 2.5 s runs, no data-size check: a smoke test).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -124,48 +124,64 @@ const main = async (): Promise<number> => {
   const cells: Cell[] = [];
   const skipped: string[] = [];
   const progress = (l: string) => console.error(l);
-  for (const mt of targets) {
-    console.log(`\n=== ${mt.label} (${((performance.now() - t0) / 1000).toFixed(0)} s into the run)`);
-    let target: Target;
-    try {
-      target = await openTarget(mt.target, { nodes: mt.nodes, backend: mt.backend, durability: mt.durability, connections: 1, ...(mt.replication ? { replication: mt.replication } : {}) });
-    } catch (e) {
-      const why = e instanceof TargetUnavailable ? e.message : `failed to start: ${(e as Error).message.split('\n')[0]}`;
-      console.log(`skipped: ${why}`);
-      skipped.push(`${mt.label} (${why.split('\n')[0]})`);
-      continue;
-    }
-    console.log(`target: ${target.description}`);
-    const options = (workload: string, ratePerSec?: number): DriverOptions => ({ ...baseOptions(mt, workload), ratePerSec });
-    try {
-      const load = await loadPhase(target, { records, valueBytes, concurrency, seed: 1, progress });
-      printPhase(`load ${mt.label}`, load);
-      const measure = async (workload: string, ratePerSec?: number): Promise<PhaseResult> => {
-        const before = target.counters();
-        const o = options(workload, ratePerSec);
-        const run = await runPhase(target, { workload: WORKLOADS[workload]!, distribution: o.distribution, records, valueBytes, concurrency, durationMs, warmupMs, ratePerSec, seed: 1, progress });
-        printPhase(`${mt.label}, workload ${workload.toUpperCase()}${ratePerSec === undefined ? '' : ` open loop at ${ratePerSec}/s`}`, run);
-        const saved = saveRun(o, target.description, undefined, run, counterDelta(before, target.counters()), mt.id);
-        cells.push(cellOf(mt.id, workload, run, saved.file, ratePerSec));
-        return run;
-      };
-      for (const w of workloads) {
-        await measure(w);
-        if (w === 'a' && mt.id === 'ringkv-3' && openLoop) await measure('a', halfPeakRate(peakCell(cells, mt.id, 'a')!));
+  const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(0)} s into the run`;
+  // Every target is started and loaded first, then each workload runs on every target in turn: a burst of
+  // outside load on the shared machine then hits neighbouring runs of all targets alike, which keeps the ratios honest.
+  const live: { readonly mt: MatrixTarget; readonly target: Target }[] = [];
+  const drop = async (mt: MatrixTarget, e: unknown): Promise<void> => {
+    console.log(`${mt.label}: stopped by an error: ${(e as Error).message}`);
+    skipped.push(`${mt.label} (error: ${(e as Error).message.split('\n')[0]})`);
+    const i = live.findIndex((l) => l.mt.id === mt.id);
+    if (i >= 0) await live.splice(i, 1)[0]!.target.close();
+  };
+  try {
+    for (const mt of targets) {
+      console.log(`\n=== start and load ${mt.label} (${elapsed()})`);
+      let target: Target;
+      try {
+        target = await openTarget(mt.target, { nodes: mt.nodes, backend: mt.backend, durability: mt.durability, connections: 1, ...(mt.replication ? { replication: mt.replication } : {}) });
+      } catch (e) {
+        const why = e instanceof TargetUnavailable ? e.message : `failed to start: ${(e as Error).message.split('\n')[0]}`;
+        console.log(`skipped: ${why}`);
+        skipped.push(`${mt.label} (${why.split('\n')[0]})`);
+        continue;
       }
-    } catch (e) {
-      console.log(`${mt.label}: stopped by an error: ${(e as Error).message}`);
-      skipped.push(`${mt.label} (error: ${(e as Error).message.split('\n')[0]})`);
-    } finally {
-      await target.close();
+      live.push({ mt, target });
+      console.log(`target: ${target.description}`);
+      try {
+        printPhase(`load ${mt.label}`, await loadPhase(target, { records, valueBytes, concurrency, seed: 1, progress }));
+      } catch (e) {
+        await drop(mt, e);
+      }
     }
+    const measure = async (mt: MatrixTarget, target: Target, workload: string, ratePerSec?: number): Promise<void> => {
+      const before = target.counters();
+      const o: DriverOptions = { ...baseOptions(mt, workload), ratePerSec };
+      const run = await runPhase(target, { workload: WORKLOADS[workload]!, distribution: o.distribution, records, valueBytes, concurrency, durationMs, warmupMs, ratePerSec, seed: 1, progress });
+      printPhase(`${mt.label}, workload ${workload.toUpperCase()}${ratePerSec === undefined ? '' : ` open loop at ${ratePerSec}/s`}`, run);
+      const saved = saveRun(o, target.description, undefined, run, counterDelta(before, target.counters()), mt.id);
+      cells.push(cellOf(mt.id, workload, run, saved.file, ratePerSec));
+    };
+    for (const w of workloads) {
+      console.log(`\n=== workload ${w.toUpperCase()} (${elapsed()})`);
+      for (const { mt, target } of [...live]) {
+        try {
+          await measure(mt, target, w);
+          if (w === 'a' && mt.id === 'ringkv-3' && openLoop) await measure(mt, target, 'a', halfPeakRate(peakCell(cells, mt.id, 'a')!));
+        } catch (e) {
+          await drop(mt, e);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(live.map((l) => l.target.close()));
   }
 
   if (scale) {
     // Fresh node per size: the large run must not find the small run's data warm in memory.
     for (const n of scaleRecords) {
       const id = scaleId(n);
-      console.log(`\n=== data size: ringkv 1 node, workload C, ${n} records × ${scaleValueBytes} B (${((performance.now() - t0) / 1000).toFixed(0)} s into the run)`);
+      console.log(`\n=== data size: ringkv 1 node, workload C, ${n} records × ${scaleValueBytes} B (${elapsed()})`);
       let target: Target;
       try {
         target = await openTarget('ringkv', { nodes: 1, backend: 'log', durability: 'none', connections: 1 });
