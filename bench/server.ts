@@ -32,6 +32,11 @@ import { addEncoded, encodeHistogram, fmtRate, fmtUs, newHistogram, summarize, t
 import { cpuTimeMs, repoRoot, runBounded, spawnRedis, spawnRingkvNode, stopProcess, track, which, type Spawned } from './lib/procs.js';
 import { readProfile, selfTimes, selfTimesByFile, type SelfTime } from './lib/cpuprofile.js';
 import { createRng } from './ycsb/random.js';
+import { addUser } from '../src/auth/users.js';
+import { Secret } from '../src/auth/secret.js';
+
+/** The user the `memory-auth` target's load generator logs in as (a throwaway node's throwaway user). */
+const BENCH_LOGIN = { user: 'bench', password: 'bench-password' } as const;
 
 // ---- options ----
 
@@ -67,6 +72,8 @@ interface Job {
   readonly ops: readonly ('get' | 'put')[];
   /** 1-based round number: picks this round's key space. */
   readonly round: number;
+  /** Log in (a node started with --auth). */
+  readonly login?: { readonly user: string; readonly password: string };
 }
 
 interface PhaseOut {
@@ -106,7 +113,7 @@ const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> =
   let put: (i: number) => Promise<unknown>;
   let close: () => Promise<void>;
   if (job.target === 'ringkv') {
-    const client = createClient({ nodes: [`127.0.0.1:${job.port}`], connectionsPerNode: job.connections, timeoutMs: 10_000 });
+    const client = createClient({ nodes: [`127.0.0.1:${job.port}`], connectionsPerNode: job.connections, timeoutMs: 10_000, ...job.login });
     const contexts: (Uint8Array | undefined)[] = new Array(job.keys);
     await forEachConcurrent(mine, job.inflight, async (j) => {
       const k = myKey(j);
@@ -176,8 +183,9 @@ interface Measured {
 const BENCH_FILE = fileURLToPath(import.meta.url);
 
 /** Runs GET then PUT against one server; samples server and load-generator CPU over each measured window. */
-const measure = async (target: Job['target'], server: Spawned, o: Options, round: number): Promise<{ get: Measured; put: Measured }> => {
+const measure = async (target: Job['target'], server: Spawned, o: Options, round: number, login?: Job['login']): Promise<{ get: Measured; put: Measured }> => {
   const base = {
+    ...(login !== undefined ? { login } : {}),
     round, target, port: server.port, inflight: 0, connections: o.connections, keys: o.keys, valueBytes: o.valueBytes, warmupMs: o.warmupMs, durationMs: o.durationMs, procs: o.loadgenProcs, seed: o.seed, ops: o.ops };
   const perProc = (p: number): number => Math.floor(o.inflight / o.loadgenProcs) + (p < o.inflight % o.loadgenProcs ? 1 : 0);
   const clientPids: number[] = [];
@@ -332,8 +340,10 @@ interface Options {
 
 const TARGETS = { opsPerSec: 200_000, redisRatio: 1.0, p999Us: 2000 } as const;
 
-const backendSpec = (name: string): { backend: string; durability?: 'none' | 'interval' | 'always' } => {
+/** `memory-auth`: the memory backend with client authentication on (SCRAM at connect, issue #9), to show auth costs nothing per request. */
+const backendSpec = (name: string): { backend: string; durability?: 'none' | 'interval' | 'always'; auth?: boolean } => {
   if (name === 'memory') return { backend: 'memory' };
+  if (name === 'memory-auth') return { backend: 'memory', auth: true };
   const m = /^(log|lmdb)-(none|interval|always)$/.exec(name);
   if (m === null) throw new Error(`unknown backend '${name}' (memory, log-none, log-interval, log-always, lmdb-none, ...)`);
   return { backend: m[1]!, durability: m[2] as 'none' | 'interval' | 'always' };
@@ -360,7 +370,7 @@ const main = async (): Promise<void> => {
     valueBytes: num('value-bytes', 100),
     loadgenProcs: Math.max(1, num('loadgen-procs', 1)),
     connections: Math.max(1, num('connections', 1)),
-    backends: (opt('backends') ?? (quick ? 'memory' : 'memory,log-none,log-interval')).split(',').filter((s) => s !== ''),
+    backends: (opt('backends') ?? (quick ? 'memory,memory-auth' : 'memory,memory-auth,log-none,log-interval')).split(',').filter((s) => s !== ''),
     redis: !flag('no-redis'),
     profile: flag('profile'),
     seed: num('seed', 1),
@@ -381,6 +391,7 @@ const main = async (): Promise<void> => {
     readonly target: Job['target'];
     readonly spawned: Spawned;
     readonly profDir: string | undefined;
+    readonly login?: Job['login'];
   }
   const servers: Server[] = [];
   const perRound = new Map<string, { get: Measured; put: Measured }[]>();
@@ -391,14 +402,18 @@ const main = async (): Promise<void> => {
     // Every server runs for the whole bench and the rounds interleave them, so a burst of load from
     // elsewhere on the machine hits all targets alike instead of whichever one ran at that moment.
     for (const name of o.backends) {
-      const spec = backendSpec(name);
+      const { auth, ...spec } = backendSpec(name);
       const profDir = o.profile ? mkdtempSync(join(tmpdir(), 'ringkv-prof-')) : undefined;
+      const login = auth === true ? BENCH_LOGIN : undefined;
       const spawned = await spawnRingkvNode({
         ...spec,
+        ...(login !== undefined
+          ? { extraArgs: ['--auth'], login, setup: (dir: string) => void addUser(dir, login.user, 'readwrite', new Secret(login.password)) }
+          : {}),
         ...(profDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
         ...(o.nodeEntry !== undefined ? { entry: o.nodeEntry } : {}),
       });
-      servers.push({ label: `ringkv ${name}`, target: 'ringkv', spawned, profDir });
+      servers.push({ label: `ringkv ${name}`, target: 'ringkv', spawned, profDir, ...(login !== undefined ? { login } : {}) });
     }
     if (!o.redis) redisNote = 'Redis skipped (--no-redis)';
     else {
@@ -409,7 +424,7 @@ const main = async (): Promise<void> => {
     for (let round = 1; round <= o.rounds; round++) {
       for (const s of servers) {
         process.stdout.write(`round ${round}/${o.rounds}: ${s.label} (pid ${s.spawned.pid}) ... `);
-        const m = await measure(s.target, s.spawned, o, round);
+        const m = await measure(s.target, s.spawned, o, round, s.login);
         perRound.set(s.label, [...(perRound.get(s.label) ?? []), m]);
         console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, ${s.target === 'redis' ? 'SET' : 'PUT'} ${fmtRate(m.put.opsPerSec)}/s`);
       }
@@ -517,6 +532,12 @@ const main = async (): Promise<void> => {
     } else targets.push(`- ≥ 1.0× Redis: not measured (${redisNote ?? 'no redis-benchmark numbers'})`);
     const worst = Math.max(mem.get.latency.p999Us, mem.put.latency.p999Us);
     targets.push(`- p99.9 ≤ ${fmtUs(TARGETS.p999Us)} (memory): GET ${fmtUs(mem.get.latency.p999Us)}, PUT ${fmtUs(mem.put.latency.p999Us)} — ${met(worst <= TARGETS.p999Us)}`);
+  }
+  // Issue #9: authentication happens once per connection, so the same load with auth on should run at ~1.0x.
+  const withAuth = rows.find((r) => r.target === 'ringkv memory-auth');
+  if (mem !== undefined && withAuth !== undefined) {
+    const vsPlain = (op: 'get' | 'put') => ratioOf(withAuth.target, op, (i) => perRound.get(mem.target)?.[i]?.[op].opsPerSec);
+    targets.push(`- auth on / auth off (memory, same load, median of per-round ratios): GET ${vsPlain('get')?.toFixed(2) ?? '–'}×, PUT ${vsPlain('put')?.toFixed(2) ?? '–'}× (SCRAM runs once per connection; no per-request cost is expected)`);
   }
   const header =
     `${o.inflight} requests in flight (closed loop) from ${o.loadgenProcs} load-generator process(es) with ${o.connections} connection(s) each; ` +

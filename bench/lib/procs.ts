@@ -143,8 +143,8 @@ const capture = (c: ChildProcess): (() => string) => {
  * A node listens before its storage is open and answers KV_UNAVAILABLE
  * ("node is starting") until then; STATS succeeds once it serves requests.
  */
-export const waitForRingkvReady = async (port: number, timeoutMs: number): Promise<void> => {
-  const client = createClient({ nodes: [`127.0.0.1:${port}`], timeoutMs: 2000, retries: 0 });
+export const waitForRingkvReady = async (port: number, timeoutMs: number, login: { readonly user?: string; readonly password?: string } = {}): Promise<void> => {
+  const client = createClient({ nodes: [`127.0.0.1:${port}`], timeoutMs: 2000, retries: 0, ...login });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
@@ -176,12 +176,17 @@ export interface RingkvNodeOptions {
    * lines (tsx's transformed code sits on one line).
    */
   readonly entry?: string;
+  /** Runs on the fresh data directory before the node starts (e.g. adds a user for `--auth`). */
+  readonly setup?: (dataDir: string) => void;
+  /** Credentials for the readiness check of a node started with `--auth`. */
+  readonly login?: { readonly user: string; readonly password: string };
 }
 
 /** Starts `ringkv start` in its own process on a free port with a fresh data dir (removed on stop). */
 export const spawnRingkvNode = async (o: RingkvNodeOptions): Promise<Spawned> => {
   const port = o.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
+  o.setup?.(dir);
   const args = [
     ...(o.nodeArgs ?? []),
     ...(o.entry === undefined ? ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts')] : [o.entry]),
@@ -200,7 +205,7 @@ export const spawnRingkvNode = async (o: RingkvNodeOptions): Promise<Spawned> =>
   const what = `ringkv node (${o.backend}${o.durability ? `/${o.durability}` : ''})`;
   return whenReady(child, port, dir, async () => {
     await waitForPort(port, o.startTimeoutMs ?? 30_000, child, what);
-    await waitForRingkvReady(port, o.startTimeoutMs ?? 30_000);
+    await waitForRingkvReady(port, o.startTimeoutMs ?? 30_000, o.login);
   });
 };
 

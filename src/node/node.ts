@@ -168,6 +168,10 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
   const security: AcceptorSecurity | undefined =
     users !== undefined || key !== undefined ? { ...(users !== undefined ? { users } : {}), ...(key !== undefined ? { clusterKey: key } : {}) } : undefined;
   const stats = new NodeStats(Date.now());
+  // What `ringkv stats` says about security (issue #9): whether each kind of peer must authenticate, and how many users exist. Never a secret.
+  stats.gauge('authClients', () => (config.auth ? 1 : 0));
+  stats.gauge('authNodes', () => (config.clusterSecret !== undefined ? 1 : 0));
+  if (users !== undefined) stats.gauge('authUsers', () => users.size);
   const clustered = isClusterNode(config);
   // The memory backend keeps nothing across a restart, so no durability mode applies to it.
   const durability = config.backend === 'memory' ? 'none' : config.durability;

@@ -175,6 +175,9 @@ test('STATS shows no secret and counts auth failures', async () => {
     const names = Object.keys(stats).join(' ');
     assert.not.match(names, /pass|secret/i);
     assert.ok((stats['errors.KV_AUTH'] ?? 0) > 0, names);
+    assert.is(stats['gauges.authClients'], 1);
+    assert.is(stats['gauges.authNodes'], 0);
+    assert.is(stats['gauges.authUsers'], 3);
   } finally {
     await boss.close();
   }
