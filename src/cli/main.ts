@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { packageVersion } from '../util/package_root.js';
 import { isKvError } from '../errors.js';
+import type { ClientTlsOptions } from '../client/tls.js';
 
 export const EXIT = { ok: 0, notFound: 1, usage: 2, unavailable: 3, error: 4 } as const;
 
@@ -43,6 +44,11 @@ options for get/put/delete/stats:
                                      on a secured cluster also --cluster-secret-file or RINGKV_CLUSTER_SECRET)
   --user <name>                      log in as this user (or RINGKV_USER); the password comes from
   --password-file <file>             this file, or RINGKV_PASSWORD, or RINGKV_PASSWORD_FILE
+  --tls                              connect with TLS, trusting the system's root CAs
+  --tls-ca <file>                    connect with TLS, trusting this CA (PEM; implies --tls)
+  --tls-cert <file> --tls-key <file> client certificate, for nodes with --tls-client-auth require
+  --tls-servername <name>            name the node certificate must carry (default: the host)
+                                     (also RINGKV_TLS_CA, RINGKV_TLS_CERT, RINGKV_TLS_KEY)
 
 options for start (also RINGKV_* environment variables, or --config file.json):
   --host <addr>            listen address (default 127.0.0.1)
@@ -59,7 +65,11 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --phi-threshold (default 8), --max-consecutive-failures (default 3),
   --request-timeout-ms (default 5000), --partition-bits (default 6), --weight (default 1)
   --max-frame-bytes, --max-key-bytes, --max-value-bytes, --max-connections,
-  --max-in-flight-per-connection, --handshake-timeout-ms, --idle-timeout-ms
+  --max-in-flight-per-connection, --handshake-timeout-ms, --idle-timeout-ms,
+  --max-connections-per-address (default 1000)
+  --tls-cert <file> --tls-key <file>  serve TLS only (clients and peers) with this PEM certificate/key
+  --tls-ca <file>          CA (PEM) that verifies peers and, with client auth, clients
+  --tls-client-auth <mode> none | require (mutual TLS: clients and peers need a CA-signed certificate)
   --auth                   clients must log in as a user of <data>/users.json (see \`ringkv user\`)
   --cluster-secret-file <file>  nodes prove to each other they hold this secret (or RINGKV_CLUSTER_SECRET;
                            the same on every node, at least 16 bytes: openssl rand -hex 32 > file)
@@ -105,6 +115,11 @@ const nodeFlags = {
   auth: { type: 'boolean' },
   'cluster-secret-file': { type: 'string' },
   insecure: { type: 'boolean' },
+  'max-connections-per-address': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-client-auth': { type: 'string' },
   quiet: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -121,6 +136,11 @@ const clientFlags = {
   user: { type: 'string' },
   'password-file': { type: 'string' },
   'cluster-secret-file': { type: 'string' },
+  tls: { type: 'boolean' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-servername': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const userFlags = {
@@ -197,8 +217,35 @@ const intFlag = (name: string, v: string | undefined): number | undefined => {
   return Number(v);
 };
 
+/**
+ * The client side of TLS (issue #9) from flags, else RINGKV_TLS_* variables;
+ * undefined: plaintext. Files are read here, the SDK takes PEM contents.
+ */
+const clientTls = (values: { tls?: boolean; 'tls-ca'?: string; 'tls-cert'?: string; 'tls-key'?: string; 'tls-servername'?: string }): ClientTlsOptions | undefined => {
+  const env = process.env;
+  const ca = values['tls-ca'] ?? env['RINGKV_TLS_CA'];
+  const cert = values['tls-cert'] ?? env['RINGKV_TLS_CERT'];
+  const key = values['tls-key'] ?? env['RINGKV_TLS_KEY'];
+  const servername = values['tls-servername'];
+  if (values.tls !== true && ca === undefined && cert === undefined && servername === undefined) return undefined;
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new UsageError(`cannot read the TLS ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  return {
+    ...(ca !== undefined ? { ca: read('CA', ca) } : {}),
+    ...(cert !== undefined && key !== undefined ? { cert: read('certificate', cert), key: read('key', key) } : {}),
+    ...(servername !== undefined ? { servername } : {}),
+  };
+};
+
 const clientCommand = async (cmd: string, args: readonly string[]): Promise<number> => {
   const { values, positionals } = parse(args, clientFlags);
+  const tls = clientTls(values);
   const hex = values.hex === true;
   const json = values.json === true;
   const nodes = (values.nodes ?? process.env['RINGKV_NODES'] ?? '127.0.0.1:7401').split(',').filter((s) => s !== '');
@@ -218,12 +265,12 @@ const clientCommand = async (cmd: string, args: readonly string[]): Promise<numb
     const secretFile = values['cluster-secret-file'] ?? process.env['RINGKV_CLUSTER_SECRET_FILE'];
     const envSecret = process.env['RINGKV_CLUSTER_SECRET'];
     const clusterSecret = secretFile !== undefined ? readSecretFile(secretFile, 'cluster secret') : envSecret !== undefined ? new Secret(envSecret) : undefined;
-    return getLocal(nodes, encodeArg(positionals[0]!, hex), intFlag('partition-bits', values['partition-bits']) ?? 6, timeoutMs ?? 5000, json, hex, clusterSecret);
+    return getLocal(nodes, encodeArg(positionals[0]!, hex), intFlag('partition-bits', values['partition-bits']) ?? 6, timeoutMs ?? 5000, json, hex, clusterSecret, tls);
   }
-  if (cmd === 'status') return status(nodes, timeoutMs ?? 5000, json, loginOptions(values));
+  if (cmd === 'status') return status(nodes, timeoutMs ?? 5000, json, loginOptions(values), tls);
   if (positionals.length !== need) throw new UsageError(`${cmd} takes ${need === 2 ? '<key> <value>' : need === 1 ? '<key>' : 'no arguments'}`);
   const { createClient } = await import('../client/index.js');
-  const client = createClient({ nodes, ...(timeoutMs !== undefined ? { timeoutMs } : {}), retries: 2, ...loginOptions(values) });
+  const client = createClient({ nodes, ...(timeoutMs !== undefined ? { timeoutMs } : {}), retries: 2, ...loginOptions(values), ...(tls !== undefined ? { tls } : {}) });
   try {
     switch (cmd) {
       case 'get': {
@@ -275,13 +322,14 @@ const getLocal = async (
   json: boolean,
   hex: boolean,
   clusterSecret: import('../auth/secret.js').Secret | undefined,
+  tls: ClientTlsOptions | undefined,
 ): Promise<number> => {
   const { readReplicaAt } = await import('../node/node.js');
   let found = false;
   let failed = false;
   for (const address of nodes) {
     try {
-      const res = await readReplicaAt(address, key, { partitionBits, timeoutMs, ...(clusterSecret !== undefined ? { clusterSecret } : {}) });
+      const res = await readReplicaAt(address, key, { partitionBits, timeoutMs, ...(clusterSecret !== undefined ? { clusterSecret } : {}), ...(tls !== undefined ? { tls } : {}) });
       found ||= res.found;
       const values = res.siblings.filter((s) => !s.tombstone).map((s) => show(s.value, hex));
       const deleted = res.siblings.length > 0 && values.length === 0;
@@ -334,11 +382,11 @@ export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
   };
 };
 
-const status = async (nodes: readonly string[], timeoutMs: number, json: boolean, login: { user?: string; passwordFile?: string } = {}): Promise<number> => {
+const status = async (nodes: readonly string[], timeoutMs: number, json: boolean, login: { user?: string; passwordFile?: string } = {}, tls?: ClientTlsOptions): Promise<number> => {
   const { createClient } = await import('../client/index.js');
   let failed = false;
   for (const address of nodes) {
-    const client = createClient({ nodes: [address], timeoutMs, retries: 0, ...login });
+    const client = createClient({ nodes: [address], timeoutMs, retries: 0, ...login, ...(tls !== undefined ? { tls } : {}) });
     try {
       const view = parseClusterStats(await client.stats());
       if (json) {

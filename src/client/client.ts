@@ -13,6 +13,7 @@ import { ClientError } from './errors.js';
 import { partitionOfKey, routeTableFromReply, type RouteTable } from './routing.js';
 import { ScramInitiator, type InitiatorAuth, type SaltedCache } from '../auth/initiator.js';
 import { Secret, readSecretFile } from '../auth/secret.js';
+import type { ClientTlsOptions } from './tls.js';
 
 export type Bytes = Uint8Array | string;
 
@@ -55,6 +56,12 @@ export interface ClientOptions {
   /** The user's password. Default: `passwordFile`, else env RINGKV_PASSWORD, else the file named by env RINGKV_PASSWORD_FILE. */
   readonly password?: string | Secret;
   readonly passwordFile?: string;
+  /**
+   * Connect with TLS (nodes started with `--tls-cert`). `{}` trusts the
+   * system's root CAs; pass `ca` for a private CA, `cert`/`key` for nodes
+   * that require client certificates. Default: plaintext.
+   */
+  readonly tls?: ClientTlsOptions;
 }
 
 export interface RequestOptions {
@@ -187,6 +194,7 @@ export class Client {
   private readonly resolver: Resolver | undefined;
   private readonly clientName: string;
   private readonly maxFrameBytes: number;
+  private readonly tls: ClientTlsOptions | undefined;
   private rr = 0;
   private closed = false;
   private readonly byName = new Map<string, Endpoint>();
@@ -215,6 +223,7 @@ export class Client {
     this.resolver = options.resolver;
     this.clientName = options.clientName ?? `ringkv-js/${packageVersion()}`;
     this.maxFrameBytes = options.maxFrameBytes ?? 64 * 1024 * 1024;
+    this.tls = options.tls;
     for (const [name, v] of [['timeoutMs', this.timeoutMs], ['connectTimeoutMs', this.connectTimeoutMs]] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new TypeError(`${name} must be a positive integer`);
     }
@@ -629,6 +638,7 @@ export class Client {
       maxFrameBytes: this.maxFrameBytes,
       ...(this.auth !== undefined ? { auth: this.auth } : {}),
       retry: this.retryAfterFailure,
+      ...(this.tls !== undefined ? { tls: this.tls } : {}),
     });
     e.connecting = conn.open().then(
       () => {

@@ -4,6 +4,7 @@
  * tick are coalesced into one `socket.write`.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   CONNECTION_STREAM,
@@ -20,6 +21,7 @@ import {
 import { isKvError } from '../errors.js';
 import type { InitiatorAuth } from '../auth/initiator.js';
 import { ClientError } from './errors.js';
+import { isCertificateError, tlsConnectOptions, type ClientTlsOptions } from './tls.js';
 
 /** A request without its stream id: the connection assigns one. */
 export type Outgoing = Message extends infer M ? (M extends { streamId: number } ? Omit<M, 'streamId'> : never) : never;
@@ -61,6 +63,8 @@ export interface ConnectionOptions {
    * closure and promise per request.
    */
   readonly retry?: (msg: Message, err: ClientError, deadlineMs: number, timeoutMs: number, signal: AbortSignal | undefined) => Promise<Reply> | undefined;
+  /** Speak TLS (issue #9); absent: plaintext. */
+  readonly tls?: ClientTlsOptions;
 }
 
 const MAX_STREAM = 0xffffffff;
@@ -98,8 +102,9 @@ export class Connection {
   /** Connects and completes the HELLO handshake. */
   open(): Promise<HelloOk> {
     return new Promise<HelloOk>((resolve, reject) => {
-      const { host, port, connectTimeoutMs, clientName } = this.options;
-      const socket = connect({ host, port, noDelay: true });
+      const { host, port, connectTimeoutMs, clientName, tls } = this.options;
+      const socket = tls === undefined ? connect({ host, port, noDelay: true }) : tlsConnect(tlsConnectOptions(host, port, tls));
+      if (tls !== undefined) socket.setNoDelay(true);
       this.socket = socket;
       const timer = setTimeout(() => {
         fail(new ClientError('KV_TIMEOUT', `connect to ${this.name} timed out after ${connectTimeoutMs} ms`, { node: this.name, safeToRetry: true, retryable: true }));
@@ -119,7 +124,8 @@ export class Connection {
         fail(new ClientError(isKvError(e) ? e.code : 'KV_BAD_ARGUMENT', (e as Error).message, { node: this.name }));
         return;
       }
-      socket.on('connect', () => {
+      // HELLO waits for the TLS handshake: nothing goes out in the clear.
+      socket.on(tls === undefined ? 'connect' : 'secureConnect', () => {
         this.writer.write({
           op: 'HELLO',
           streamId: CONNECTION_STREAM,
@@ -135,6 +141,13 @@ export class Connection {
       });
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
       socket.on('error', (e) => {
+        if (isCertificateError(e)) {
+          // A certificate either side refuses: retrying cannot fix it.
+          const err = new ClientError('KV_AUTH', `TLS with ${this.name} failed: ${e.message}`, { node: this.name, retryable: false, cause: e });
+          if (!settled) fail(err);
+          else this.shutdown(err);
+          return;
+        }
         const err = new ClientError('KV_UNAVAILABLE', `connection to ${this.name} failed: ${e.message}`, { node: this.name, retryable: true, cause: e });
         if (!settled) fail(new ClientError(err.code, err.message, { node: this.name, safeToRetry: true, retryable: true, cause: e }));
         else this.shutdown(err);

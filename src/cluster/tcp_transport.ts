@@ -18,6 +18,7 @@
  * encodes the reply (a rejection becomes an ERROR frame, PEER_ERROR).
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import * as E from 'fp-ts/lib/Either.js';
 import {
   CONNECTION_STREAM,
@@ -36,6 +37,7 @@ import {
 import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
 import { decodePeerReply, decodePeerRequest, peerToMessage } from '../../protocol/peer.js';
 import { exponentialBackoff, type BackoffPolicy } from '../client/backoff.js';
+import { isCertificateError, tlsConnectOptions, type ClientTlsOptions } from '../client/tls.js';
 import { KvError, isErrorCode, isKvError } from '../errors.js';
 import type { NodeId } from '../core/types.js';
 import type { Clock, PeerHandler, Timer, Transport } from './effects.js';
@@ -80,6 +82,11 @@ export interface TcpTransportOptions {
    * to prove it first (issue #9): no request is written to a peer that has not.
    */
   readonly clusterKey?: ClusterKey;
+  /**
+   * Issue #9: speak TLS to peers, verifying them against `ca` and presenting
+   * `cert`/`key` (the node's own, for peers that require client certificates).
+   */
+  readonly tls?: ClientTlsOptions;
 }
 
 interface Pending {
@@ -242,7 +249,8 @@ class PeerLink {
 
   private connect(): void {
     this.state = 'connecting';
-    const socket = connect({ host: this.host, port: this.port });
+    const { tls } = this.transport;
+    const socket = tls === undefined ? connect({ host: this.host, port: this.port }) : tlsConnect(tlsConnectOptions(this.host, this.port, tls));
     // Small request frames must not wait for Nagle's algorithm (and the peer's delayed ACK).
     socket.setNoDelay(true);
     this.socket = socket;
@@ -252,7 +260,8 @@ class PeerLink {
     const key = this.transport.clusterKey;
     const auth = key !== undefined ? new NodeInitiator(key, this.transport.nodeId) : undefined;
     this.auth = auth;
-    socket.on('connect', () => {
+    // HELLO goes out once the TLS handshake (if any) is done: nothing is sent in the clear.
+    socket.on(tls === undefined ? 'connect' : 'secureConnect', () => {
       const hello = new FrameWriter();
       hello.write({
         op: 'HELLO',
@@ -268,7 +277,14 @@ class PeerLink {
       socket.write(hello.take());
     });
     socket.on('data', (chunk: Buffer) => this.onData(socket, chunk));
-    socket.on('error', (e) => this.lost(socket, new KvError('KV_UNAVAILABLE', `connection to ${this.address} failed: ${e.message}`)));
+    socket.on('error', (e) =>
+      this.lost(
+        socket,
+        isCertificateError(e)
+          ? new KvError('KV_AUTH', `TLS certificate refused on the link to ${this.address}: ${e.message}`)
+          : new KvError('KV_UNAVAILABLE', `connection to ${this.address} failed: ${e.message}`),
+      ),
+    );
     socket.on('close', () => this.lost(socket, new KvError('KV_UNAVAILABLE', `connection to ${this.address} closed`)));
   }
 
@@ -393,6 +409,7 @@ export class TcpTransport implements Transport {
   readonly clusterKey: ClusterKey | undefined;
   /** Peers that failed to prove they hold the cluster secret. */
   authFailures = 0;
+  readonly tls: ClientTlsOptions | undefined;
   private readonly addresses = new Map<NodeId, string>();
   private readonly links = new Map<string, PeerLink>();
   private handler: PeerHandler | undefined;
@@ -416,6 +433,7 @@ export class TcpTransport implements Transport {
     this.backoffPolicy = options.backoff ?? exponentialBackoff({ baseMs: 50, maxMs: 2000 });
     this.log = options.log ?? (() => undefined);
     this.clusterKey = options.clusterKey;
+    this.tls = options.tls;
   }
 
   warn(msg: string): void {

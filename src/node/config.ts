@@ -71,12 +71,15 @@ const secret = new t.Type<Secret | undefined, Secret | undefined, unknown>(
   (u, c) => (u === undefined || u instanceof Secret ? t.success(u) : typeof u === 'string' ? t.success(new Secret(u)) : t.failure('[secret]', c, 'expected a string')),
   t.identity,
 );
+const optionalPath = t.union([nonEmpty, t.undefined]);
 
 export const LimitsCodec = t.type({
   maxFrameBytes: intIn('maxFrameBytes', 64, 256 * MiB),
   maxKeyBytes: intIn('maxKeyBytes', 1, 65535),
   maxValueBytes: intIn('maxValueBytes', 0, 128 * MiB),
   maxConnections: intIn('maxConnections', 1, 1_000_000),
+  /** Issue #9: open sockets (handshaking or not) from one remote IP address. */
+  maxConnectionsPerAddress: intIn('maxConnectionsPerAddress', 1, 1_000_000),
   maxInFlightPerConnection: intIn('maxInFlightPerConnection', 1, 1_000_000),
   handshakeTimeoutMs: intIn('handshakeTimeoutMs', 1, 3_600_000),
   idleTimeoutMs: intIn('idleTimeoutMs', 0, 86_400_000),
@@ -116,6 +119,14 @@ export const NodeConfigCodec = t.type({
   /** Nodes prove to each other they hold it; from env RINGKV_CLUSTER_SECRET, the config file, or `clusterSecretFile`. */
   clusterSecret: secret,
   clusterSecretFile: t.union([nonEmpty, t.undefined]),
+  // Issue #9 (TLS): PEM files. A certificate and key turn TLS on for the
+  // client port and for this node's links to its peers (a cluster is all TLS
+  // or none); the CA verifies peers and, with client auth, clients.
+  tlsCert: optionalPath,
+  tlsKey: optionalPath,
+  tlsCa: optionalPath,
+  /** `require`: every client and peer must present a certificate the CA signed (mutual TLS). */
+  tlsClientAuth: t.keyof({ none: null, require: null }),
   limits: LimitsCodec,
 });
 export type NodeConfig = t.TypeOf<typeof NodeConfigCodec>;
@@ -128,6 +139,8 @@ export const defaultLimits: Limits = {
   maxKeyBytes: 1024,
   maxValueBytes: 4 * MiB,
   maxConnections: 10_000,
+  // Enough for a client machine's connection pools; one address cannot take every slot.
+  maxConnectionsPerAddress: 1_000,
   maxInFlightPerConnection: 1024,
   handshakeTimeoutMs: 10_000,
   idleTimeoutMs: 0,
@@ -158,6 +171,10 @@ export const defaultConfig: NodeConfig = {
   auth: false,
   clusterSecret: undefined,
   clusterSecretFile: undefined,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  tlsCa: undefined,
+  tlsClientAuth: 'none',
   limits: defaultLimits,
 };
 
@@ -246,6 +263,10 @@ export const decodeConfig = (sources: ConfigSources): E.Either<KvError, NodeConf
         : E.right(c),
     ),
     E.chain(withClusterSecret),
+    E.chain((c) => {
+      const reason = invalidTls(c);
+      return reason === null ? E.right(c) : E.left(new KvError('KV_BAD_ARGUMENT', reason));
+    }),
   );
 };
 
@@ -285,4 +306,12 @@ export const unsafeReason = (c: NodeConfig): string | null => {
   const missing = [...(c.auth ? [] : ['client authentication (--auth, users from `ringkv user add`)']), ...(clustered && c.clusterSecret === undefined ? ['a cluster secret (--cluster-secret-file or RINGKV_CLUSTER_SECRET)'] : [])];
   if (missing.length === 0) return null;
   return `refusing to listen on ${c.host} without ${missing.join(' and ')}: anyone who can reach this address could read and overwrite every key${clustered ? ' or join the cluster' : ''}. Configure them, bind 127.0.0.1, or pass --insecure to accept the risk`;
+};
+
+/** Why the TLS settings cannot work together, or null. */
+export const invalidTls = (c: Pick<NodeConfig, 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsClientAuth'>): string | null => {
+  if ((c.tlsCert === undefined) !== (c.tlsKey === undefined)) return 'tlsCert and tlsKey go together (--tls-cert and --tls-key)';
+  if (c.tlsCert === undefined && (c.tlsCa !== undefined || c.tlsClientAuth !== 'none')) return 'tlsCa and tlsClientAuth need TLS on (--tls-cert and --tls-key)';
+  if (c.tlsClientAuth === 'require' && c.tlsCa === undefined) return 'tlsClientAuth require needs the CA that signs client certificates (--tls-ca)';
+  return null;
 };

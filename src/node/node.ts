@@ -32,6 +32,8 @@ import { Replica } from './replica.js';
 import { NodeServer } from './server.js';
 import { StandaloneService, type KvService } from './service.js';
 import { NodeStats } from './stats.js';
+import { loadTlsMaterial } from './tls.js';
+import type { ClientTlsOptions } from '../client/tls.js';
 import { partitionOf } from '../native/addon.js';
 import { decodeObject } from '../core/context_codec.js';
 import { toReadResult, type ReadResult } from './service.js';
@@ -119,13 +121,14 @@ export const clusterStats = (s: ClusterStatus, memberCount: number): Record<stri
 export const readReplicaAt = async (
   address: string,
   key: Uint8Array,
-  options: { readonly partitionBits: number; readonly timeoutMs: number; readonly adminId?: string; readonly clusterSecret?: Secret },
+  options: { readonly partitionBits: number; readonly timeoutMs: number; readonly adminId?: string; readonly clusterSecret?: Secret; readonly tls?: ClientTlsOptions },
 ): Promise<ReadResult> => {
   const transport = new TcpTransport({
     nodeId: options.adminId ?? `admin-${process.pid}`,
     codec: peerWireCodec,
     connectTimeoutMs: options.timeoutMs,
     ...(options.clusterSecret !== undefined ? { clusterKey: clusterKey(options.clusterSecret) } : {}),
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
   });
   try {
     const { reply } = await transport.requestAddress(address, { type: 'REPLICA_GET', partition: partitionOf(key, options.partitionBits), key }, options.timeoutMs);
@@ -160,6 +163,8 @@ export const ringBodyFor = (cluster: ClusterNodeApi, partitionBits: number, n: n
 export const startNode = async (config: NodeConfig, log: LogFn = () => undefined): Promise<RunningNode> => {
   const unsafe = unsafeReason(config);
   if (unsafe !== null) throw new KvError('KV_BAD_ARGUMENT', unsafe);
+  // Unreadable or mismatched TLS files stop the node before it opens anything.
+  const tls = loadTlsMaterial(config);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const key = config.clusterSecret !== undefined ? clusterKey(config.clusterSecret) : undefined;
@@ -207,7 +212,17 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     return ready;
   };
   const transport = clustered
-    ? new TcpTransport({ nodeId, codec: peerWireCodec, clock: realClock, connectTimeoutMs: config.peerTimeoutMs, maxFrameBytes: config.limits.maxFrameBytes, log, ...(key !== undefined ? { clusterKey: key } : {}) })
+    ? new TcpTransport({
+        nodeId,
+        codec: peerWireCodec,
+        clock: realClock,
+        connectTimeoutMs: config.peerTimeoutMs,
+        maxFrameBytes: config.limits.maxFrameBytes,
+        log,
+        ...(key !== undefined ? { clusterKey: key } : {}),
+        // The node's own certificate doubles as its client certificate toward peers.
+        ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key, ...(tls.ca !== undefined ? { ca: tls.ca } : {}) } } : {}),
+      })
     : undefined;
   const server = new NodeServer({
     host: config.host,
@@ -218,6 +233,7 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     stats,
     log,
     ...(security !== undefined ? { security } : {}),
+    ...(tls !== undefined ? { tls } : {}),
     ...(transport !== undefined
       ? {
           peers: transport,

@@ -13,6 +13,7 @@
  * stream; an exception inside a handler becomes KV_INTERNAL for that request.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import * as E from 'fp-ts/lib/Either.js';
 import {
@@ -40,6 +41,7 @@ import { permits, type UserRole } from '../auth/roles.js';
 import type { Limits } from './config.js';
 import type { KvService, ReadResult } from './service.js';
 import type { NodeStats, OpName } from './stats.js';
+import { handshakeServer, type TlsMaterial } from './tls.js';
 
 export interface ServerOptions {
   readonly host: string;
@@ -66,6 +68,8 @@ export interface ServerOptions {
    * cluster secret. Absent: nobody, and HELLO works exactly as before.
    */
   readonly security?: AcceptorSecurity;
+  /** Serve TLS only (issue #9); absent: plaintext. */
+  readonly tls?: TlsMaterial;
 }
 
 export interface PeerEndpoint {
@@ -103,11 +107,17 @@ class Connection {
     const { limits } = server.options;
     this.decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
     socket.setNoDelay(true);
-    this.handshakeTimer = setTimeout(() => this.fail(new KvError('KV_TIMEOUT', 'no HELLO within the handshake timeout')), limits.handshakeTimeoutMs);
+    // With TLS the tls.Server bounds the TLS handshake; this bounds HELLO after it.
+    this.handshakeTimer = setTimeout(() => {
+      server.stats.add('handshakeTimeouts');
+      this.fail(new KvError('KV_TIMEOUT', `no HELLO within the handshake timeout (${limits.handshakeTimeoutMs} ms)`));
+    }, limits.handshakeTimeoutMs);
     this.handshakeTimer.unref();
     if (limits.idleTimeoutMs > 0) {
       socket.setTimeout(limits.idleTimeoutMs, () => {
-        if (this.inFlight === 0) this.fail(new KvError('KV_TIMEOUT', 'idle timeout'));
+        if (this.inFlight > 0) return;
+        server.stats.add('idleTimeouts');
+        this.fail(new KvError('KV_TIMEOUT', `idle for ${limits.idleTimeoutMs} ms`));
       });
     }
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -396,7 +406,12 @@ export class NodeServer {
   readonly stats: NodeStats;
   readonly wireLimits: WireLimits;
   readonly connections = new Set<Connection>();
+  /** Every accepted socket, TLS handshake done or not: what the connection limits count. */
+  private readonly sockets = new Set<Socket>();
+  private readonly socketsPerAddress = new Map<string, number>();
   private readonly server: Server;
+  private readonly tlsServer: TlsServer | undefined;
+  private closing = false;
   inFlight = 0;
   bytesIn = 0;
   bytesOut = 0;
@@ -413,7 +428,18 @@ export class NodeServer {
     };
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (e) => this.log('error', `server: ${e.message}`));
+    if (options.tls !== undefined) {
+      const tlsServer = handshakeServer(options.tls, options.limits.handshakeTimeoutMs, (s) => this.secured(s));
+      tlsServer.on('tlsClientError', (e: Error & { code?: string }, s: TLSSocket) => {
+        // Counted, not logged: a flood of bad handshakes must not flood the log.
+        this.stats.add(e.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshakeTimeouts' : 'tlsHandshakeFailures');
+        s.destroy();
+      });
+      this.tlsServer = tlsServer;
+    }
     options.stats.gauge('connections', () => this.connections.size);
+    options.stats.gauge('socketsOpen', () => this.sockets.size);
+    options.stats.gauge('remoteAddresses', () => this.socketsPerAddress.size);
     options.stats.gauge('inFlight', () => this.inFlight);
     options.stats.gauge('bytesIn', () => this.bytesIn);
     options.stats.gauge('bytesOut', () => this.bytesOut);
@@ -437,17 +463,63 @@ export class NodeServer {
   }
 
   private accept(socket: Socket): void {
-    if (this.connections.size >= this.options.limits.maxConnections) {
+    const { limits } = this.options;
+    const address = socket.remoteAddress ?? '';
+    const fromAddress = this.socketsPerAddress.get(address) ?? 0;
+    if (this.sockets.size >= limits.maxConnections) {
       this.stats.add('connectionsRefused');
-      const writer = new FrameWriter();
-      writer.write(errorReply(CONNECTION_STREAM, new KvError('KV_OVERLOADED', `connection limit ${this.options.limits.maxConnections} reached`)));
-      socket.on('error', () => undefined);
-      socket.end(writer.take());
-      setTimeout(() => socket.destroy(), 1000).unref();
+      this.refuse(socket, new KvError('KV_OVERLOADED', `connection limit ${limits.maxConnections} reached`));
+      return;
+    }
+    if (fromAddress >= limits.maxConnectionsPerAddress) {
+      this.stats.add('connectionsRefused');
+      this.stats.add('connectionsRefusedPerAddress');
+      this.refuse(socket, new KvError('KV_OVERLOADED', `connection limit per address ${limits.maxConnectionsPerAddress} reached`));
+      return;
+    }
+    this.sockets.add(socket);
+    this.socketsPerAddress.set(address, fromAddress + 1);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      const left = (this.socketsPerAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.socketsPerAddress.set(address, left);
+      else this.socketsPerAddress.delete(address);
+    });
+    if (this.tlsServer !== undefined) {
+      socket.on('error', () => undefined); // the TLSSocket reports; 'close' does the accounting
+      this.tlsServer.emit('connection', socket);
       return;
     }
     this.stats.add('connectionsAccepted');
     this.connections.add(new Connection(this, socket));
+  }
+
+  /** A TLS handshake finished (and the client certificate, if required, verified). */
+  private secured(socket: TLSSocket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.stats.add('connectionsAccepted');
+    this.connections.add(new Connection(this, socket));
+  }
+
+  /**
+   * Refuses a connection over a limit. In plaintext the client learns why
+   * (ERROR on stream 0); under TLS it is only closed, as saying why would
+   * cost the TLS handshake the limit is there to avoid.
+   */
+  private refuse(socket: Socket, e: KvError): void {
+    this.stats.error(e.code);
+    socket.on('error', () => undefined);
+    if (this.tlsServer !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const writer = new FrameWriter();
+    writer.write(errorReply(CONNECTION_STREAM, e));
+    socket.end(writer.take());
+    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   /** Runs one request; a plain value when the answer was at hand (no Promise cost). */
@@ -474,7 +546,13 @@ export class NodeServer {
         return {
           op: 'STATS_REPLY',
           streamId: m.streamId,
-          stats: flattenStats({ ...this.stats.snapshot(Date.now()), service: service.stats(), ...this.options.extraStats?.() }),
+          stats: flattenStats({
+            ...this.stats.snapshot(Date.now()),
+            service: service.stats(),
+            limits: this.options.limits,
+            tls: { enabled: this.options.tls !== undefined, clientAuthRequired: this.options.tls?.clientAuth === 'require' },
+            ...this.options.extraStats?.(),
+          }),
         };
       case 'RING':
         if (this.options.ringBody === undefined) throw new KvError('KV_UNSUPPORTED', 'RING is not served by a standalone node');
@@ -492,9 +570,12 @@ export class NodeServer {
 
   /** Stops accepting, finishes in-flight requests, sends their replies, closes every connection. */
   async close(): Promise<void> {
+    this.closing = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await Promise.all([...this.connections].map((c) => c.drainAndClose()));
     for (const c of this.connections) c.socket.destroy();
+    // Sockets still in their TLS handshake have no Connection to drain.
+    for (const s of this.sockets) s.destroy();
     await closed;
   }
 }

@@ -71,4 +71,18 @@ test('env names are upper snake case', () => {
   assert.is(envName('port'), 'RINGKV_PORT');
 });
 
+test('TLS settings: files from flags or RINGKV_TLS_*; a cert needs its key, client auth needs a CA', () => {
+  const c = ok(decodeConfig({ env: { RINGKV_TLS_CERT: '/e/n.crt', RINGKV_TLS_KEY: '/e/n.key' }, flags: { tlsCa: '/f/ca.crt', tlsClientAuth: 'require' } }));
+  assert.is(c.tlsCert, '/e/n.crt');
+  assert.is(c.tlsKey, '/e/n.key');
+  assert.is(c.tlsCa, '/f/ca.crt');
+  assert.is(c.tlsClientAuth, 'require');
+  for (const flags of [{ tlsCert: '/n.crt' }, { tlsCa: '/ca.crt' }, { tlsCert: '/n.crt', tlsKey: '/n.key', tlsClientAuth: 'require' }, { tlsClientAuth: 'maybe' }]) {
+    const bad = decodeConfig({ flags });
+    assert.ok(E.isLeft(bad), JSON.stringify(flags));
+    if (E.isLeft(bad)) assert.is(bad.left.code, 'KV_BAD_ARGUMENT');
+  }
+  assert.is(ok(decodeConfig({ env: { RINGKV_MAX_CONNECTIONS_PER_ADDRESS: '3' } })).limits.maxConnectionsPerAddress, 3);
+});
+
 test.run();
