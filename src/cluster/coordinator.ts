@@ -13,7 +13,7 @@ import { sloppyPreferenceList, type Replica as Target, type Ring } from '../core
 import type { NodeId } from '../core/types.js';
 import { KvError, isKvError, type ErrorCode } from '../errors.js';
 import type { Forward, ForwardReply, PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
-import { tagValue, tombstone, type Obj, type Replica, type Tagged } from '../node/replica.js';
+import { tagValue, tombstone, type Obj, type Replica, type Stored, type Tagged } from '../node/replica.js';
 import { clientContext, toReadResult, type ReadResult, type WriteResult } from '../node/service.js';
 import type { NodeStats } from '../node/stats.js';
 import type { ClusterConfig } from './api.js';
@@ -219,18 +219,22 @@ export class Coordinator {
       settle(); // fewer healthy targets than W: fail fast, write nothing
       if (answered) return;
       const self = targets.find((t) => t.node === d.self)!;
-      const local = async (): Promise<Obj> => {
-        const obj = await d.replica.coordinate(key, write);
+      const local = (): Promise<Stored> => {
+        let stored: Promise<Stored>;
+        try {
+          stored = d.replica.coordinateStored(key, write);
+        } catch (e) {
+          return Promise.reject(e);
+        }
         // A fallback coordinator keeps a hint before its copy counts as an ack.
-        if (self.hintFor !== undefined) await d.addHint(self.hintFor, partition, key);
-        return obj;
+        const hintFor = self.hintFor;
+        return hintFor === undefined ? stored : stored.then((s) => d.addHint(hintFor, partition, key).then(() => s));
       };
       local().then(
-        (obj) => {
+        ({ object: obj, bytes: object }) => {
           contextBytes = encodeContext(D.join(obj));
           Q.addReply(state, d.self, obj);
           settle();
-          const object = encodeObject(obj);
           for (const t of targets) {
             if (t.node === d.self) continue;
             const timeoutMs = Math.min(d.config.peerTimeoutMs, Math.max(1, deadlineMs - d.clock.now()));

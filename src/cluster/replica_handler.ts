@@ -4,7 +4,7 @@
  * client operation, and answer GOSSIP. A rejection becomes a PEER_ERROR
  * reply with the KvError's code (see effects.ts).
  */
-import { decodeObject, encodeObject } from '../core/context_codec.js';
+import { decodeObject } from '../core/context_codec.js';
 import type { NodeId } from '../core/types.js';
 import { KvError } from '../errors.js';
 import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
@@ -33,10 +33,13 @@ export class ReplicaHandler {
     switch (request.type) {
       case 'REPLICA_GET': {
         this.checkPartition(request.partition, request.key);
-        const obj = await this.d.replica.read(request.key);
-        return obj === null
+        // The stored bytes are an encoded object already (the codec is
+        // canonical): sent as they are, not decoded and encoded again. The
+        // coordinator decodes (and checks) what it receives.
+        const bytes = await this.d.replica.readStored(request.key);
+        return bytes === undefined
           ? { type: 'REPLICA_GET_REPLY', found: false, object: EMPTY }
-          : { type: 'REPLICA_GET_REPLY', found: true, object: encodeObject(obj) };
+          : { type: 'REPLICA_GET_REPLY', found: true, object: bytes };
       }
       case 'REPLICA_PUT': {
         await this.store(request.partition, request.key, request.object, request.hintFor);
@@ -45,7 +48,7 @@ export class ReplicaHandler {
       case 'REPLICA_PUT_BATCH': {
         // Checked whole before anything is applied, so a bad item does not leave the batch half done.
         const decoded = request.items.map((it) => ({ ...it, obj: this.decode(it.partition, it.key, it.object) }));
-        await Promise.all(decoded.map((it) => this.d.replica.merge(it.key, it.obj).then(() => this.adopt(it.partition, it.key))));
+        await Promise.all(decoded.map((it) => this.d.replica.merge(it.key, it.obj, it.object).then(() => this.adopt(it.partition, it.key))));
         return { type: 'ACK', count: decoded.length };
       }
       case 'FORWARD':
@@ -68,7 +71,7 @@ export class ReplicaHandler {
    */
   private async store(partition: number, key: Uint8Array, object: Uint8Array, hintFor: string): Promise<void> {
     const obj = this.decode(partition, key, object);
-    await this.d.replica.merge(key, obj);
+    await this.d.replica.merge(key, obj, object);
     if (hintFor !== '' && hintFor !== this.d.self) await this.d.addHint(hintFor, partition, key);
     else await this.adopt(partition, key);
   }

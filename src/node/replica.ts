@@ -48,6 +48,19 @@ export const untag = (v: Tagged): Uint8Array => v.subarray(1);
  */
 export type ReplicaObserver = (partition: number, key: Uint8Array, before: Uint8Array | undefined, after: Uint8Array | undefined) => void;
 
+/**
+ * A stored object with the bytes it is stored as (`bytes` = encodeObject(object)):
+ * a coordinator sends those bytes to the other replicas instead of encoding
+ * the object a second time.
+ */
+export interface Stored {
+  readonly object: Obj;
+  readonly bytes: Uint8Array;
+}
+
+const objectOf = (object: Obj): Obj => object;
+const storedOf = (object: Obj, bytes: Uint8Array): Stored => ({ object, bytes });
+
 export interface ReplicaOptions {
   readonly backend: StorageBackend;
   /** This replica's id in clocks; must never be reused by a node that lost its data. */
@@ -121,13 +134,22 @@ export class Replica {
    * the backend has it (per its durability mode).
    */
   coordinate(key: Uint8Array, write: D.Pending<Tagged>): Promise<Obj> {
+    return this.coordinateThen(key, write, objectOf);
+  }
+
+  /** `coordinate`, resolving with the stored bytes too (what the other replicas are sent). */
+  coordinateStored(key: Uint8Array, write: D.Pending<Tagged>): Promise<Stored> {
+    return this.coordinateThen(key, write, storedOf);
+  }
+
+  private coordinateThen<T>(key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): Promise<T> {
     const partition = this.partitionOf(key);
     // runEager: an uncontended key reads, updates and starts its put inside
     // this call, with no microtask hop before the work (the put's promise
     // still holds the key until the backend has the write).
     return this.locks.runEager(key, () => {
       const store = this.stores[partition];
-      if (store === undefined || store.getSync === undefined) return this.coordinateAsync(key, write);
+      if (store === undefined || store.getSync === undefined) return this.coordinateAsync(key, write, out);
       // peekSync (memory) lends the stored bytes instead of copying them: the
       // decoded values are views of a buffer the store never writes into (a
       // put replaces it), and encodeObject copies them into the new object.
@@ -137,10 +159,10 @@ export class Replica {
       const next = D.update(write, this.replicaId, local);
       const after = encodeObject(next);
       const observer = this.observer;
-      if (observer === undefined) return store.put(key, after).then(() => next);
+      if (observer === undefined) return store.put(key, after).then(() => out(next, after));
       return store.put(key, after).then(() => {
         observer(partition, key, before, after);
-        return next;
+        return out(next, after);
       });
     });
   }
@@ -166,17 +188,29 @@ export class Replica {
     return next;
   }
 
-  private async coordinateAsync(key: Uint8Array, write: D.Pending<Tagged>): Promise<Obj> {
+  private async coordinateAsync<T>(key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): Promise<T> {
     const before = await this.readBytes(key);
     const next = D.update(write, this.replicaId, decodeStored(key, before) ?? D.empty);
-    await this.write(key, next, before);
-    return next;
+    const after = encodeObject(next);
+    await this.write(key, after, before);
+    return out(next, after);
   }
 
   /** The stored bytes of `key` (undefined: absent). */
   async readBytes(key: Uint8Array): Promise<Uint8Array | undefined> {
     const store = await this.store(this.partitionOf(key));
     return store.getSync !== undefined ? store.getSync(key) : store.get(key);
+  }
+
+  /**
+   * `readBytes`, synchronous when the partition is open and the backend
+   * reads synchronously: what a replica read sends back (an encoded object
+   * already), without decoding and re-encoding it.
+   */
+  readStored(key: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    const store = this.store(this.partitionOf(key));
+    if (!(store instanceof Promise) && store.getSync !== undefined) return store.getSync(key);
+    return this.readBytes(key);
   }
 
   /**
@@ -200,19 +234,37 @@ export class Replica {
   /**
    * Syncs `incoming` (a replica's or a repair's object) into the local one.
    * Resolves with the merged object; writes only when it changed.
+   * `incomingBytes`, when given, must be encodeObject(incoming) (e.g. the
+   * bytes it was decoded from: the codec is canonical): when the merge is
+   * `incoming` itself, as for a replica write that supersedes the local
+   * copy, those bytes are stored instead of encoding the object again.
    */
-  merge(key: Uint8Array, incoming: Obj): Promise<Obj> {
-    return this.locks.run(key, async () => {
-      const before = await this.readBytes(key);
+  merge(key: Uint8Array, incoming: Obj, incomingBytes?: Uint8Array): Promise<Obj> {
+    const partition = this.partitionOf(key);
+    return this.locks.run(key, () => {
+      const store = this.stores[partition];
+      // The common case runs without an await inside the lock: an open partition on a store that reads synchronously.
+      if (store === undefined || store.getSync === undefined) return this.mergeAsync(key, incoming, incomingBytes);
+      const before = store.getSync(key);
       const local = decodeStored(key, before);
-      if (local === null) {
-        await this.write(key, incoming, before);
-        return incoming;
-      }
-      const merged = D.sync(local, incoming);
-      if (!D.equals(merged, local, bytesEqual)) await this.write(key, merged, before);
-      return merged;
+      const merged = local === null ? incoming : D.sync(local, incoming);
+      if (local !== null && D.equals(merged, local, bytesEqual)) return merged;
+      const after = merged === incoming && incomingBytes !== undefined ? incomingBytes : encodeObject(merged);
+      const observer = this.observer;
+      return store.put(key, after).then(() => {
+        observer?.(partition, key, before, after);
+        return merged;
+      });
     });
+  }
+
+  private async mergeAsync(key: Uint8Array, incoming: Obj, incomingBytes: Uint8Array | undefined): Promise<Obj> {
+    const before = await this.readBytes(key);
+    const local = decodeStored(key, before);
+    const merged = local === null ? incoming : D.sync(local, incoming);
+    if (local !== null && D.equals(merged, local, bytesEqual)) return merged;
+    await this.write(key, merged === incoming && incomingBytes !== undefined ? incomingBytes : encodeObject(merged), before);
+    return merged;
   }
 
   /**
@@ -233,10 +285,9 @@ export class Replica {
     });
   }
 
-  private async write(key: Uint8Array, obj: Obj, before: Uint8Array | undefined): Promise<void> {
+  private async write(key: Uint8Array, after: Uint8Array, before: Uint8Array | undefined): Promise<void> {
     const partition = this.partitionOf(key);
     const store = await this.store(partition);
-    const after = encodeObject(obj);
     await store.put(key, after);
     this.observer?.(partition, key, before, after);
   }
