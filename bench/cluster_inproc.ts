@@ -2,25 +2,27 @@
  * The cluster benchmark's load (N=3 R=2 W=2, 50/50 get/put of 100-byte
  * values, 50 in flight) with the three nodes and the SDK in ONE process, on
  * loopback TCP. What it measures is CPU time per op of the whole path
- * (client, coordinator, replicas, codec, storage), on one thread: on a box
+ * (client, coordinator, replicas, codec, storage) on one thread: on a box
  * shared with other work that figure holds up far better than the
  * multi-process `bench:cluster`, whose four processes wait for each other's
  * CPU slices (there CPU per op grows with the machine's load).
  *
- *   npm run bench:cluster-inproc [-- --duration-ms 4000] [--warmup-ms 3000]
- *     [--backend log] [--durability interval] [--tree DIR] [--runs 1]
+ *   npm run bench:cluster-inproc [-- --trees DIR1,DIR2] [--rounds 10]
+ *     [--window-ms 500] [--warmup-ms 3000] [--backend log] [--durability interval]
  *
- * `--tree DIR` benchmarks the ringkv source tree at DIR (another git
- * worktree, e.g. the commit before a change) with this script's load, so a
- * change can be measured A/B: run both trees alternately and compare.
+ * `--trees` runs one cluster per ringkv source tree (default: this one; give
+ * another git worktree, e.g. checked out at the commit before a change) in
+ * the same process, and loads them in alternating windows: both see the same
+ * machine load over the run, so their CPU per op compares A/B even when the
+ * box is busy. Nothing is written to bench/results (a development tool).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { flag } from './lib/args.js';
-import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
-import { fmtUs, summarize } from './lib/latency.js';
+import { forEachConcurrent } from './lib/loadgen.js';
+import { performance } from 'node:perf_hooks';
 import { createRng } from './ycsb/random.js';
 import type * as ClientModule from '../src/client/index.js';
 import type * as ConfigModule from '../src/node/config.js';
@@ -38,18 +40,18 @@ const str = (name: string, fallback: string): string => {
   return typeof v === 'string' ? v : fallback;
 };
 
-const durationMs = num('duration-ms', 4000);
 const warmupMs = num('warmup-ms', 3000);
+const windowMs = num('window-ms', 500);
+const rounds = num('rounds', 10);
 const inflight = num('inflight', 50);
 const keys = num('keys', 10_000);
 const valueBytes = num('value-bytes', 100);
 const getFraction = num('get-fraction', 0.5);
-const runs = num('runs', 1);
 const backend = str('backend', 'log');
 const durability = str('durability', 'interval') as 'none' | 'interval' | 'always';
-const tree = resolve(str('tree', new URL('..', import.meta.url).pathname));
-
-const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(tree, path)).href)) as T;
+const trees = str('trees', new URL('..', import.meta.url).pathname)
+  .split(',')
+  .map((t) => resolve(t));
 
 const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(12, '0')}`);
 
@@ -58,18 +60,33 @@ const cpuUs = (): number => {
   return u.user + u.system;
 };
 
-const runOnce = async (): Promise<{ opsPerSec: number; cpuUsPerOp: number; p999Us: number; p50Us: number; errors: number }> => {
+interface Setup {
+  readonly tree: string;
+  readonly clients: readonly ClientModule.Client[];
+  readonly close: () => Promise<void>;
+  /** Runs the load for `ms`, then waits for what is in flight; returns the ops completed. */
+  readonly window: (ms: number) => Promise<{ readonly ops: number; readonly errors: number }>;
+}
+
+/** Starts a 3-node cluster of the source tree at `tree` and its SDK clients, preloaded. */
+const setUp = async (tree: string, seed: number): Promise<Setup> => {
+  const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(tree, path)).href)) as T;
   const { startNode } = await load<typeof NodeModule>('src/node/node.ts');
   const { defaultConfig } = await load<typeof ConfigModule>('src/node/config.ts');
   const { createClient } = await load<typeof ClientModule>('src/client/index.ts');
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-inproc-'));
   const nodes: NodeModule.RunningNode[] = [];
   const clients: ClientModule.Client[] = [];
+  const close = async (): Promise<void> => {
+    await Promise.all(clients.map((c) => c.close()));
+    for (const n of nodes) await n.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const base = { ...defaultConfig, backend, durability, port: 0, n: 3, r: 2, w: 2 };
     nodes.push(await startNode({ ...base, dataDir: join(dir, 'n1'), nodeId: 'n1', cluster: true }));
-    const seed = `127.0.0.1:${nodes[0]!.port}`;
-    for (const id of ['n2', 'n3']) nodes.push(await startNode({ ...base, dataDir: join(dir, id), nodeId: id, join: [seed] }));
+    const seedAddress = `127.0.0.1:${nodes[0]!.port}`;
+    for (const id of ['n2', 'n3']) nodes.push(await startNode({ ...base, dataDir: join(dir, id), nodeId: id, join: [seedAddress] }));
     for (const n of nodes) clients.push(createClient({ nodes: [`127.0.0.1:${n.port}`], timeoutMs: 5000 }));
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -78,48 +95,83 @@ const runOnce = async (): Promise<{ opsPerSec: number; cpuUsPerOp: number; p999U
       if (Date.now() > deadline) throw new Error('the cluster did not form within 30 s');
       await new Promise((r) => setTimeout(r, 100));
     }
-    const value = Buffer.alloc(valueBytes, 0x61);
-    const contexts: (Uint8Array | undefined)[] = new Array(keys);
-    const put = (client: ClientModule.Client, i: number) =>
-      client.put(keyOf(i), value, contexts[i] !== undefined ? { context: contexts[i] } : {}).then((r) => {
-        contexts[i] = r.context;
-      });
-    await forEachConcurrent(keys, inflight, (i) => put(clients[i % clients.length]!, i));
-    const rngs = Array.from({ length: inflight }, (_, i) => createRng(1000 + i));
-    let cpuAtStart = 0;
-    const sampler = setTimeout(() => (cpuAtStart = cpuUs()), warmupMs);
-    const r = await closedLoop({
-      inflight,
-      warmupMs,
-      durationMs,
-      op: (loop) => {
-        const rng = rngs[loop]!;
-        const client = clients[loop % clients.length]!;
-        const i = Math.floor(rng.next() * keys);
-        if (rng.next() >= getFraction) return put(client, i);
-        return client.getRaw(keyOf(i)).then((g) => {
-          contexts[i] = g.context;
-        });
-      },
-    });
-    clearTimeout(sampler);
-    const cpuUsPerOp = r.ops === 0 ? 0 : (cpuUs() - cpuAtStart) / r.ops;
-    const lat = summarize(r.histogram);
-    return { opsPerSec: r.opsPerSec, cpuUsPerOp, p999Us: lat.p999Us, p50Us: lat.p50Us, errors: r.errors };
-  } finally {
-    await Promise.all(clients.map((c) => c.close()));
-    for (const n of nodes) await n.close();
-    rmSync(dir, { recursive: true, force: true });
+  } catch (e) {
+    await close();
+    throw e;
   }
+  const value = Buffer.alloc(valueBytes, 0x61);
+  // The latest context per key: a put supersedes what it saw (blind puts would grow sibling lists).
+  const contexts: (Uint8Array | undefined)[] = new Array(keys);
+  const put = (client: ClientModule.Client, i: number) =>
+    client.put(keyOf(i), value, contexts[i] !== undefined ? { context: contexts[i] } : {}).then((r) => {
+      contexts[i] = r.context;
+    });
+  await forEachConcurrent(keys, inflight, (i) => put(clients[i % clients.length]!, i));
+  const rngs = Array.from({ length: inflight }, (_, i) => createRng(seed + i));
+  const op = (loop: number): Promise<void> => {
+    const rng = rngs[loop]!;
+    const client = clients[loop % clients.length]!;
+    const i = Math.floor(rng.next() * keys);
+    if (rng.next() >= getFraction) return put(client, i);
+    return client.getRaw(keyOf(i)).then((g) => {
+      contexts[i] = g.context;
+    });
+  };
+  const window = async (ms: number): Promise<{ ops: number; errors: number }> => {
+    const stopAt = performance.now() + ms;
+    let ops = 0;
+    let errors = 0;
+    const loop = async (i: number): Promise<void> => {
+      while (performance.now() < stopAt) {
+        try {
+          await op(i);
+          ops++;
+        } catch {
+          errors++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: inflight }, (_, i) => loop(i)));
+    return { ops, errors };
+  };
+  return { tree, clients, close, window };
 };
 
 const main = async (): Promise<void> => {
-  for (let i = 0; i < runs; i++) {
-    const m = await runOnce();
-    console.log(
-      `inproc ${tree} ${backend}/${durability}: ${Math.round(m.opsPerSec)} ops/s, CPU ${m.cpuUsPerOp.toFixed(1)} µs/op, ` +
-        `p50 ${fmtUs(m.p50Us)}, p99.9 ${fmtUs(m.p999Us)}, errors ${m.errors}, load ${loadavg()[0]!.toFixed(1)}`,
-    );
+  console.log(
+    `bench:cluster-inproc  ${trees.length} tree(s), ${inflight} in flight, ${Math.round(getFraction * 100)}% get, ${valueBytes}-byte values, ${keys} keys, ` +
+      `${warmupMs} ms warm-up each, ${rounds} rounds of ${windowMs} ms windows, backend ${backend}/${durability}, load ${loadavg()[0]!.toFixed(2)}`,
+  );
+  const setups: Setup[] = [];
+  try {
+    for (const [i, t] of trees.entries()) setups.push(await setUp(t, 1000 + 100 * i));
+    for (const s of setups) await s.window(warmupMs);
+    const totals = setups.map(() => ({ ops: 0, errors: 0, cpuUs: 0, wallMs: 0 }));
+    for (let r = 0; r < rounds; r++) {
+      // Alternate which tree goes first, so neither always follows the other's garbage.
+      const order = r % 2 === 0 ? setups.map((_, i) => i) : setups.map((_, i) => setups.length - 1 - i);
+      for (const i of order) {
+        const c0 = cpuUs();
+        const t0 = performance.now();
+        const w = await setups[i]!.window(windowMs);
+        const t = totals[i]!;
+        t.cpuUs += cpuUs() - c0;
+        t.wallMs += performance.now() - t0;
+        t.ops += w.ops;
+        t.errors += w.errors;
+      }
+    }
+    const first = totals[0]!;
+    const firstCpu = first.ops > 0 ? first.cpuUs / first.ops : 0;
+    totals.forEach((t, i) => {
+      const cpuPerOp = t.ops > 0 ? t.cpuUs / t.ops : 0;
+      const ratio = i > 0 && firstCpu > 0 ? `, ${(cpuPerOp / firstCpu).toFixed(3)}x the first tree's CPU/op` : '';
+      console.log(
+        `${setups[i]!.tree}: ${Math.round((t.ops * 1000) / t.wallMs)} ops/s, CPU ${cpuPerOp.toFixed(1)} µs/op (all three nodes and the client), errors ${t.errors}${ratio}`,
+      );
+    });
+  } finally {
+    for (const s of setups) await s.close();
   }
 };
 
