@@ -24,7 +24,7 @@ const open = async (backend: StorageBackend): Promise<Replica> => {
   return replica;
 };
 
-const hex = (u: Uint8Array | null): string => (u === null ? 'null' : Buffer.from(u).toString('hex'));
+const hex = (u: Uint8Array | undefined): string => (u === undefined ? 'absent' : Buffer.from(u).toString('hex'));
 
 /** Clocks built the way replicas build them: writes coordinated by a few ids, some with the context of an earlier state. */
 const arbClock = fc
@@ -51,14 +51,14 @@ for (const kind of ['memory', 'log'] as const) {
     }
   };
 
-  test(`${kind}: readBytes is the encoding of read, and null for an absent key`, () =>
+  test(`${kind}: readStored is the encoding of read, and undefined for an absent key`, () =>
     withReplica(async (replica) => {
       const key = Buffer.from('k');
-      assert.is(await replica.readBytes(key), null);
+      assert.is(await replica.readStored(key), undefined);
       await replica.coordinate(key, D.newValue(tagValue(Buffer.from('v1'))));
       await replica.coordinate(key, D.newValue(tagValue(Buffer.from('v2'))));
       const obj = await replica.read(key);
-      assert.is(hex(await replica.readBytes(key)), hex(encodeObject(obj!)));
+      assert.is(hex(await replica.readStored(key)), hex(encodeObject(obj!)));
     }));
 
   test(`${kind}: coordinateStored resolves with the object and exactly the bytes it stored`, () =>
@@ -67,13 +67,16 @@ for (const kind of ['memory', 'log'] as const) {
       await replica.coordinate(key, D.newValue(tagValue(Buffer.from('a'))));
       const s = await replica.coordinateStored(key, D.newValue(tagValue(Buffer.from('b'))));
       assert.is(hex(s.bytes), hex(encodeObject(s.object)));
-      assert.is(hex(await replica.readBytes(key)), hex(s.bytes));
+      assert.is(hex(await replica.readStored(key)), hex(s.bytes));
       assert.is(D.size(s.object), 2, 'a blind write adds a sibling');
     }));
 
   test(`${kind}: a merge given the incoming bytes stores what a merge without them stores`, () =>
     withReplica(async (replica) => {
       let n = 0;
+      // Anti-entropy's observer must see what was stored, whichever bytes were stored.
+      const observed = new Map<string, string>();
+      replica.observer = (_p, key, _before, after) => observed.set(hex(key), hex(after));
       await check(
         fc.asyncProperty(fc.option(arbClock, { nil: undefined }), arbClock, async (local, incoming) => {
           const withBytes = Buffer.from(`with:${n}`);
@@ -85,12 +88,13 @@ for (const kind of ['memory', 'log'] as const) {
           const a = await replica.merge(withBytes, incoming, encodeObject(incoming));
           const b = await replica.merge(without, incoming);
           assert.ok(D.equals(a, b, (x, y) => hex(x) === hex(y)));
-          const stored = await replica.readBytes(withBytes);
-          assert.is(hex(stored), hex(await replica.readBytes(without)));
-          if (stored !== null) {
+          const stored = await replica.readStored(withBytes);
+          assert.is(hex(stored), hex(await replica.readStored(without)));
+          if (stored !== undefined) {
             const d = decodeObject(stored);
             assert.ok(d.ok);
             assert.is(hex(stored), hex(encodeObject(a)), 'the stored bytes are the merged object');
+            assert.is(observed.get(hex(withBytes)), hex(stored), 'the observer saw the stored bytes');
           }
         }),
         kind === 'memory' ? 200 : 60,
