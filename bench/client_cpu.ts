@@ -14,6 +14,7 @@
  * The load generator's own work (histogram, loop) is in both figures alike.
  */
 import { resolve } from 'node:path';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
 import { flag } from './lib/args.js';
@@ -33,9 +34,9 @@ const num = (name: string, fallback: number): number => {
   const v = flag(name);
   return typeof v === 'string' ? Number(v) : fallback;
 };
-const rounds = num('rounds', 3);
-const durationMs = num('duration-ms', 3000);
-const warmupMs = num('warmup-ms', 1000);
+const rounds = num('rounds', 6);
+const durationMs = num('duration-ms', 1500);
+const warmupMs = num('warmup-ms', 700);
 const inflight = num('inflight', 50);
 const keys = 10_000;
 const baseline = flag('baseline');
@@ -67,14 +68,25 @@ const median = (xs: readonly number[]): number => {
   return s[Math.floor(s.length / 2)]!;
 };
 
-const run = async (create: CreateClient, address: string, op: 'get' | 'put'): Promise<{ cpuUsPerOp: number; opsPerSec: number }> => {
+// Young-generation collections per op: a count that follows the bytes allocated per request and,
+// unlike CPU time, hardly moves when other processes compete for the cores.
+let scavenges = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
+}).observe({ entryTypes: ['gc'] });
+
+const run = async (create: CreateClient, address: string, op: 'get' | 'put'): Promise<{ cpuUsPerOp: number; opsPerSec: number; scavengesPer100kOps: number }> => {
   const client = create({ nodes: [address], timeoutMs: 10_000 });
   const value = Buffer.alloc(100, 0x61);
   try {
     await forEachConcurrent(keys, inflight, (i) => client.put(keyOf(i), value));
     let i = 0;
     let cpuAt: NodeJS.CpuUsage | undefined;
-    const sampler = setTimeout(() => (cpuAt = process.cpuUsage()), warmupMs);
+    let scavengesAt = 0;
+    const sampler = setTimeout(() => {
+      cpuAt = process.cpuUsage();
+      scavengesAt = scavenges;
+    }, warmupMs);
     const r = await closedLoop({
       inflight,
       warmupMs,
@@ -87,7 +99,9 @@ const run = async (create: CreateClient, address: string, op: 'get' | 'put'): Pr
     clearTimeout(sampler);
     const used = process.cpuUsage(cpuAt);
     if (r.errors > 0) throw new Error(`${r.errors} errors, first: ${r.firstError}`);
-    return { cpuUsPerOp: (used.user + used.system) / r.ops, opsPerSec: r.opsPerSec };
+    // GC entries arrive asynchronously: let the last ones in.
+    await new Promise((res) => setTimeout(res, 50));
+    return { cpuUsPerOp: (used.user + used.system) / r.ops, opsPerSec: r.opsPerSec, scavengesPer100kOps: ((scavenges - scavengesAt) * 1e5) / r.ops };
   } finally {
     await client.close();
   }
@@ -108,19 +122,27 @@ const main = async (): Promise<void> => {
   try {
     for (const op of ops) {
       const cpu = new Map<string, number[]>(sdks.map(([n]) => [n, []]));
+      const gcs = new Map<string, number[]>(sdks.map(([n]) => [n, []]));
       const rate = new Map<string, number[]>(sdks.map(([n]) => [n, []]));
       for (let round = 0; round < rounds; round++) {
         for (const [name, create] of round % 2 === 0 ? sdks : [...sdks].reverse()) {
           const m = await run(create, address, op);
           cpu.get(name)!.push(m.cpuUsPerOp);
           rate.get(name)!.push(m.opsPerSec);
-          console.log(`${op} round ${round + 1} ${name}: ${m.cpuUsPerOp.toFixed(2)} µs CPU/op, ${Math.round(m.opsPerSec)} ops/s`);
+          gcs.get(name)!.push(m.scavengesPer100kOps);
+          console.log(`${op} round ${round + 1} ${name}: ${m.cpuUsPerOp.toFixed(2)} µs CPU/op, ${Math.round(m.opsPerSec)} ops/s, ${m.scavengesPer100kOps.toFixed(1)} scavenges/100k ops`);
         }
       }
-      for (const [name] of sdks) console.log(`${op} ${name}: median ${median(cpu.get(name)!).toFixed(2)} µs CPU/op, ${Math.round(median(rate.get(name)!))} ops/s`);
+      for (const [name] of sdks) {
+        console.log(`${op} ${name}: median ${median(cpu.get(name)!).toFixed(2)} µs CPU/op, ${Math.round(median(rate.get(name)!))} ops/s, ${median(gcs.get(name)!).toFixed(1)} scavenges/100k ops`);
+      }
       if (sdks.length === 2) {
-        const ratio = median(cpu.get('this tree')!) / median(cpu.get('baseline')!);
-        console.log(`${op} client CPU/op, this tree / baseline: ${ratio.toFixed(3)}x`);
+        // Each round ran both SDKs back to back: the median of the per-round ratios cancels slow phases of the machine.
+        const a = cpu.get('this tree')!;
+        const b = cpu.get('baseline')!;
+        const ratio = median(a.map((x, i) => x / b[i]!));
+        const gcRatio = median(gcs.get('this tree')!) / Math.max(1e-9, median(gcs.get('baseline')!));
+        console.log(`${op} client CPU/op, this tree / baseline: ${ratio.toFixed(3)}x (median of per-round ratios); scavenges/op: ${gcRatio.toFixed(3)}x`);
       }
     }
   } finally {

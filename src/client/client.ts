@@ -107,6 +107,8 @@ export interface WriteResult {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The options of a call that passed none (a default `{}` would be a new object per request). */
+const NO_OPTIONS: PutOptions & GetOptions = Object.freeze({});
 
 const toBytes = (name: string, v: Bytes): Uint8Array => {
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
@@ -363,14 +365,14 @@ export class Client {
   }
 
   /** Reads a key: every sibling and the context, or undefined when absent or deleted. */
-  get(key: Bytes, options: GetOptions = {}): Promise<GetResult | undefined> {
+  get(key: Bytes, options: GetOptions = NO_OPTIONS): Promise<GetResult | undefined> {
     return this.getAs(key, options, toPresentGetResult);
   }
 
   /** Like `get`, but answers an absent or deleted key with empty values and the context (for writes after a delete). */
   // get/getRaw/put/delete are not `async` (one promise and one await fewer
   // per request); argument errors still reject rather than throw.
-  getRaw(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
+  getRaw(key: Bytes, options: GetOptions = NO_OPTIONS): Promise<GetResult> {
     return this.getAs(key, options, toGetResult);
   }
 
@@ -385,7 +387,7 @@ export class Client {
   }
 
   /** Writes a value. With the context of a read, it replaces what that read returned; without, it adds a sibling. */
-  put(key: Bytes, value: Bytes, options: PutOptions = {}): Promise<WriteResult> {
+  put(key: Bytes, value: Bytes, options: PutOptions = NO_OPTIONS): Promise<WriteResult> {
     try {
       const k = toBytes('key', key);
       const w = options.w ?? 0;
@@ -402,7 +404,7 @@ export class Client {
   }
 
   /** Deletes a key (writes a tombstone). Pass the context of a read to delete exactly what it saw. */
-  delete(key: Bytes, options: PutOptions = {}): Promise<WriteResult> {
+  delete(key: Bytes, options: PutOptions = NO_OPTIONS): Promise<WriteResult> {
     try {
       const k = toBytes('key', key);
       const w = options.w ?? 0;

@@ -31,7 +31,8 @@ interface Pending {
   readonly reject: (e: ClientError) => void;
   /** The request, kept only when it may be retried (`ConnectionOptions.retry`). */
   readonly msg: Message | undefined;
-  written: boolean;
+  /** Order of encoding on this connection: written once `flushedSeq` reaches it. */
+  seq: number;
   /** Date.now() after which the request times out. */
   readonly deadlineMs: number;
   readonly timeoutMs: number;
@@ -75,7 +76,9 @@ export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly writer = new FrameWriter({ version: PROTOCOL_VERSION });
   private readonly pending = new Map<number, Pending>();
-  private unflushed: Pending[] = [];
+  /** Requests encoded so far; the first `flushedSeq` of them were handed to the socket (no list of unflushed requests to walk per batch). */
+  private encodedSeq = 0;
+  private flushedSeq = 0;
   private flushQueued = false;
   private nextStream = 1;
   private readonly inUse = (id: number): boolean => this.pending.has(id);
@@ -214,7 +217,7 @@ export class Connection {
         resolve,
         reject,
         msg: retry ? msg : undefined,
-        written: false,
+        seq: 0,
         deadlineMs: deadlineMs ?? Date.now() + timeoutMs,
         timeoutMs,
         abort: undefined,
@@ -228,12 +231,12 @@ export class Connection {
         return;
       }
       this.pending.set(streamId, p);
-      this.unflushed.push(p);
+      p.seq = ++this.encodedSeq;
       if (this.sweepTimer === undefined) this.sweepTimer = setInterval(() => this.sweep(), TIMEOUT_SWEEP_MS);
       if (signal !== undefined) {
         p.abort = () => {
           this.settle(streamId, p);
-          this.fail(p, new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: !p.written, cause: signal.reason }));
+          this.fail(p, new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: !this.written(p), cause: signal.reason }));
         };
         signal.addEventListener('abort', p.abort, { once: true });
       }
@@ -245,6 +248,10 @@ export class Connection {
     const id = nextStreamId(this.nextStream, this.inUse);
     this.nextStream = id === MAX_STREAM ? 1 : id + 1;
     return id;
+  }
+
+  private written(p: Pending): boolean {
+    return p.seq <= this.flushedSeq;
   }
 
   /** Rejects a settled request, or hands it to another attempt (`ConnectionOptions.retry`). */
@@ -269,7 +276,7 @@ export class Connection {
     for (const [streamId, p] of this.pending) {
       if (p.deadlineMs > nowMs) continue;
       this.settle(streamId, p);
-      this.fail(p, new ClientError('KV_TIMEOUT', `no reply from ${this.name} within ${p.timeoutMs} ms`, { node: this.name, safeToRetry: !p.written, retryable: true }));
+      this.fail(p, new ClientError('KV_TIMEOUT', `no reply from ${this.name} within ${p.timeoutMs} ms`, { node: this.name, safeToRetry: !this.written(p), retryable: true }));
     }
   }
 
@@ -289,9 +296,7 @@ export class Connection {
 
   private flush(): void {
     if (this.writer.pendingBytes === 0 || this.socket === undefined || this.closed) return;
-    const batch = this.unflushed;
-    this.unflushed = [];
-    for (const p of batch) p.written = true;
+    this.flushedSeq = this.encodedSeq;
     this.socket.write(this.writer.take());
   }
 
@@ -344,7 +349,7 @@ export class Connection {
     this.stopSweep();
     for (const [id, p] of this.pending) {
       this.settle(id, p);
-      this.fail(p, new ClientError(err.code, err.message, { node: this.name, retryable: err.retryable, safeToRetry: !p.written, cause: err.cause }));
+      this.fail(p, new ClientError(err.code, err.message, { node: this.name, retryable: err.retryable, safeToRetry: !this.written(p), cause: err.cause }));
     }
     this.socket?.destroy();
     this.onClose?.(err);
