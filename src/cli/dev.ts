@@ -4,13 +4,18 @@
  * `--cluster`, the others `--join` n1; N = min(3, nodes), R = W = min(2, N).
  * Ready when every node counts every member (its `cluster.members` STATS
  * figure). Ctrl-C (or SIGTERM) stops every node gracefully and waits for them.
+ *
+ * `--tls` (issue #9): a throwaway CA and one certificate per node are made
+ * with the `openssl` binary into `<data>/tls/` (fresh on every run), and
+ * every node serves TLS only, to clients and to its peers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from 'node:net';
-import { createClient } from '../client/index.js';
+import { createClient, type ClientTlsOptions } from '../client/index.js';
+import { generateDevPki, type DevPki } from './certs.js';
 
 const waitForPort = (host: string, port: number, timeoutMs: number): Promise<boolean> =>
   new Promise((done) => {
@@ -31,9 +36,9 @@ const waitForPort = (host: string, port: number, timeoutMs: number): Promise<boo
   });
 
 /** Polls every node's STATS until each counts `count` members. */
-const waitForMembers = async (addrs: readonly string[], count: number, timeoutMs: number): Promise<boolean> => {
+const waitForMembers = async (addrs: readonly string[], count: number, timeoutMs: number, tls: ClientTlsOptions | undefined): Promise<boolean> => {
   const deadline = Date.now() + timeoutMs;
-  const clients = addrs.map((a) => createClient({ nodes: [a], timeoutMs: 1000, retries: 0 }));
+  const clients = addrs.map((a) => createClient({ nodes: [a], timeoutMs: 1000, retries: 0, ...(tls !== undefined ? { tls } : {}) }));
   try {
     while (Date.now() < deadline) {
       const seen = await Promise.all(clients.map((c) => c.stats().then((s) => s['cluster.members'] ?? 0, () => 0)));
@@ -55,6 +60,7 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
       data: { type: 'string', default: './ringkv-dev-data' },
       backend: { type: 'string' },
       durability: { type: 'string' },
+      tls: { type: 'boolean' },
     },
     strict: true,
   });
@@ -65,6 +71,12 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
   const dataDir = resolve(values.data);
   mkdirSync(dataDir, { recursive: true });
   const host = '127.0.0.1';
+  let pki: DevPki | undefined;
+  if (values.tls === true) {
+    // Throws a clear KV_UNSUPPORTED error when openssl is not installed.
+    pki = generateDevPki(join(dataDir, 'tls'), Array.from({ length: count }, (_, i) => `n${i + 1}`));
+  }
+  const clientTls: ClientTlsOptions | undefined = pki === undefined ? undefined : { ca: readFileSync(pki.ca) };
   const cli = process.argv[1]!;
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -97,6 +109,10 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
     }
     if (values.backend) nodeArgs.push('--backend', values.backend);
     if (values.durability) nodeArgs.push('--durability', values.durability);
+    if (pki !== undefined) {
+      const own = pki.nodes[`n${i + 1}`]!;
+      nodeArgs.push('--tls-cert', own.cert, '--tls-key', own.key, '--tls-ca', pki.ca);
+    }
     const child = spawn(process.execPath, [...process.execArgv, cli, ...nodeArgs], { stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(child);
     child.on('exit', (code, signal) => {
@@ -110,15 +126,23 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
     return stopAll(3);
   }
   const addrs = children.map((_, i) => `${host}:${basePort + i}`);
-  if (count > 1 && !(await waitForMembers(addrs, count, 30_000))) {
+  if (count > 1 && !(await waitForMembers(addrs, count, 30_000, clientTls))) {
     console.error(`ringkv dev: the nodes did not all see ${count} members within 30 s; stopping`);
     return stopAll(3);
   }
   console.log(`ringkv dev: ${count > 1 ? `${count} nodes up (N=${n} R=${quorum} W=${quorum})` : '1 standalone node up'}, data in ${dataDir}`);
   addrs.forEach((a, i) => console.log(`  n${i + 1}  ${a}`));
-  console.log(`try:  npx ringkv put hello world --nodes ${addrs.join(',')}`);
-  console.log(`      npx ringkv get hello --nodes ${addrs.join(',')}`);
-  console.log(`      npx ringkv status --nodes ${addrs[0]}`);
+  const tlsFlag = pki === undefined ? '' : ` --tls-ca ${pki.ca}`;
+  if (pki !== undefined) {
+    console.log(`TLS on (clients and node-to-node), certificates made with openssl in ${pki.dir} (throwaway CA, valid for 127.0.0.1 and localhost)`);
+  }
+  console.log(`try:  npx ringkv put hello world --nodes ${addrs.join(',')}${tlsFlag}`);
+  console.log(`      npx ringkv get hello --nodes ${addrs.join(',')}${tlsFlag}`);
+  console.log(`      npx ringkv status --nodes ${addrs[0]}${tlsFlag}`);
+  if (pki !== undefined) {
+    console.log(`SDK:  createClient({ nodes: ['${addrs[0]}'], tls: { ca: readFileSync('${pki.ca}') } })`);
+    console.log(`      (client certificate for --tls-client-auth require: ${pki.client.cert} and ${pki.client.key})`);
+  }
   console.log('Ctrl-C stops the cluster.');
 
   return new Promise<number>((done) => {

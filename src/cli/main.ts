@@ -80,6 +80,8 @@ options for dev:
   --base-port <port>       first port (default 7401)
   --data <dir>             parent data directory (default ./ringkv-dev-data)
   --backend, --durability  as for start
+  --tls                    make a throwaway CA and node certificates with openssl into <data>/tls
+                           and run every node on TLS (the output says how to connect)
 `;
 
 const nodeFlags = {

@@ -1,0 +1,106 @@
+/**
+ * `ringkv dev --tls` (issue #9): certificates made with openssl, a 2-node
+ * cluster on TLS (clients and node-to-node), the printed CLI line works, a
+ * plaintext client gets no service; without openssl on PATH it fails with a
+ * message that says so.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient, ClientError } from '../../src/client/index.js';
+import { waitFor } from '../helpers/cluster.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+const cli = join(root, 'src/cli/main.ts');
+
+const portFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+const freeBase = async (): Promise<number> => {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    if ((await portFree(base)) && (await portFree(base + 1))) return base;
+  }
+};
+
+test('ringkv dev --tls: a TLS cluster the printed command reaches; plaintext gets nothing', async () => {
+  const base = await freeBase();
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-devtls-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'dev', '--tls', '--nodes', '2', '--base-port', String(base), '--data', dir, '--backend', 'memory'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const addrs = [0, 1].map((i) => `127.0.0.1:${base + i}`);
+  try {
+    assert.ok(await waitFor(() => out.includes('Ctrl-C stops the cluster.'), 45_000, 100), `dev did not report ready:\n${out}`);
+    const ca = join(dir, 'tls', 'ca.crt');
+    assert.ok(existsSync(ca));
+    assert.ok(out.includes(`--tls-ca ${ca}`), `the output says how to connect:\n${out}`);
+    assert.match(out, 'openssl');
+
+    // The CLI line dev printed, run as printed.
+    const put = spawnSync(process.execPath, ['--import', 'tsx', cli, 'put', 'tls-key', 'tls-value', '--nodes', addrs.join(','), '--tls-ca', ca], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    assert.is(put.status, 0, `put: ${put.stdout}${put.stderr}`);
+
+    const c = createClient({ nodes: addrs, tls: { ca: readFileSync(ca) } });
+    try {
+      // N=2 W=2: the write went over the TLS link between the nodes; read from each node.
+      for (const a of addrs) {
+        const one = createClient({ nodes: [a], tls: { ca: readFileSync(ca) } });
+        assert.equal((await one.get('tls-key'))!.values.map(String), ['tls-value']);
+        await one.close();
+      }
+    } finally {
+      await c.close();
+    }
+    const plain = createClient({ nodes: [addrs[0]!], retries: 0, connectTimeoutMs: 2000 });
+    try {
+      await plain.ping();
+      assert.unreachable('a plaintext client was served');
+    } catch (e) {
+      assert.instance(e, ClientError);
+    } finally {
+      await plain.close();
+    }
+
+    child.kill('SIGINT');
+    assert.is(await exited, 0, `dev exit code\n${out}`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ringkv dev --tls without openssl on PATH fails with a message naming openssl', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-devtls-'));
+  try {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'dev', '--tls', '--nodes', '1', '--data', dir], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, PATH: join(dir, 'empty-path') },
+    });
+    assert.is.not(r.status, 0);
+    assert.match(r.stderr, /openssl/);
+    assert.match(r.stderr, /not found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
