@@ -29,6 +29,9 @@ export const niceCeil = (v: number): number => {
   return 10 * p;
 };
 
+/** Latency labels narrow enough for a bar: 3 significant digits (`308 ms`, `54.8 ms`, `2.09 ms`, `87 µs`). */
+export const fmtUsShort = (us: number): string => (us >= 100_000 ? `${Math.round(us / 1000)} ms` : us >= 10_000 ? `${(us / 1000).toFixed(1)} ms` : fmtUs(us));
+
 const W = 960;
 const LEFT = 80;
 const RIGHT = 20;
@@ -49,7 +52,7 @@ export const renderChart = (input: ChartInput): string => {
   const legendTop = 50 + input.subtitle.length * 14;
   const panels: Panel[] = [
     { title: 'Throughput, ops/s (closed loop, higher is better)', top: legendTop + 40, value: (c) => c.opsPerSec, label: fmtRate, log: false },
-    { title: 'p99.9 latency, worst op kind (closed loop, log scale, lower is better)', top: legendTop + 40 + PANEL_H + 50, value: (c) => c.p999Us, label: fmtUs, log: true },
+    { title: 'p99.9 latency, worst op kind (closed loop, log scale, lower is better)', top: legendTop + 40 + PANEL_H + 50, value: (c) => c.p999Us, label: fmtUsShort, log: true },
   ];
   const height = panels[1]!.top + PANEL_H + 40;
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif">`);

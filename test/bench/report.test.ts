@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { check } from '../helpers/seed.js';
-import { escapeXml, niceCeil, renderChart } from '../../bench/ycsb/chart.js';
+import { escapeXml, fmtUsShort, niceCeil, renderChart } from '../../bench/ycsb/chart.js';
 import { cellOf, halfPeakRate, MATRIX_TARGETS, summaryMarkdown, targetRatios, type Cell } from '../../bench/ycsb/matrix.js';
 import type { PhaseResult } from '../../bench/ycsb/runner.js';
 
@@ -128,7 +128,8 @@ test('chart: coordinates stay finite and bars non-negative for any values', () =
   );
 });
 
-test('niceCeil and escapeXml', () => {
+test('niceCeil, fmtUsShort and escapeXml', () => {
+  assert.equal([87, 2090, 54_830, 308_220].map(fmtUsShort), ['87 µs', '2.09 ms', '54.8 ms', '308 ms']);
   assert.equal([0, 1, 3, 7, 12, 20, 99, 101, 45_000].map(niceCeil), [1, 1, 5, 10, 20, 20, 100, 200, 50_000]);
   assert.is(escapeXml(`a<b>&"'`), 'a&lt;b&gt;&amp;&quot;&apos;');
 });
