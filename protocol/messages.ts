@@ -183,6 +183,13 @@ export interface RingReply {
   readonly body: Uint8Array;
 }
 
+/** Anti-entropy admin requests and replies (§16); bodies are `rest` here, laid out by protocol/aae_admin.ts. */
+export interface AaeAdmin {
+  readonly op: 'AAE_EXCHANGE' | 'AAE_EXCHANGE_REPLY' | 'AAE_STATUS' | 'AAE_STATUS_REPLY';
+  readonly streamId: number;
+  readonly body: Uint8Array;
+}
+
 /** Node-to-node traffic (opcodes 0x40..0x7F); bodies are defined by the cluster issue. */
 export interface NodeMessage {
   readonly op: 'NODE';
@@ -192,8 +199,8 @@ export interface NodeMessage {
   readonly body: Uint8Array;
 }
 
-export type Request = Hello | Auth | Ping | Get | Put | Delete | Stats | Ring;
-export type Reply = HelloOk | AuthReply | ErrorMessage | Pong | GetReply | PutReply | DeleteReply | StatsReply | RingReply;
+export type Request = Hello | Auth | Ping | Get | Put | Delete | Stats | Ring | (AaeAdmin & { readonly op: 'AAE_EXCHANGE' | 'AAE_STATUS' });
+export type Reply = HelloOk | AuthReply | ErrorMessage | Pong | GetReply | PutReply | DeleteReply | StatsReply | RingReply | (AaeAdmin & { readonly op: 'AAE_EXCHANGE_REPLY' | 'AAE_STATUS_REPLY' });
 export type Message = Request | Reply | NodeMessage;
 export type MessageOp = Message['op'];
 
@@ -216,6 +223,10 @@ export const OPS: { readonly [K in Exclude<MessageOp, 'NODE'>]: { readonly opcod
   STATS_REPLY: { opcode: Opcode.STATS, response: true },
   RING: { opcode: Opcode.RING, response: false },
   RING_REPLY: { opcode: Opcode.RING, response: true },
+  AAE_EXCHANGE: { opcode: Opcode.AAE_EXCHANGE, response: false },
+  AAE_EXCHANGE_REPLY: { opcode: Opcode.AAE_EXCHANGE, response: true },
+  AAE_STATUS: { opcode: Opcode.AAE_STATUS, response: false },
+  AAE_STATUS_REPLY: { opcode: Opcode.AAE_STATUS, response: true },
 };
 
 // ---------------------------------------------------------------- sizes (and encoder-side validation)
@@ -313,6 +324,10 @@ const bodySize = (m: Message): number => {
     }
     case 'RING':
     case 'RING_REPLY':
+    case 'AAE_EXCHANGE':
+    case 'AAE_EXCHANGE_REPLY':
+    case 'AAE_STATUS':
+    case 'AAE_STATUS_REPLY':
       return checkBytes('body', m.body, MAX_U32);
     case 'NODE':
       if (!isNodeOpcode(m.opcode)) throw bad(`node opcode must be in 0x40..0x7f, got ${m.opcode}`);
@@ -435,6 +450,10 @@ const writeBody = (m: Message, out: Uint8Array, o: number): number => {
       return o;
     case 'RING':
     case 'RING_REPLY':
+    case 'AAE_EXCHANGE':
+    case 'AAE_EXCHANGE_REPLY':
+    case 'AAE_STATUS':
+    case 'AAE_STATUS_REPLY':
     case 'NODE':
       out.set(m.body, o);
       return o + m.body.length;
@@ -573,6 +592,10 @@ const decodeBody = (opcode: number, response: boolean, streamId: number, r: Read
       }
     case Opcode.RING:
       return { op: response ? 'RING_REPLY' : 'RING', streamId, body: r.rest() };
+    case Opcode.AAE_EXCHANGE:
+      return { op: response ? 'AAE_EXCHANGE_REPLY' : 'AAE_EXCHANGE', streamId, body: r.rest() };
+    case Opcode.AAE_STATUS:
+      return { op: response ? 'AAE_STATUS_REPLY' : 'AAE_STATUS', streamId, body: r.rest() };
     default:
       // Unreachable: decodeMessage routes only known and node opcodes here.
       return { op: 'NODE', streamId, opcode, response, body: r.rest() };

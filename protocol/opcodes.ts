@@ -37,6 +37,9 @@ export const Opcode = {
   DELETE: 0x12,
   STATS: 0x20,
   RING: 0x21,
+  // Anti-entropy admin (issue 7, PROTOCOL.md §16): trigger an exchange now, and the per-partition status.
+  AAE_EXCHANGE: 0x34,
+  AAE_STATUS: 0x35,
 } as const;
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 

@@ -25,7 +25,10 @@ commands:
   put <key> <value>     write a value ('-' reads it from stdin)
   delete <key>          delete a key
   stats                 a node's statistics
-  status                the cluster as each node sees it: members, up/down, partitions, hints
+  status                the cluster as each node sees it: members, up/down, partitions, hints,
+                        and per partition its last anti-entropy exchange and keys repaired
+  aae --partition P     exchange partition P with another primary now (run by the first --nodes
+                        node; --peer ID picks the peer); admin role
   user add <name> --role read|readwrite|admin --data <dir>
                         add a user (or change its password and role) in a node's data directory;
                         password from --password-file, RINGKV_PASSWORD or stdin; never a flag
@@ -74,6 +77,11 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --cluster-secret-file <file>  nodes prove to each other they hold this secret (or RINGKV_CLUSTER_SECRET;
                            the same on every node, at least 16 bytes: openssl rand -hex 32 > file)
   --insecure               allow a non-loopback --host without --auth / cluster secret
+  --aae-interval-ms <ms>   one anti-entropy exchange (a partition with another primary) this often (default 10000)
+  --aae-keys-per-sec <n>   keys an exchange may fetch or push per second (default 10000)
+  --aae-leaf-bits <b>      log2 Merkle leaves per partition, equal on every node (default 10)
+  --aae-enabled, --aae-reap, --read-repair, --hinted-handoff  true|false (default true; tests turn
+                           read repair and handoff off to show anti-entropy heals alone)
 
 options for dev:
   --nodes <count>          how many node processes (default 3; N=min(3,count), R=W=2 when N=3)
@@ -123,6 +131,14 @@ const nodeFlags = {
   'tls-ca': { type: 'string' },
   'tls-client-auth': { type: 'string' },
   quiet: { type: 'boolean' },
+  // Anti-entropy (#7): values true/false for the switches.
+  'aae-enabled': { type: 'string' },
+  'aae-interval-ms': { type: 'string' },
+  'aae-keys-per-sec': { type: 'string' },
+  'aae-leaf-bits': { type: 'string' },
+  'aae-reap': { type: 'string' },
+  'read-repair': { type: 'string' },
+  'hinted-handoff': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const clientFlags = {
@@ -352,6 +368,7 @@ const STATUS_NAMES = ['joining', 'up', 'leaving', 'down', 'removed'];
 export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
   const members = new Map<string, Record<string, number>>();
   const hints: Record<string, number> = {};
+  const aae = new Map<number, Record<string, number>>();
   for (const [name, value] of Object.entries(stats)) {
     if (name.startsWith('cluster.member.')) {
       const rest = name.slice('cluster.member.'.length);
@@ -363,6 +380,11 @@ export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
       members.set(id, m);
     } else if (name.startsWith('cluster.hints_pending.')) {
       hints[name.slice('cluster.hints_pending.'.length)] = value;
+    } else if (name.startsWith('cluster.aae.')) {
+      const [p, field] = name.slice('cluster.aae.'.length).split('.');
+      const a = aae.get(Number(p)) ?? {};
+      a[field ?? ''] = value;
+      aae.set(Number(p), a);
     }
   }
   return {
@@ -381,7 +403,41 @@ export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
         partitions: m['partitions'] ?? 0,
       })),
     hintsPending: hints,
+    aae: [...aae.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([partition, a]) => ({
+        partition,
+        lastExchangeMs: a['last_exchange_ms'] ?? 0,
+        lastKeysRepaired: a['last_keys_repaired'] ?? 0,
+        keysRepaired: a['keys_repaired'] ?? 0,
+        tombstones: a['tombstones'] ?? 0,
+      })),
   };
+};
+
+/** `ringkv aae --partition P [--peer ID] --nodes host:port`: one anti-entropy exchange now, run by that node. */
+const aaeCommand = async (args: readonly string[]): Promise<number> => {
+  const { values } = parse(args, { ...clientFlags, partition: { type: 'string' }, peer: { type: 'string' } });
+  const partition = intFlag('partition', values.partition);
+  if (partition === undefined) throw new UsageError('aae needs --partition P');
+  const node = (values.nodes ?? process.env['RINGKV_NODES'] ?? '127.0.0.1:7401').split(',')[0]!;
+  const timeoutMs = intFlag('timeout-ms', values['timeout-ms']) ?? 60_000;
+  const { createClient } = await import('../client/index.js');
+  const tls = clientTls(values);
+  const client = createClient({ nodes: [node], timeoutMs, retries: 0, ...loginOptions(values), ...(tls !== undefined ? { tls } : {}) });
+  try {
+    const r = await client.aaeExchange(partition, values.peer ?? '');
+    if (values.json === true) console.log(JSON.stringify({ node, ...r }));
+    else {
+      console.log(
+        `${node}: partition ${r.partition} exchanged with ${r.peer}: ${r.segmentsCompared} tree nodes compared, ${r.differingSegments} segments differed, ` +
+          `${r.keysDiffering} keys differed, ${r.keysRepaired} repaired, ${r.bytesSent} bytes sent, ${r.tombstonesReaped} tombstones reaped`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    await client.close();
+  }
 };
 
 const status = async (nodes: readonly string[], timeoutMs: number, json: boolean, login: { user?: string; passwordFile?: string } = {}, tls?: ClientTlsOptions): Promise<number> => {
@@ -400,12 +456,19 @@ const status = async (nodes: readonly string[], timeoutMs: number, json: boolean
         continue;
       }
       const hints = Object.entries(view.hintsPending).filter(([, n]) => n > 0);
+      const aaeLines = view.aae.map(
+        (a) =>
+          `  partition ${String(a.partition).padStart(4)}: last exchanged ${a.lastExchangeMs === 0 ? 'never' : new Date(a.lastExchangeMs).toISOString()}, ` +
+          `${a.lastKeysRepaired} keys repaired then, ${a.keysRepaired} since start, ${a.tombstones} tombstones held`,
+      );
       console.log(`${address}: ${view.memberCount} members, holds replicas of ${view.partitionsHeld} partitions, hints pending: ${hints.length === 0 ? 'none' : hints.map(([id, n]) => `${id}=${n}`).join(' ')}`);
       console.log(`  ${'member'.padEnd(22)} ${'seen as'.padEnd(8)} ${'gossip'.padEnd(8)} ${'phi'.padStart(7)} ${'incarn.'.padStart(7)} ${'heartbeat'.padStart(9)} ${'owns'.padStart(5)}`);
       for (const m of view.members) {
         const phi = Number.isFinite(m.phi) ? m.phi.toFixed(2) : 'inf';
         console.log(`  ${m.id.padEnd(22)} ${(m.up ? 'up' : 'DOWN').padEnd(8)} ${m.status.padEnd(8)} ${phi.padStart(7)} ${String(m.incarnation).padStart(7)} ${String(m.heartbeat).padStart(9)} ${String(m.partitions).padStart(5)}`);
       }
+      console.log(aaeLines.length === 0 ? '  anti-entropy: no exchange yet' : '  anti-entropy:');
+      for (const l of aaeLines) console.log(l);
     } catch (e) {
       failed = true;
       if (json) console.log(JSON.stringify({ node: address, error: isKvError(e) ? e.code : String(e) }));
@@ -494,6 +557,8 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         return await user(rest);
       case 'dev':
         return await dev(rest);
+      case 'aae':
+        return await aaeCommand(rest);
       case 'get':
       case 'put':
       case 'delete':

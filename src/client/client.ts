@@ -7,6 +7,13 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { Message, Reply } from '../../protocol/index.js';
 import { packageVersion } from '../util/package_root.js';
+import {
+  decodeAaeExchangeReply,
+  decodeAaeStatusReply,
+  encodeAaeExchangeRequest,
+  type AaeExchangeReply,
+  type AaePartitionStatus,
+} from '../../protocol/aae_admin.js';
 import { exponentialBackoff, type BackoffPolicy } from './backoff.js';
 import { Connection } from './connection.js';
 import { ClientError } from './errors.js';
@@ -447,6 +454,28 @@ export class Client {
     const reply = await this.send({ op: 'STATS', streamId: 0 }, options, options.node);
     if (reply.op !== 'STATS_REPLY') throw this.unexpected(reply);
     return Object.fromEntries(reply.stats.map((s) => [s.name, s.value]));
+  }
+
+  /**
+   * Anti-entropy (admin role, PROTOCOL.md §16): the node exchanges
+   * `partition` with `peer` (empty: another primary that is up) now, and
+   * answers what the exchange did.
+   */
+  async aaeExchange(partition: number, peer = '', options: RequestOptions & { node?: string } = {}): Promise<AaeExchangeReply> {
+    const reply = await this.send({ op: 'AAE_EXCHANGE', streamId: 0, body: encodeAaeExchangeRequest({ partition, peer }) }, options, options.node);
+    if (reply.op !== 'AAE_EXCHANGE_REPLY') throw this.unexpected(reply);
+    const r = decodeAaeExchangeReply(reply.body);
+    if (E.isLeft(r)) throw new ClientError('KV_BAD_FRAME', `bad AAE_EXCHANGE reply: ${r.left.message}`);
+    return r.right;
+  }
+
+  /** Anti-entropy status per partition the node exchanged (admin role, §16). */
+  async aaeStatus(options: RequestOptions & { node?: string } = {}): Promise<readonly AaePartitionStatus[]> {
+    const reply = await this.send({ op: 'AAE_STATUS', streamId: 0, body: new Uint8Array(0) }, options, options.node);
+    if (reply.op !== 'AAE_STATUS_REPLY') throw this.unexpected(reply);
+    const r = decodeAaeStatusReply(reply.body);
+    if (E.isLeft(r)) throw new ClientError('KV_BAD_FRAME', `bad AAE_STATUS reply: ${r.left.message}`);
+    return r.right;
   }
 
   /** Closes every connection; pending requests fail with KV_CLOSED. */

@@ -127,6 +127,20 @@ export const NodeConfigCodec = t.type({
   tlsCa: optionalPath,
   /** `require`: every client and peer must present a certificate the CA signed (mutual TLS). */
   tlsClientAuth: t.keyof({ none: null, require: null }),
+  // Anti-entropy (issue #7; src/cluster/anti_entropy.ts, docs/cluster.md).
+  /** Periodic exchanges with the other primaries (trees are kept live either way). */
+  aaeEnabled: bool,
+  /** One exchange (one partition, one peer) every this many ms. */
+  aaeIntervalMs: intIn('aaeIntervalMs', 10, 86_400_000),
+  /** Keys an exchange may fetch or push per second. */
+  aaeKeysPerSec: intIn('aaeKeysPerSec', 1, 100_000_000),
+  /** log2 of Merkle leaves per partition (equal on every node). */
+  aaeLeafBits: intIn('aaeLeafBits', 0, 24),
+  /** Reap tombstones once every member holds them (never on a timer). */
+  aaeReap: bool,
+  /** Read repair and hinted-handoff delivery; switched off only to test anti-entropy alone. */
+  readRepair: bool,
+  hintedHandoff: bool,
   limits: LimitsCodec,
 });
 export type NodeConfig = t.TypeOf<typeof NodeConfigCodec>;
@@ -175,6 +189,13 @@ export const defaultConfig: NodeConfig = {
   tlsKey: undefined,
   tlsCa: undefined,
   tlsClientAuth: 'none',
+  aaeEnabled: true,
+  aaeIntervalMs: 10_000,
+  aaeKeysPerSec: 10_000,
+  aaeLeafBits: 10,
+  aaeReap: true,
+  readRepair: true,
+  hintedHandoff: true,
   limits: defaultLimits,
 };
 

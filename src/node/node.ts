@@ -37,6 +37,8 @@ import type { ClientTlsOptions } from '../client/tls.js';
 import { partitionOf } from '../native/addon.js';
 import { decodeObject } from '../core/context_codec.js';
 import { toReadResult, type ReadResult } from './service.js';
+import * as E from 'fp-ts/lib/Either.js';
+import { decodeAaeExchangeRequest, encodeAaeExchangeReply, encodeAaeStatusReply } from '../../protocol/aae_admin.js';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', msg: string) => void;
 
@@ -95,6 +97,8 @@ export const nextIncarnation = (dataDir: string): number => {
  *   cluster.member.<id>.status             gossiped status: index in PEER_STATUSES (0 joining, 1 up, 2 leaving, 3 down, 4 removed)
  *   cluster.member.<id>.phi / .incarnation / .heartbeat / .partitions
  *   cluster.hints_pending.<id>             hints this node holds for <id>
+ *   cluster.aae.<p>.last_exchange_ms       wall-clock ms of partition <p>'s last anti-entropy exchange (#7)
+ *   cluster.aae.<p>.last_keys_repaired / .keys_repaired / .tombstones   that exchange's repairs, all since start, tombstones held
  * Ids may contain dots: the field is the last segment.
  */
 export const clusterStats = (s: ClusterStatus, memberCount: number): Record<string, number> => {
@@ -109,6 +113,13 @@ export const clusterStats = (s: ClusterStatus, memberCount: number): Record<stri
     out[at + 'partitions'] = m.partitions;
   }
   for (const [id, n] of Object.entries(s.hintsPending)) out[`cluster.hints_pending.${id}`] = n;
+  for (const a of s.aae ?? []) {
+    const at = `cluster.aae.${a.partition}.`;
+    out[at + 'last_exchange_ms'] = a.lastExchangeMs;
+    out[at + 'last_keys_repaired'] = a.lastKeysRepaired;
+    out[at + 'keys_repaired'] = a.keysRepaired;
+    out[at + 'tombstones'] = a.tombstones;
+  }
   return out;
 };
 
@@ -243,6 +254,18 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
             return ringBodyFor(cluster, config.partitionBits, config.n);
           },
           extraStats: () => (cluster === undefined ? {} : clusterStats(cluster.status(), cluster.memberCount())),
+          aaeExchange: async (body: Uint8Array) => {
+            if (cluster === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
+            const q = decodeAaeExchangeRequest(body);
+            if (E.isLeft(q)) throw q.left;
+            if (q.right.partition >= 2 ** config.partitionBits) throw new KvError('KV_BAD_ARGUMENT', `partition ${q.right.partition} >= ${2 ** config.partitionBits}`);
+            const r = await cluster.exchangeNow(q.right.partition, q.right.peer === '' ? undefined : q.right.peer);
+            return encodeAaeExchangeReply(r);
+          },
+          aaeStatus: () => {
+            if (cluster === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
+            return encodeAaeStatusReply(cluster.status().aae ?? []);
+          },
         }
       : {}),
   });
@@ -278,6 +301,15 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
         peerTimeoutMs: config.peerTimeoutMs,
         gossipIntervalMs: config.gossipIntervalMs,
         handoffIntervalMs: config.handoffIntervalMs,
+        readRepair: config.readRepair,
+        handoff: config.hintedHandoff,
+        aae: {
+          enabled: config.aaeEnabled,
+          intervalMs: config.aaeIntervalMs,
+          keysPerSec: config.aaeKeysPerSec,
+          leafBits: config.aaeLeafBits,
+          reap: config.aaeReap,
+        },
         phiThreshold: config.phiThreshold,
         maxConsecutiveFailures: config.maxConsecutiveFailures,
       },

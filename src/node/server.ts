@@ -59,6 +59,10 @@ export interface ServerOptions {
   readonly peers?: PeerEndpoint;
   /** The ring version HELLO_OK announces (0 on a standalone node). */
   readonly ringVersion?: () => bigint;
+  /** Runs an AAE_EXCHANGE (its request body) and answers the reply body (§16); absent: KV_UNSUPPORTED. */
+  readonly aaeExchange?: (body: Uint8Array) => Promise<Uint8Array>;
+  /** The AAE_STATUS_REPLY body (§16); absent: KV_UNSUPPORTED. */
+  readonly aaeStatus?: () => Uint8Array;
   /** The RING_REPLY body; absent: RING answers KV_UNSUPPORTED. */
   readonly ringBody?: () => Uint8Array;
   /** More named figures for STATS (e.g. the cluster view), flattened to dotted names. */
@@ -178,7 +182,7 @@ class Connection {
       this.fail(new KvError('KV_BAD_FRAME', 'second HELLO'));
       return;
     }
-    if (m.op === 'GET' || m.op === 'PUT' || m.op === 'DELETE' || m.op === 'PING' || m.op === 'STATS' || m.op === 'RING') {
+    if (m.op === 'GET' || m.op === 'PUT' || m.op === 'DELETE' || m.op === 'PING' || m.op === 'STATS' || m.op === 'RING' || m.op === 'AAE_EXCHANGE' || m.op === 'AAE_STATUS') {
       if (this.inFlight >= this.server.options.limits.maxInFlightPerConnection) {
         this.server.stats.error('KV_OVERLOADED');
         this.reply(errorReply(m.streamId, new KvError('KV_OVERLOADED', `more than ${this.server.options.limits.maxInFlightPerConnection} requests in flight`)));
@@ -289,7 +293,7 @@ class Connection {
       });
   }
 
-  private handle(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' }>): void {
+  private handle(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' | 'AAE_EXCHANGE' | 'AAE_STATUS' }>): void {
     const started = performance.now();
     let result: Reply | Promise<Reply>;
     try {
@@ -523,7 +527,7 @@ export class NodeServer {
   }
 
   /** Runs one request; a plain value when the answer was at hand (no Promise cost). */
-  execute(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' }>): Reply | Promise<Reply> {
+  execute(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' | 'AAE_EXCHANGE' | 'AAE_STATUS' }>): Reply | Promise<Reply> {
     const { service } = this.options;
     switch (m.op) {
       case 'GET': {
@@ -557,6 +561,14 @@ export class NodeServer {
       case 'RING':
         if (this.options.ringBody === undefined) throw new KvError('KV_UNSUPPORTED', 'RING is not served by a standalone node');
         return { op: 'RING_REPLY', streamId: m.streamId, body: this.options.ringBody() };
+      case 'AAE_EXCHANGE': {
+        const run = this.options.aaeExchange;
+        if (run === undefined) throw new KvError('KV_UNSUPPORTED', 'AAE_EXCHANGE is not served by a standalone node');
+        return run(m.body).then((body) => ({ op: 'AAE_EXCHANGE_REPLY', streamId: m.streamId, body }));
+      }
+      case 'AAE_STATUS':
+        if (this.options.aaeStatus === undefined) throw new KvError('KV_UNSUPPORTED', 'AAE_STATUS is not served by a standalone node');
+        return { op: 'AAE_STATUS_REPLY', streamId: m.streamId, body: this.options.aaeStatus() };
     }
   }
 
