@@ -21,11 +21,11 @@ const COLOURS = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9
 
 export const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
-/** The smallest 1/2/5 × 10^k at or above `v` (a readable axis top); 1 for v ≤ 0. */
+/** The smallest of 1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8 × 10^k at or above `v`: an axis top whose quarters read well; 1 for v ≤ 0. */
 export const niceCeil = (v: number): number => {
   if (!(v > 0)) return 1;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 5, 10]) if (m * p >= v * (1 - 1e-12)) return m * p;
+  for (const m of [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10]) if (m * p >= v * (1 - 1e-12)) return Number((m * p).toPrecision(6));
   return 10 * p;
 };
 

@@ -130,7 +130,7 @@ test('chart: coordinates stay finite and bars non-negative for any values', () =
 
 test('niceCeil, fmtUsShort and escapeXml', () => {
   assert.equal([87, 2090, 54_830, 308_220].map(fmtUsShort), ['87 µs', '2.09 ms', '54.8 ms', '308 ms']);
-  assert.equal([0, 1, 3, 7, 12, 20, 99, 101, 45_000].map(niceCeil), [1, 1, 5, 10, 20, 20, 100, 200, 50_000]);
+  assert.equal([0, 1, 3, 7, 12, 20, 99, 101, 45_000].map(niceCeil), [1, 1, 3, 8, 12, 20, 100, 120, 50_000]);
   assert.is(escapeXml(`a<b>&"'`), 'a&lt;b&gt;&amp;&quot;&apos;');
 });
 
