@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient } from '../../src/client/index.js';
+import { createClient, type ClientTlsOptions } from '../../src/client/index.js';
 
 /** The repository root (bench/lib/ is two levels down). */
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -143,8 +143,13 @@ const capture = (c: ChildProcess): (() => string) => {
  * A node listens before its storage is open and answers KV_UNAVAILABLE
  * ("node is starting") until then; STATS succeeds once it serves requests.
  */
-export const waitForRingkvReady = async (port: number, timeoutMs: number, login: { readonly user?: string; readonly password?: string } = {}): Promise<void> => {
-  const client = createClient({ nodes: [`127.0.0.1:${port}`], timeoutMs: 2000, retries: 0, ...login });
+export const waitForRingkvReady = async (
+  port: number,
+  timeoutMs: number,
+  login: { readonly user?: string; readonly password?: string } = {},
+  tls?: ClientTlsOptions,
+): Promise<void> => {
+  const client = createClient({ nodes: [`127.0.0.1:${port}`], timeoutMs: 2000, retries: 0, ...login, ...(tls !== undefined ? { tls } : {}) });
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
@@ -180,6 +185,8 @@ export interface RingkvNodeOptions {
   readonly setup?: (dataDir: string) => void;
   /** Credentials for the readiness check of a node started with `--auth`. */
   readonly login?: { readonly user: string; readonly password: string };
+  /** TLS options for the readiness check of a node started with `--tls-cert` (issue #9). */
+  readonly clientTls?: ClientTlsOptions;
 }
 
 /** Starts `ringkv start` in its own process on a free port with a fresh data dir (removed on stop). */
@@ -205,7 +212,7 @@ export const spawnRingkvNode = async (o: RingkvNodeOptions): Promise<Spawned> =>
   const what = `ringkv node (${o.backend}${o.durability ? `/${o.durability}` : ''})`;
   return whenReady(child, port, dir, async () => {
     await waitForPort(port, o.startTimeoutMs ?? 30_000, child, what);
-    await waitForRingkvReady(port, o.startTimeoutMs ?? 30_000, o.login);
+    await waitForRingkvReady(port, o.startTimeoutMs ?? 30_000, o.login, o.clientTls);
   });
 };
 
