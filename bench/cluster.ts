@@ -24,6 +24,7 @@ import { environment, markdownTable, textTable, writeResults, type Row } from '.
 import { flag } from './lib/args.js';
 import { createRng } from './ycsb/random.js';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
 /** Write and read syscalls a process made so far (/proc/PID/io): socket writes per op say how well frames coalesce. */
 const syscalls = (pid: number): { readonly writes: number; readonly reads: number; readonly sysMs: number } => {
@@ -69,7 +70,14 @@ const clusterOnly = flag('cluster-only') === true;
 // Client-driven vs any-node routing (issue 6) is measured on a cluster larger than N=3 (on 3 nodes every
 // node holds every key, so nothing is forwarded either way): --routing-nodes 5 by default, 0 skips it.
 const routingNodes = num('routing-nodes', quick ? 4 : 5);
-const profiled = profileDir === '' ? {} : { entry: 'dist/src/cli/main.js', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] };
+// --compiled: every node (cluster and standalone) runs the compiled CLI, as `npm start` does; the bench
+// builds it first (npm run build:ts). Under tsx (the default) the nodes also pay for esbuild's output
+// (e.g. its keepNames helper on every closure made): bench/cluster_inproc.ts measured ~11% more CPU per op.
+const compiled = flag('compiled') === true || profileDir !== '';
+const profiled = {
+  ...(compiled ? { entry: 'dist/src/cli/main.js' } : {}),
+  ...(profileDir === '' ? {} : { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] }),
+};
 
 const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(12, '0')}`);
 
@@ -231,7 +239,7 @@ const runCluster = async (nodeCount: number, withRouted: boolean): Promise<{ rea
 };
 
 const runStandalone = async (): Promise<Measured> => {
-  const node = await spawnRingkvNode({ backend, durability });
+  const node = await spawnRingkvNode({ backend, durability, ...(compiled ? { entry: 'dist/src/cli/main.js' } : {}) });
   const client = createClient({ nodes: [`127.0.0.1:${node.port}`], timeoutMs: 5000 });
   try {
     return await load('standalone: 1 node, N=R=W=1', [client], [node.pid]);
@@ -242,9 +250,10 @@ const runStandalone = async (): Promise<Measured> => {
 };
 
 const main = async (): Promise<void> => {
+  if (compiled) execFileSync('npm', ['run', '--silent', 'build:ts'], { stdio: 'inherit' });
   console.log(
     `bench:cluster  ${inflight} in flight, ${Math.round(getFraction * 100)}% get, ${valueBytes}-byte values, ${keys} keys, ` +
-      `${warmupMs} ms warm-up + ${durationMs} ms, backend ${backend}/${durability}, ${cpus().length} cpus, load ${loadavg()[0]!.toFixed(2)}`,
+      `${warmupMs} ms warm-up + ${durationMs} ms, backend ${backend}/${durability}, nodes ${compiled ? 'compiled (dist/)' : 'under tsx'}, ${cpus().length} cpus, load ${loadavg()[0]!.toFixed(2)}`,
   );
   const loadBefore = loadavg()[0]!;
   const cluster3 = await runCluster(3, !clusterOnly);
@@ -334,7 +343,7 @@ const main = async (): Promise<void> => {
     `Targets (issue 5): ≥ 60k ops/s — ${targets.opsPerSec.met ? 'met' : 'not met'} (${fmtRate(cluster.opsPerSec)}); p99.9 ≤ 10 ms — ${targets.p999Ms.met ? 'met' : 'not met'} (${fmtUs(cluster.latency.p999Us)}).`,
     '',
   ].join('\n');
-  const paths = writeResults('cluster', { environment: { ...environment(), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter }, options: { inflight, getFraction, valueBytes, keys, durationMs, warmupMs, backend, durability, routingNodes }, results, ratio, cpuRatio, cpuBoundOpsPerSec, targets, routing: routingTarget }, md);
+  const paths = writeResults('cluster', { environment: { ...environment(), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter }, options: { inflight, getFraction, valueBytes, keys, durationMs, warmupMs, backend, durability, routingNodes, compiled }, results, ratio, cpuRatio, cpuBoundOpsPerSec, targets, routing: routingTarget }, md);
   console.log(`wrote ${paths.join(', ')}`);
 };
 
