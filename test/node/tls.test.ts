@@ -13,6 +13,8 @@ import { createClient, ClientError } from '../../src/client/index.js';
 import { generateDevPki, type DevPki } from '../../src/cli/certs.js';
 import { readReplicaAt } from '../../src/node/node.js';
 import { RawConn, startTestNode, type TestNode } from '../helpers/node.js';
+import { addUser } from '../../src/auth/users.js';
+import { Secret } from '../../src/auth/secret.js';
 
 let dir: string;
 let pki: DevPki;
@@ -127,6 +129,20 @@ test('node-to-node over mutual TLS: a W=2 write reaches the other node, read bac
   } finally {
     await c.close();
   }
+});
+
+test('TLS and authentication together: SCRAM login inside TLS; a wrong password is still KV_AUTH', async () => {
+  const nodeDir = mkdtempSync(join(dir, 'authnode-'));
+  addUser(nodeDir, 'writer', 'readwrite', new Secret('writer-pass'), 64);
+  const node = await startTestNode({ auth: true, tlsCert: pki.nodes['n1']!.cert, tlsKey: pki.nodes['n1']!.key, tlsCa: pki.ca }, nodeDir);
+  started.push(node);
+  const c = createClient({ nodes: [node.address], tls: { ca: pem(pki.ca) }, user: 'writer', password: 'writer-pass' });
+  await c.put('both', 'layers');
+  assert.equal((await c.get('both'))!.values.map(String), ['layers']);
+  await c.close();
+  const wrong = createClient({ nodes: [node.address], tls: { ca: pem(pki.ca) }, user: 'writer', password: 'nope', retries: 0 });
+  assert.is(await codeOf(wrong.ping()), 'KV_AUTH');
+  await wrong.close();
 });
 
 /** Opens a TCP socket and writes one byte a second (forever, until closed); resolves when the node closes it. */
