@@ -21,7 +21,7 @@ import {
 import { isKvError } from '../errors.js';
 import type { InitiatorAuth } from '../auth/initiator.js';
 import { ClientError } from './errors.js';
-import { isCertificateError, tlsConnectOptions, type ClientTlsOptions } from './tls.js';
+import { describeTlsError, isCertificateError, tlsConnectOptions, type ClientTlsOptions } from './tls.js';
 
 /** A request without its stream id: the connection assigns one. */
 export type Outgoing = Message extends infer M ? (M extends { streamId: number } ? Omit<M, 'streamId'> : never) : never;
@@ -146,7 +146,7 @@ export class Connection {
       socket.on('error', (e) => {
         if (isCertificateError(e)) {
           // A certificate either side refuses: retrying cannot fix it.
-          const err = new ClientError('KV_AUTH', `TLS with ${this.name} failed: ${e.message}`, { node: this.name, retryable: false, cause: e });
+          const err = new ClientError('KV_AUTH', `TLS with ${this.name} failed: ${describeTlsError(e)}`, { node: this.name, retryable: false, cause: e });
           if (!settled) fail(err);
           else this.shutdown(err);
           return;

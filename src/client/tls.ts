@@ -57,3 +57,21 @@ export const isCertificateError = (e: unknown): boolean => {
   const code = (e as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && CERT_ERRORS.has(code);
 };
+
+/** What to do about a refused certificate, in words (OpenSSL's own message is kept after it). */
+export const describeTlsError = (e: Error & { code?: string }): string => {
+  switch (e.code) {
+    case 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED':
+      return `the node requires a client certificate (tls.cert/tls.key; CLI --tls-cert/--tls-key) (${e.code})`;
+    case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE':
+    case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA':
+      return `the node refused our client certificate: not signed by its CA (${e.code})`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `the node's certificate is not for this name or address (${e.message})`;
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+      return `the node's certificate is outside its validity period (${e.code})`;
+    default:
+      return `the node's certificate is not trusted: pass the CA that signed it (tls.ca; CLI --tls-ca) (${e.code ?? e.message})`;
+  }
+};

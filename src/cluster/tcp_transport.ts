@@ -37,7 +37,7 @@ import {
 import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
 import { decodePeerReply, decodePeerRequest, peerToMessage } from '../../protocol/peer.js';
 import { exponentialBackoff, type BackoffPolicy } from '../client/backoff.js';
-import { isCertificateError, tlsConnectOptions, type ClientTlsOptions } from '../client/tls.js';
+import { describeTlsError, isCertificateError, tlsConnectOptions, type ClientTlsOptions } from '../client/tls.js';
 import { KvError, isErrorCode, isKvError } from '../errors.js';
 import type { NodeId } from '../core/types.js';
 import type { Clock, PeerHandler, Timer, Transport } from './effects.js';
@@ -281,7 +281,7 @@ class PeerLink {
       this.lost(
         socket,
         isCertificateError(e)
-          ? new KvError('KV_AUTH', `TLS certificate refused on the link to ${this.address}: ${e.message}`)
+          ? new KvError('KV_AUTH', `TLS on the link to ${this.address} failed: ${describeTlsError(e)}`)
           : new KvError('KV_UNAVAILABLE', `connection to ${this.address} failed: ${e.message}`),
       ),
     );
