@@ -126,29 +126,23 @@ const toBytes = (name: string, v: Bytes): Uint8Array => {
 const unexpected = (reply: Reply): ClientError => new ClientError('KV_BAD_FRAME', `unexpected reply ${reply.op}`);
 
 // Copies: decoded reply bytes are views of the socket's chunk; a kept 100-byte
-// value must not pin a 64 KiB chunk. The values and the context are copied
-// into one Buffer.allocUnsafe (small ones come from Node's shared pool), not
-// one ArrayBuffer each as Uint8Array#slice would allocate.
+// value must not pin a 64 KiB chunk. Buffer.from copies a small array into
+// Node's shared pool (one Buffer object each); Uint8Array#slice would
+// allocate an ArrayBuffer per copy, and one copy cut into views costs a
+// Buffer per view on top.
 const toGetResult = (reply: Reply): GetResult => {
   if (reply.op !== 'GET_REPLY') throw unexpected(reply);
   const src = reply.siblings;
   const n = src.length;
-  let total = reply.context.length;
-  for (let i = 0; i < n; i++) total += src[i]!.value.length;
-  const copy = Buffer.allocUnsafe(total);
-  let at = 0;
   const siblings = new Array<Sibling>(n);
   const values: Buffer[] = [];
   for (let i = 0; i < n; i++) {
     const s = src[i]!;
-    copy.set(s.value, at);
-    const value = copy.subarray(at, at + s.value.length);
-    at += s.value.length;
+    const value = Buffer.from(s.value);
     siblings[i] = { value, tombstone: s.tombstone };
     if (!s.tombstone) values.push(value);
   }
-  copy.set(reply.context, at);
-  return { values, siblings, context: copy.subarray(at, total) };
+  return { values, siblings, context: Buffer.from(reply.context) };
 };
 
 const toPresentGetResult = (reply: Reply): GetResult | undefined => {
@@ -157,11 +151,7 @@ const toPresentGetResult = (reply: Reply): GetResult | undefined => {
 };
 
 /** A copy of a reply's context (see toGetResult). */
-const copyContext = (context: Uint8Array): Uint8Array => {
-  const out = Buffer.allocUnsafe(context.length);
-  out.set(context);
-  return out;
-};
+const copyContext = (context: Uint8Array): Uint8Array => Buffer.from(context);
 
 const toPutResult = (reply: Reply): WriteResult => {
   if (reply.op !== 'PUT_REPLY') throw unexpected(reply);
