@@ -16,18 +16,28 @@ export class Malformed {
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Reads a body front to back; every read checks the bytes left first. */
+/**
+ * Reads a body front to back; every read checks the bytes left first. The
+ * body is b[start, limit): a frame's body is read where it lies in the
+ * socket's chunk, without a view of it.
+ */
 export class Reader {
-  at = 0;
+  at: number;
   // Created on first use: most bodies never read an f64 or a u64.
   private dv: DataView | undefined;
-  constructor(readonly b: Uint8Array) {}
+  constructor(
+    readonly b: Uint8Array,
+    start = 0,
+    readonly limit: number = b.length,
+  ) {
+    this.at = start;
+  }
 
   private get view(): DataView {
     return (this.dv ??= new DataView(this.b.buffer, this.b.byteOffset, this.b.byteLength));
   }
   need(n: number, what: string): void {
-    if (n > this.b.length - this.at) throw new Malformed(`${what} needs ${n} bytes, ${this.b.length - this.at} left`);
+    if (n > this.limit - this.at) throw new Malformed(`${what} needs ${n} bytes, ${this.limit - this.at} left`);
   }
   u8(what: string): number {
     this.need(1, what);
@@ -108,12 +118,12 @@ export class Reader {
     return n;
   }
   rest(): Uint8Array {
-    const v = this.at === this.b.length ? EMPTY : this.b.subarray(this.at);
-    this.at = this.b.length;
+    const v = this.at === this.limit ? EMPTY : this.b.subarray(this.at, this.limit);
+    this.at = this.limit;
     return v;
   }
   end(): void {
-    if (this.at !== this.b.length) throw new Malformed(`${this.b.length - this.at} trailing bytes after the body`);
+    if (this.at !== this.limit) throw new Malformed(`${this.limit - this.at} trailing bytes after the body`);
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { KvError } from '../src/errors.js';
+import { Reader } from './fields.js';
 import {
   DEFAULT_LIMITS,
   FLAG_RESPONSE,
@@ -84,14 +85,40 @@ export const writeHeader = (
   out[offset + 11] = streamId;
 };
 
-const makeFrame = (bytes: Uint8Array): Frame => ({
-  version: bytes[4]!,
-  opcode: bytes[5]!,
-  flags: (bytes[6]! << 8) | bytes[7]!,
-  streamId: u32At(bytes, 8),
-  bytes,
-  body: bytes.subarray(MIN_FRAME_BYTES),
-});
+/**
+ * A frame found at source[start, end): `bytes` and `body` are views made on
+ * first use. Most frames are decoded straight from the source (decodeMessage
+ * reads it through `bodyReader`), and a view costs about as much as decoding a small body,
+ * so a frame wholly inside a chunk costs no view at all.
+ */
+class SourceFrame implements Frame {
+  readonly version: number;
+  readonly opcode: number;
+  readonly flags: number;
+  readonly streamId: number;
+  constructor(
+    readonly source: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+  ) {
+    this.version = source[start + 4]!;
+    this.opcode = source[start + 5]!;
+    this.flags = (source[start + 6]! << 8) | source[start + 7]!;
+    this.streamId = u32At(source, start + 8);
+  }
+  get bytes(): Uint8Array {
+    return this.start === 0 && this.end === this.source.length ? this.source : this.source.subarray(this.start, this.end);
+  }
+  get body(): Uint8Array {
+    return this.source.subarray(this.start + MIN_FRAME_BYTES, this.end);
+  }
+}
+
+/** A Reader over the frame's body, reading in place (no view) when the frame came from a FrameDecoder. */
+export const bodyReader = (frame: Frame): Reader =>
+  frame instanceof SourceFrame ? new Reader(frame.source, frame.start + MIN_FRAME_BYTES, frame.end) : new Reader(frame.body);
+
+const makeFrame = (bytes: Uint8Array, start = 0, end = bytes.length): Frame => new SourceFrame(bytes, start, end);
 
 /** First buffer for a frame split across chunks; it doubles from here as bytes arrive. */
 const INITIAL_PARTIAL_BYTES = 64 * 1024;
@@ -189,7 +216,7 @@ export class FrameDecoder {
         if (!this.check(length, chunk[at + 4]!, (chunk[at + 6]! << 8) | chunk[at + 7]!)) return;
         const total = length + PREFIX_BYTES;
         if (end - at >= total) {
-          this.ready.push(makeFrame(chunk.subarray(at, at + total)));
+          this.ready.push(makeFrame(chunk, at, at + total));
           at += total;
         } else {
           this.start(total);

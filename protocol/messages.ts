@@ -14,7 +14,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { isErrorCode, KvError } from '../src/errors.js';
 import { EMPTY, Malformed, Reader, bad, checkBytes, checkUint, strBytes } from './fields.js';
 import type { Frame } from './frame.js';
-import { writeHeader } from './frame.js';
+import { bodyReader, writeHeader } from './frame.js';
 import {
   CONNECTION_STREAM,
   FLAG_RESPONSE,
@@ -631,7 +631,7 @@ export const decodeMessage = (frame: Frame, limits: Limits = NO_LIMITS): E.Eithe
         : new KvError('KV_UNSUPPORTED', `opcode 0x${opcode.toString(16)} not supported`),
     );
   }
-  const r = new Reader(frame.body);
+  const r = bodyReader(frame);
   let m: Message;
   try {
     m = known ? decodeBody(opcode, response, streamId, r) : { op: 'NODE', streamId, opcode, response, body: r.rest() };
