@@ -12,6 +12,8 @@ import { fromHex, messageToJson, toHex, type JsonMessage } from './json.js';
 import { decodeMessage, encode, type Hello, type Message } from './messages.js';
 import { decodeFrame } from './frame.js';
 import { DEFAULT_LIMITS, type Limits } from './opcodes.js';
+import { makeRing } from '../src/core/ring.js';
+import { chunkChecksum, encodeClusterRing } from './ring_plan.js';
 import { encodePeer, encodeRingBody, peerToJson, ringToJson, type PeerJson, type PeerRequestType, type RingBody } from './peer.js';
 import type { PeerReply, PeerRequest } from './peer_messages.js';
 import { Secret } from '../src/auth/secret.js';
@@ -373,6 +375,14 @@ function peerVectors(): Record<string, PeerVectorFile> {
     owners: [0, 1, 2, 0, 1, 2, 0, 1],
   };
   const ringHex = toHex(encodeRingBody(ring));
+  const clusterRing = encodeClusterRing({
+    epoch: 1,
+    committer: 'n1',
+    current: makeRing(['n1', 'n2']),
+    next: null,
+    members: [{ id: 'n1', weight: 1 }, { id: 'n2', weight: 1 }],
+    done: [],
+  });
   const ringFrame = (bodyHex: string): string => toHex(encode({ op: 'RING_REPLY', streamId: 6, body: fromHex(bodyHex) }));
   const emptyEntryBody = (mid: string): string =>
     '0001' + '00026e31' + '0000' + mid; // one entry: id "n1", empty address, then `mid` (status, counters, weight)
@@ -463,6 +473,27 @@ function peerVectors(): Record<string, PeerVectorFile> {
           nodeFrame(0x44, false, 1, emptyEntryBody('01' + '0000000000000000' + '0020000000000000' + '0000000000000000' + one))),
         peerInvalid('gossip-reply-count', 'GOSSIP_REPLY claiming 2 entries, holding 1', 'reply', 'KV_BAD_FRAME', 'entries needs 76 bytes, 39 left',
           nodeFrame(0x44, true, 1, '0002' + emptyEntryBody('01' + counters + one).slice(4)), 'GOSSIP'),
+      ],
+    },
+    'peer_membership.json': {
+      description: 'Issue 6 (§15): RING_EXCHANGE (0x48) / RING_EXCHANGE_REPLY, TRANSFER_FETCH (0x49) / TRANSFER_CHUNK, ADMIN (0x4a) / ACK.',
+      vectors: [
+        peerVector('ring-exchange', 'a settled cluster ring: epoch 1 by n1 over n1, n2 (Q = 2)', 51, { type: 'RING_EXCHANGE', ring: clusterRing }),
+        peerVector('ring-exchange-reply', 'the receiver\'s merged ring (the same value)', 51, { type: 'RING_EXCHANGE_REPLY', ring: clusterRing }, 'RING_EXCHANGE'),
+        peerVector('transfer-fetch-first', 'the first chunk of partition 5: empty cursor, up to 512 keys or 1 MiB', 52, { type: 'TRANSFER_FETCH', partition: 5, after: none, maxItems: 512, maxBytes: 1048576 }),
+        peerVector('transfer-fetch-resume', 'a resumed transfer: keys after "user:42"', 53, { type: 'TRANSFER_FETCH', partition: 5, after: key, maxItems: 512, maxBytes: 1048576 }),
+        peerVector('transfer-chunk', 'one item, the last of the partition (3 keys in all), with its checksum', 52, {
+          type: 'TRANSFER_CHUNK', last: true, keysTotal: 3, checksum: chunkChecksum([{ key, object }]), items: [{ key, object }],
+        }, 'TRANSFER_FETCH'),
+        peerVector('transfer-chunk-empty', 'an empty partition: no items, last', 54, { type: 'TRANSFER_CHUNK', last: true, keysTotal: 0, checksum: chunkChecksum([]), items: [] }, 'TRANSFER_FETCH'),
+        peerVector('admin-leave', 'the receiving node leaves the ring', 55, { type: 'ADMIN', op: 'leave', node: '' }),
+        peerVector('admin-remove', 'n3 (down for good) is removed', 56, { type: 'ADMIN', op: 'remove', node: 'n3' }),
+        peerVector('admin-ack', 'the ACK of an ADMIN', 56, { type: 'ACK', count: 1 }, 'ADMIN'),
+      ],
+      invalid: [
+        peerInvalid('admin-op-3', 'ADMIN with op byte 3', 'request', 'KV_BAD_FRAME', 'admin op 3 unknown', nodeFrame(0x4a, false, 1, '030000')),
+        peerInvalid('transfer-chunk-flag', 'TRANSFER_CHUNK with flag bit 1 set', 'reply', 'KV_BAD_FRAME', 'chunk flags: reserved bits set',
+          nodeFrame(0x49, true, 1, '02' + '00000000' + '811c9dc5' + '0000'), 'TRANSFER_FETCH'),
       ],
     },
     'peer_error.json': {

@@ -53,6 +53,10 @@ export const PeerOpcode = {
   AAE_FETCH: 0x52,
   AAE_TOMB_CHECK: 0x53,
   AAE_REAP: 0x54,
+  // Issue 6 (§15): membership and partition transfer, 0x48..0x4F.
+  RING_EXCHANGE: 0x48,
+  TRANSFER_FETCH: 0x49,
+  ADMIN: 0x4a,
 } as const;
 export type PeerOpcode = (typeof PeerOpcode)[keyof typeof PeerOpcode];
 
@@ -71,7 +75,14 @@ export const REPLY_TYPE: { readonly [K in PeerRequestType]: Exclude<PeerReplyTyp
   AAE_FETCH: 'AAE_FETCH_REPLY',
   AAE_TOMB_CHECK: 'AAE_TOMB_CHECK_REPLY',
   AAE_REAP: 'ACK',
+  RING_EXCHANGE: 'RING_EXCHANGE_REPLY',
+  TRANSFER_FETCH: 'TRANSFER_CHUNK',
+  ADMIN: 'ACK',
 };
+
+/** ADMIN op byte. */
+export const ADMIN_OPS = { leave: 1, remove: 2 } as const;
+const ADMIN_OP_OF: readonly ('leave' | 'remove' | undefined)[] = [undefined, 'leave', 'remove'];
 
 const REQUEST_OF_OPCODE: ReadonlyMap<number, PeerRequestType> = new Map(
   (Object.entries(PeerOpcode) as [PeerRequestType, number][]).map(([t, o]) => [o, t]),
@@ -209,6 +220,26 @@ const bodySize = (m: PeerRequest | PeerReply): number => {
     case 'GOSSIP':
     case 'GOSSIP_REPLY':
       return entriesSize(m.entries);
+    case 'RING_EXCHANGE':
+    case 'RING_EXCHANGE_REPLY':
+      return 4 + checkBytes('ring', m.ring, MAX_U32);
+    case 'TRANSFER_FETCH':
+      checkUint('partition', m.partition, MAX_U16);
+      checkUint('maxItems', m.maxItems, MAX_U16);
+      checkUint('maxBytes', m.maxBytes, MAX_U32);
+      return 2 + 2 + checkBytes('after', m.after, MAX_U16) + 2 + 4;
+    case 'ADMIN':
+      if (ADMIN_OPS[m.op] === undefined) throw bad(`admin op ${String(m.op)} unknown`);
+      return 1 + 2 + strBytes('node', m.node);
+    case 'TRANSFER_CHUNK': {
+      if (typeof m.last !== 'boolean') throw bad('last must be a boolean');
+      checkUint('keysTotal', m.keysTotal, MAX_U32);
+      checkUint('checksum', m.checksum, MAX_U32);
+      checkList('items', m.items, MAX_BATCH_ITEMS);
+      let n = 1 + 4 + 4 + 2;
+      for (const it of m.items) n += 2 + checkKey('key', it.key) + 4 + checkBytes('object', it.object, MAX_U32);
+      return n;
+    }
     case 'REPLICA_GET_REPLY':
       if (typeof m.found !== 'boolean') throw bad('found must be a boolean');
       if (!m.found && checkBytes('object', m.object, MAX_U32) !== 0) throw bad('a not-found reply carries no object');
@@ -377,6 +408,27 @@ const writeBody = (m: PeerRequest | PeerReply, w: Writer): void => {
     case 'GOSSIP':
     case 'GOSSIP_REPLY':
       return writeEntries(w, m.entries);
+    case 'RING_EXCHANGE':
+    case 'RING_EXCHANGE_REPLY':
+      return w.bytes32(m.ring);
+    case 'TRANSFER_FETCH':
+      w.u16(m.partition);
+      w.key(m.after);
+      w.u16(m.maxItems);
+      return w.u32(m.maxBytes);
+    case 'ADMIN':
+      w.u8(ADMIN_OPS[m.op]);
+      return w.str(m.node);
+    case 'TRANSFER_CHUNK':
+      w.u8(m.last ? 1 : 0);
+      w.u32(m.keysTotal);
+      w.u32(m.checksum);
+      w.u16(m.items.length);
+      for (const it of m.items) {
+        w.key(it.key);
+        w.bytes32(it.object);
+      }
+      return;
     case 'REPLICA_GET_REPLY':
       w.u8(m.found ? 1 : 0);
       return w.bytes32(m.object);
@@ -495,8 +547,12 @@ const replyOpcode = (m: PeerReply, inReplyTo: PeerRequestType | undefined): numb
       return PeerOpcode.AAE_FETCH;
     case 'AAE_TOMB_CHECK_REPLY':
       return PeerOpcode.AAE_TOMB_CHECK;
+    case 'RING_EXCHANGE_REPLY':
+      return PeerOpcode.RING_EXCHANGE;
+    case 'TRANSFER_CHUNK':
+      return PeerOpcode.TRANSFER_FETCH;
     case 'ACK':
-      throw bad('ACK answers REPLICA_PUT, REPLICA_PUT_BATCH or AAE_REAP: say which (inReplyTo)');
+      throw bad('ACK answers REPLICA_PUT, REPLICA_PUT_BATCH, AAE_REAP or ADMIN: say which (inReplyTo)');
     default:
       throw bad(`unknown peer message type ${String((m as { type: unknown }).type)}`);
   }
@@ -635,6 +691,20 @@ const readRequest = (type: PeerRequestType, r: Reader): PeerRequest => {
       const partition = r.u16('partition');
       return { type, partition, items: readAaeItems(r, r.count('items', MIN_AAE_ITEM_BYTES)) };
     }
+    case 'RING_EXCHANGE':
+      return { type, ring: r.bytes32('ring') };
+    case 'TRANSFER_FETCH': {
+      const partition = r.u16('partition');
+      const after = r.bytes16('after');
+      const maxItems = r.u16('maxItems');
+      return { type, partition, after, maxItems, maxBytes: r.u32('maxBytes') };
+    }
+    case 'ADMIN': {
+      const ob = r.u8('admin op');
+      const op = ADMIN_OP_OF[ob];
+      if (op === undefined) throw new Malformed(`admin op ${ob} unknown`);
+      return { type, op, node: r.str('node') };
+    }
   }
 };
 
@@ -721,6 +791,20 @@ const readReply = (request: PeerRequestType, r: Reader): PeerReply => {
         states[i] = { state, hi, lo: r.u32('lo') };
       }
       return { type: 'AAE_TOMB_CHECK_REPLY', states };
+    }
+    case 'RING_EXCHANGE_REPLY':
+      return { type: 'RING_EXCHANGE_REPLY', ring: r.bytes32('ring') };
+    case 'TRANSFER_CHUNK': {
+      const last = r.flags('chunk flags', 1) === 1;
+      const keysTotal = r.u32('keysTotal');
+      const checksum = r.u32('checksum');
+      const n = r.count('items', 2 + 1 + 4);
+      const items = new Array<{ key: Uint8Array; object: Uint8Array }>(n);
+      for (let i = 0; i < n; i++) {
+        const key = r.key('key');
+        items[i] = { key, object: r.bytes32('object') };
+      }
+      return { type: 'TRANSFER_CHUNK', last, keysTotal, checksum, items };
     }
   }
 };
@@ -890,7 +974,7 @@ export const ringOwnerIds = (body: RingBody): readonly string[] => body.owners.m
 
 export type PeerJson = { readonly [field: string]: unknown };
 
-const PEER_BYTE_FIELDS: ReadonlySet<string> = new Set(['key', 'object', 'value', 'context']);
+const PEER_BYTE_FIELDS: ReadonlySet<string> = new Set(['key', 'object', 'value', 'context', 'ring', 'after']);
 /** Lists whose items are objects with byte fields (converted item by item). */
 const PEER_ITEM_LISTS: ReadonlySet<string> = new Set(['items', 'siblings']);
 

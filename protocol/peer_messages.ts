@@ -118,7 +118,47 @@ export interface AaeReap {
   readonly items: readonly AaeItem[];
 }
 
-export type PeerRequest = ReplicaGet | ReplicaPut | ReplicaPutBatch | Forward | Gossip | AaeTree | AaeSegments | AaeFetch | AaeTombCheck | AaeReap;
+/** Issue 6 (§15): exchange cluster rings (core/ring_plan values, encoded by protocol/ring_plan.ts); the reply carries the receiver's merged ring. */
+export interface RingExchange {
+  readonly type: 'RING_EXCHANGE';
+  readonly ring: Uint8Array;
+}
+
+/**
+ * Issue 6 (§15): the next chunk of a partition being transferred to the
+ * sender: up to `maxItems` keys (and about `maxBytes`) strictly after `after`
+ * in byte order (`after` empty: from the first key).
+ */
+export interface TransferFetch {
+  readonly type: 'TRANSFER_FETCH';
+  readonly partition: number;
+  readonly after: Uint8Array;
+  readonly maxItems: number;
+  readonly maxBytes: number;
+}
+
+/** Issue 6 (§15): an operator's membership change sent to a node: 'leave' (that node leaves) or 'remove' (`node` is removed). */
+export interface Admin {
+  readonly type: 'ADMIN';
+  readonly op: 'leave' | 'remove';
+  /** The node to remove; empty for leave. */
+  readonly node: string;
+}
+
+export type PeerRequest =
+  | ReplicaGet
+  | ReplicaPut
+  | ReplicaPutBatch
+  | Forward
+  | Gossip
+  | AaeTree
+  | AaeSegments
+  | AaeFetch
+  | AaeTombCheck
+  | AaeReap
+  | RingExchange
+  | TransferFetch
+  | Admin;
 
 /** Answer to REPLICA_GET: the object bytes, or found = false. */
 export interface ReplicaGetReply {
@@ -184,4 +224,34 @@ export interface AaeTombCheckReply {
   readonly states: readonly { readonly state: AaeCopyState; readonly hi: number; readonly lo: number }[];
 }
 
-export type PeerReply = ReplicaGetReply | Ack | ForwardReply | GossipReply | AaeTreeReply | AaeSegmentsReply | AaeFetchReply | AaeTombCheckReply | PeerError;
+export interface RingExchangeReply {
+  readonly type: 'RING_EXCHANGE_REPLY';
+  readonly ring: Uint8Array;
+}
+
+/**
+ * A transfer chunk: items in ascending key order, `last` when no key follows
+ * the last item, `keysTotal` the partition's key count at the source (for
+ * progress), `checksum` the FNV-1a 32 of every item's key and object bytes in
+ * order (protocol/ring_plan.ts `chunkChecksum`).
+ */
+export interface TransferChunk {
+  readonly type: 'TRANSFER_CHUNK';
+  readonly last: boolean;
+  readonly keysTotal: number;
+  readonly checksum: number;
+  readonly items: readonly { readonly key: Uint8Array; readonly object: Uint8Array }[];
+}
+
+export type PeerReply =
+  | ReplicaGetReply
+  | Ack
+  | ForwardReply
+  | GossipReply
+  | AaeTreeReply
+  | AaeSegmentsReply
+  | AaeFetchReply
+  | AaeTombCheckReply
+  | RingExchangeReply
+  | TransferChunk
+  | PeerError;

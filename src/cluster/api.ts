@@ -37,6 +37,8 @@ export interface ClusterConfig {
   readonly readRepair?: boolean;
   /** Hinted handoff delivery (default true; tests switch it off likewise; hints are still stored). */
   readonly handoff?: boolean;
+  /** Issue 6: partition transfers into one node at a time. Default 2. */
+  readonly maxTransfers?: number;
 }
 
 export const defaultClusterConfig: ClusterConfig = {
@@ -97,6 +99,25 @@ export interface ClusterStatus {
   readonly hintsPending: Readonly<Record<NodeId, number>>;
   /** Anti-entropy per partition this node exchanged (issue 7). */
   readonly aae?: readonly PartitionAaeStatus[];
+  /** Issue 6: the cluster ring's epoch, whether a change is pending, and how many transfers it still needs. */
+  readonly ringEpoch?: number;
+  readonly ringPending?: boolean;
+  readonly transfersPending?: number;
+  /** Transfers into this node running now. */
+  readonly transfers?: readonly TransferStatus[];
+}
+
+export interface TransferStatus {
+  readonly partition: number;
+  readonly source: NodeId;
+  readonly target: NodeId;
+  readonly keys: number;
+  readonly bytes: number;
+  readonly keysTotal: number;
+  /** Bytes per second since the transfer (re)started. */
+  readonly bytesPerSec: number;
+  /** Estimated time left from the key rate, or -1 when unknown. */
+  readonly etaMs: number;
 }
 
 /** What node.ts and the simulation need from a cluster node. */
@@ -112,4 +133,12 @@ export interface ClusterNodeApi extends KvService {
   ringVersion(): bigint;
   /** Number of members this node currently considers active (for readiness checks). */
   memberCount(): number;
+  /** Issue 6: this node hands off its partitions and leaves the ring. */
+  leave?(): void;
+  /** Issue 6: `node` (down for good) is removed; its partitions are rebuilt from the other replicas. */
+  remove?(node: NodeId): void;
+  /** Issue 6: this node left: it owns nothing and holds no hints (the process may exit). */
+  hasLeft?(): boolean;
+  /** Issue 6: the ring partition p routes by, and the current ring (for RING replies). */
+  currentRing?(): import('../core/ring.js').Ring;
 }

@@ -5,10 +5,15 @@
  * object runs in production (TcpTransport, real clock) and in the
  * deterministic simulation (src/cluster/sim/).
  */
-import { preferenceList, type Ring } from '../core/ring.js';
+import * as E from 'fp-ts/lib/Either.js';
+import * as O from 'fp-ts/lib/Option.js';
+import * as M from '../core/membership.js';
+import { preferenceList, sameOwners, type Ring } from '../core/ring.js';
+import * as RP from '../core/ring_plan.js';
 import type { NodeId } from '../core/types.js';
 import { KvError, isKvError } from '../errors.js';
-import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
+import type { Admin, PeerReply, PeerRequest, RingExchange, RingExchangeReply } from '../../protocol/peer_messages.js';
+import { decodeClusterRing, encodeClusterRing } from '../../protocol/ring_plan.js';
 import type { Replica } from '../node/replica.js';
 import type { ReadResult, WriteResult } from '../node/service.js';
 import type { NodeStats } from '../node/stats.js';
@@ -19,8 +24,13 @@ import type { Clock, Timer, Transport } from './effects.js';
 import { Gossiper } from './gossip.js';
 import { Handoff } from './handoff.js';
 import { HintStore } from './hints.js';
+import { MetaStore } from './meta.js';
 import { ReplicaHandler } from './replica_handler.js';
-import { RingState } from './ring_state.js';
+import { claimMembers, RingState } from './ring_state.js';
+import { Transfers } from './transfers.js';
+
+export const DEFAULT_MAX_TRANSFERS = 2;
+const RING_META_KEY = 'ring';
 
 /** Why a cluster configuration is unusable, or null. */
 export const invalidClusterConfig = (c: ClusterConfig): string | null => {
@@ -55,6 +65,13 @@ export class ClusterNode implements ClusterNodeApi {
   /** Live Merkle trees, exchanges, tombstone reaping (issue 7). */
   readonly antiEntropy: AntiEntropy;
   private hintStore: HintStore | undefined;
+  private meta: MetaStore | undefined;
+  private readonly transfers: Transfers;
+  /** The epoch each peer last reported in a ring exchange (a fresh cluster forms only when all say 0). */
+  private readonly peerEpochs = new Map<NodeId, number>();
+  /** When this node first saw the pending plan it now holds (transfers wait one gossip interval, see ringRound). */
+  private planSeen: { readonly id: string; readonly atMs: number } | undefined;
+  private leaving = false;
   private readonly timers = new Set<Timer>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly gauged = new Set<NodeId>();
@@ -97,7 +114,7 @@ export class ClusterNode implements ClusterNodeApi {
       onHeard: () => void (this.heard = true),
       log: this.log,
     });
-    this.ringState = new RingState(options.config.partitionBits, options.config.n, this.gossiper.view);
+    this.ringState = new RingState(options.config.partitionBits, options.config.n, options.nodeId);
     const hints = (): HintStore => {
       if (this.hintStore === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
       return this.hintStore;
@@ -115,9 +132,10 @@ export class ClusterNode implements ClusterNodeApi {
       clock: options.clock,
       stats: options.stats,
       addHint,
-      ring: () => this.ringState.ring,
+      ring: (p) => this.ringState.routeRing(p),
+      extraTargets: (p) => this.ringState.extraTargets(p),
       isUp,
-      ready: () => this.heard,
+      ready: () => this.heard && this.ringState.cluster.epoch > 0,
       request: (to, req, timeoutMs, suspect) => this.request(to, req, timeoutMs, suspect),
       background: (work, what) => this.background(work, what),
     });
@@ -125,10 +143,13 @@ export class ClusterNode implements ClusterNodeApi {
       self: options.nodeId,
       replica: options.replica,
       addHint,
-      primariesOf: (p) => preferenceList(this.ringState.ring, p, options.config.n),
+      primariesOf: (p) => this.ringState.holdersOf(p),
       coordinator: this.coordinator,
       gossiper: this.gossiper,
       antiEntropy: (req) => this.antiEntropy.handle(req),
+      ringExchange: (from, r) => this.serveRingExchange(from, r),
+      transferFetch: (f) => this.transfers.serveFetch(f),
+      admin: (a) => this.admin(a),
     });
     this.antiEntropy = new AntiEntropy({
       self: options.nodeId,
@@ -142,6 +163,25 @@ export class ClusterNode implements ClusterNodeApi {
       members: () => [...this.gossiper.view.values()].filter((e) => e.status !== 'removed').map((e) => e.id),
       isUp,
       hintPending: (p, key) => this.hintStore?.pendingFor(p, key) ?? true,
+      stopped: () => this.stopped,
+      log: this.log,
+    });
+    this.transfers = new Transfers({
+      self: options.nodeId,
+      n: options.config.n,
+      replica: options.replica,
+      meta: () => {
+        if (this.meta === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
+        return this.meta;
+      },
+      clock: options.clock,
+      stats: options.stats,
+      request: (to, req, timeoutMs) => this.request(to, req, timeoutMs),
+      usable: (x) => this.gossiper.isUp(x) && this.gossiper.view.get(x)?.status !== 'removed',
+      ring: () => this.ringState.cluster,
+      finished: (p) => this.setRing(RP.markDone(this.ringState.cluster, p, this.nodeId, options.config.n), true),
+      maxTransfers: () => options.config.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
+      peerTimeoutMs: options.config.peerTimeoutMs,
       stopped: () => this.stopped,
       log: this.log,
     });
@@ -166,11 +206,19 @@ export class ClusterNode implements ClusterNodeApi {
     if (this.hintStore.count() > 0) this.log('info', `${this.hintStore.count()} hints pending from before the restart`);
     this.nodeStats.gauge('hintsPending', () => this.hintStore?.count() ?? 0);
     for (const t of this.hintStore.targets()) this.gaugeHintsFor(t);
+    this.meta = await MetaStore.open(this.options.hintBackend);
+    const saved = this.meta.get(RING_META_KEY);
+    if (saved !== undefined) {
+      const decoded = decodeClusterRing(saved);
+      if (E.isRight(decoded) && decoded.right.current.qBits === this.config.partitionBits) this.ringState.set(decoded.right);
+      else this.log('warn', 'the saved cluster ring does not decode; learning it from peers');
+    }
     // Trees first: no write may reach the replica while they are built.
     await this.antiEntropy.start();
     this.transport.serve((from, req) => this.handlePeer(from, req));
     // First round now: a joining node introduces itself to its seeds at once.
     this.every(this.config.gossipIntervalMs, () => this.gossiper.runRound(), 'gossip', true);
+    this.every(this.config.gossipIntervalMs, () => this.ringRound(), 'ring', true);
     if (this.config.handoff !== false) this.every(this.config.handoffIntervalMs, () => this.handoff.deliverAll(), 'handoff', false);
     const aae = { ...defaultAaeConfig, ...this.config.aae };
     if (aae.enabled) this.every(aae.intervalMs, () => this.antiEntropy.tick(), 'anti-entropy', false);
@@ -252,19 +300,164 @@ export class ClusterNode implements ClusterNodeApi {
   }
 
   private onViewChanged(): void {
-    const before = this.ringState.ring;
-    if (!this.ringState.update(this.gossiper.view)) return;
-    const after = this.ringState.ring;
-    this.log('info', `ring rebuilt over ${this.memberCount()} members, version ${this.ringState.version.toString(16)}`);
-    const first = this.ringChanges++ === 0;
-    // The ring a node starts with covers only itself; unless this node
-    // coordinated requests by it (a node without seeds may), the data it holds
-    // was placed by earlier rings (before a restart, or by peers), and hinting
-    // all of it to everyone would flood handoff after every restart.
-    if ((first && !this.coordinatedOnFirstRing) || !this.started || this.stopped) return;
-    const run = this.rehinting.then(() => this.rehint(before, after));
+    // Membership moved: the claimant may propose at once (the ring round would, one interval later).
+    if (!this.started || this.stopped) return;
+    this.maybePropose();
+    // Still without a ring: ask the members heard of just now whether they have one.
+    if (this.ringState.cluster.epoch === 0) {
+      for (const id of this.gossiper.view.keys()) {
+        if (id !== this.nodeId && !this.peerEpochs.has(id)) this.background(this.exchangeWith(id), `ring exchange with ${id}`);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ the cluster ring (issue 6)
+
+  /**
+   * Which node proposes ring changes: the lowest id among the claim members
+   * this node believes up (itself always). Views may disagree for a moment;
+   * two concurrent proposals resolve by core/ring_plan's order.
+   */
+  private isClaimant(members: readonly RP.Member[]): boolean {
+    for (const m of members) if (m.id === this.nodeId || this.gossiper.isUp(m.id)) return m.id === this.nodeId;
+    return false;
+  }
+
+  private maybePropose(): void {
+    if (!this.heard) return;
+    const view = this.gossiper.view;
+    const members = claimMembers(view);
+    if (members.length === 0) return;
+    const r = this.ringState.cluster;
+    if (r.epoch === 0) {
+      // A fresh cluster: only when every other member has told this node it has no ring either,
+      // so a new node never founds a ring of its own beside an existing cluster.
+      if (!members.some((m) => m.id === this.nodeId)) return;
+      if (!this.isClaimant(members)) return;
+      for (const m of members) if (m.id !== this.nodeId && this.peerEpochs.get(m.id) !== 0) return;
+    } else if (!this.isClaimant(members)) return;
+    this.setRing(RP.propose(r, members, this.config.n, this.nodeId), true);
+  }
+
+  private maybeCommit(): void {
+    const c = RP.commit(this.ringState.cluster, this.config.n);
+    if (c !== null) this.setRing(c, true);
+  }
+
+  /** One ring round: propose, commit, exchange with a random peer, start transfers. */
+  private async ringRound(): Promise<void> {
+    this.maybePropose();
+    this.maybeCommit();
+    const r = this.ringState.cluster;
+    if (r.next !== null) {
+      const id = `${r.epoch}/${r.committer}`;
+      if (this.planSeen?.id !== id) this.planSeen = { id, atMs: this.clock.now() };
+      // Coordinators learn a plan within about one gossip interval; a transfer that started
+      // before they did could pass a key they then write to the old replicas only.
+      if (this.clock.now() - this.planSeen.atMs >= this.config.gossipIntervalMs) this.startTransfers();
+    }
+    // Without a ring yet, ask everyone: the cluster is found (or founded) in one round.
+    if (r.epoch === 0) return this.broadcastRing();
+    const peer = M.pickGossipPeer(this.gossiper.view, this.nodeId, this.options.random);
+    if (O.isSome(peer)) await this.exchangeWith(peer.value);
+  }
+
+  private startTransfers(): void {
+    for (const run of this.transfers.tick()) {
+      this.background(
+        run.then(() => this.startTransfers()),
+        'partition transfer',
+      );
+    }
+  }
+
+  private async exchangeWith(peer: NodeId): Promise<void> {
+    let reply: PeerReply;
+    try {
+      reply = await this.request(peer, { type: 'RING_EXCHANGE', ring: encodeClusterRing(this.ringState.cluster) }, this.config.peerTimeoutMs, false);
+    } catch {
+      return;
+    }
+    if (reply.type !== 'RING_EXCHANGE_REPLY') return;
+    this.mergeRing(peer, reply.ring);
+  }
+
+  private mergeRing(from: NodeId, bytes: Uint8Array): void {
+    const d = decodeClusterRing(bytes);
+    if (E.isLeft(d)) return this.log('warn', `ring from ${from}: ${d.left.message}`);
+    const theirs = d.right;
+    this.peerEpochs.set(from, theirs.epoch);
+    if (theirs.current.qBits !== this.config.partitionBits) return this.log('warn', `ring from ${from} has ${theirs.current.qBits} partition bits, this node ${this.config.partitionBits}`);
+    // Provisional rings say only "no ring here"; adopting one would name another node's singleton.
+    if (theirs.epoch > 0) this.setRing(RP.merge(this.ringState.cluster, theirs), false);
+    // A peer's epoch-0 answer may complete the founding condition.
+    if (this.ringState.cluster.epoch === 0) this.maybePropose();
+  }
+
+  private serveRingExchange(from: NodeId, request: RingExchange): RingExchangeReply {
+    this.mergeRing(from, request.ring);
+    return { type: 'RING_EXCHANGE_REPLY', ring: encodeClusterRing(this.ringState.cluster) };
+  }
+
+  /** Adopts a new ring value: persist it, tell the peers (own changes), hint data for ownership changes. */
+  private setRing(next: RP.ClusterRing, broadcast: boolean): void {
+    const before = this.ringState.cluster;
+    if (!this.ringState.set(next)) return;
+    const after = this.ringState.cluster;
+    if (this.meta !== undefined) this.background(this.meta.put(RING_META_KEY, encodeClusterRing(after)), 'saving the ring');
+    if (after.epoch !== before.epoch || after.committer !== before.committer) {
+      const moving = after.next === null ? 0 : RP.pendingTransfers(after, this.config.n).length;
+      this.log('info', `ring epoch ${after.epoch} by ${after.committer}: ${after.next === null ? 'settled' : `${moving} transfers pending`} (version ${this.ringState.version.toString(16)})`);
+    }
+    if (broadcast) this.broadcastRing();
+    if (!sameOwners(before.current, after.current)) this.onOwnershipChanged(before, after);
+  }
+
+  private broadcastRing(): void {
+    for (const [id, e] of this.gossiper.view) {
+      if (id === this.nodeId || e.status === 'removed') continue;
+      this.background(this.exchangeWith(id), `ring exchange with ${id}`);
+    }
+  }
+
+  private onOwnershipChanged(before: RP.ClusterRing, after: RP.ClusterRing): void {
+    this.ringChanges++;
+    // A provisional ring never served a request: nothing was placed by it.
+    if (before.epoch === 0 || !this.started || this.stopped) return;
+    const run = this.rehinting.then(() => this.rehint(before.current, after));
     this.rehinting = run.catch(() => undefined);
-    this.background(run, 'hinting data for its new replicas after a ring change');
+    this.background(run, 'handing off data this node no longer replicates');
+  }
+
+  private admin(a: Admin): void {
+    if (a.op === 'leave') return this.leave();
+    if (a.node === '' || a.node === this.nodeId) throw new KvError('KV_BAD_ARGUMENT', 'remove names another node (a node leaves by itself with leave)');
+    this.remove(a.node);
+  }
+
+  leave(): void {
+    const why = this.gossiper.markStatus(this.nodeId, 'leaving');
+    if (why !== null) throw new KvError('KV_BAD_ARGUMENT', why);
+    this.leaving = true;
+    this.log('info', 'leaving: handing every partition off');
+  }
+
+  remove(node: NodeId): void {
+    const why = this.gossiper.markStatus(node, 'removed');
+    if (why !== null) throw new KvError('KV_BAD_ARGUMENT', why);
+    this.log('info', `${node} removed: its partitions are rebuilt from the other replicas`);
+  }
+
+  /** True once a leaving node owns nothing in the settled ring and has handed off every hint. */
+  hasLeft(): boolean {
+    if (!this.leaving && this.gossiper.view.get(this.nodeId)?.status !== 'leaving') return false;
+    const r = this.ringState.cluster;
+    if (r.next !== null || r.current.nodes.includes(this.nodeId)) return false;
+    return (this.hintStore?.count() ?? 0) === 0;
+  }
+
+  currentRing(): Ring {
+    return this.ringState.ring;
   }
 
   /**
@@ -276,15 +469,18 @@ export class ClusterNode implements ClusterNodeApi {
    * 6 streams whole partitions instead; this keeps acknowledged writes
    * findable until then.)
    */
-  private async rehint(before: Ring, after: Ring): Promise<void> {
+  private async rehint(before: Ring, afterValue: RP.ClusterRing): Promise<void> {
     const n = this.config.n;
+    const after = afterValue.current;
     let added = 0;
     for (const p of await this.replica.backend.partitions()) {
       if (this.stopped) return;
       const fresh = preferenceList(after, p, n);
       const old = preferenceList(before, p, n);
-      const stays = fresh.includes(this.nodeId);
-      const recipients = fresh.filter((x) => x !== this.nodeId && (!stays || !old.includes(x)));
+      // Nodes entering a list received the partition by transfer; only data this node stops
+      // replicating is handed on (writes that reached it from coordinators that missed the plan).
+      if (!old.includes(this.nodeId) || RP.holdersOf(afterValue, p, n).includes(this.nodeId)) continue;
+      const recipients = fresh.filter((x) => x !== this.nodeId);
       if (recipients.length === 0) continue;
       const keys: Uint8Array[] = [];
       const store = await this.replica.store(p);
@@ -341,6 +537,12 @@ export class ClusterNode implements ClusterNodeApi {
       aaeBytesSent: this.nodeStats.counter('aaeBytesSent'),
       aaeTombstonesReaped: this.nodeStats.counter('aaeTombstonesReaped'),
       aaeTombstones: this.antiEntropy.tombstoneCount(),
+      ringEpoch: this.ringState.cluster.epoch,
+      transfersPending: RP.pendingTransfers(this.ringState.cluster, this.config.n).length,
+      transfersRunning: this.transfers.inProgress.length,
+      transfersCompleted: this.nodeStats.counter('transfersCompleted'),
+      transferKeys: this.nodeStats.counter('transferKeys'),
+      transferBytes: this.nodeStats.counter('transferBytes'),
       ...this.transport.counters?.(),
     };
   }
@@ -359,9 +561,19 @@ export class ClusterNode implements ClusterNodeApi {
     return this.ringState.version;
   }
 
+  /**
+   * Active members of the view that own partitions in the settled ring: a
+   * joining node counts once its transfers committed, so readiness checks
+   * that wait for every member wait for the ring to include it.
+   */
   memberCount(): number {
+    const r = this.ringState.cluster;
+    if (r.epoch === 0) return 0;
+    const owners = r.current.nodes;
     let n = 0;
-    for (const e of this.gossiper.view.values()) if (e.status === 'joining' || e.status === 'up' || e.status === 'leaving') n++;
+    for (const e of this.gossiper.view.values()) {
+      if ((e.status === 'joining' || e.status === 'up' || e.status === 'leaving') && owners.includes(e.id)) n++;
+    }
     return n;
   }
 
@@ -400,6 +612,24 @@ export class ClusterNode implements ClusterNodeApi {
       partitionsHeld: held,
       hintsPending: this.hintStore?.counts() ?? {},
       aae: this.antiEntropy.partitionStatus(),
+      ringEpoch: this.ringState.cluster.epoch,
+      ringPending: this.ringState.cluster.next !== null,
+      transfersPending: RP.pendingTransfers(this.ringState.cluster, this.config.n).length,
+      transfers: this.transfers.inProgress.map((t) => {
+        const elapsedMs = Math.max(1, this.clock.now() - t.startedMs);
+        const keysPerMs = t.keys / elapsedMs;
+        const left = t.keysTotal - t.keys;
+        return {
+          partition: t.partition,
+          source: t.source,
+          target: t.target,
+          keys: t.keys,
+          bytes: t.bytes,
+          keysTotal: t.keysTotal,
+          bytesPerSec: Math.round((t.bytes * 1000) / elapsedMs),
+          etaMs: keysPerMs > 0 && t.keysTotal > 0 ? Math.max(0, Math.round(left / keysPerMs)) : -1,
+        };
+      }),
     };
   }
 }

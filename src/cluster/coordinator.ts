@@ -29,7 +29,10 @@ export interface CoordinatorDeps {
   readonly stats: NodeStats;
   /** Records a durable hint (this node holds `key` for `target`); resolves once stored. */
   readonly addHint: (target: NodeId, partition: number, key: Uint8Array) => Promise<void>;
-  readonly ring: () => Ring;
+  /** The ring partition p routes by (core/ring_plan: the next ring once p's transfers are done). */
+  readonly ring: (partition: number) => Ring;
+  /** Nodes that also get every write to p while a ring change is pending (double-write); none by default. */
+  readonly extraTargets?: (partition: number) => readonly NodeId[];
   readonly isUp: (node: NodeId) => boolean;
   /** False until this node has heard from the cluster (a ring over only itself would misplace writes). */
   readonly ready: () => boolean;
@@ -68,7 +71,7 @@ export class Coordinator {
 
   private targets(key: Uint8Array): { readonly partition: number; readonly targets: readonly Target[] } {
     const partition = this.d.replica.partitionOf(key);
-    return { partition, targets: sloppyPreferenceList(this.d.ring(), partition, this.d.config.n, this.d.isUp) };
+    return { partition, targets: sloppyPreferenceList(this.d.ring(partition), partition, this.d.config.n, this.d.isUp) };
   }
 
   private isTarget(targets: readonly Target[]): boolean {
@@ -235,6 +238,7 @@ export class Coordinator {
           contextBytes = encodeContext(D.join(obj));
           Q.addReply(state, d.self, obj);
           settle();
+          this.doubleWrite(partition, key, object, targets);
           for (const t of targets) {
             if (t.node === d.self) continue;
             const timeoutMs = Math.min(d.config.peerTimeoutMs, Math.max(1, deadlineMs - d.clock.now()));
@@ -262,6 +266,26 @@ export class Coordinator {
         },
       ).catch(internal);
     });
+  }
+
+  /**
+   * While a partition moves, the nodes entering (or leaving) its preference
+   * list get the write too, outside the quorum; one that fails gets a hint
+   * (this coordinator holds the object), so the transfer's copy is never
+   * older than what was acknowledged.
+   */
+  private doubleWrite(partition: number, key: Uint8Array, object: Uint8Array, targets: readonly Target[]): void {
+    const extras = this.d.extraTargets?.(partition);
+    if (extras === undefined || extras.length === 0) return;
+    const d = this.d;
+    for (const x of extras) {
+      if (x === d.self || targets.some((t) => t.node === x)) continue;
+      const work = d.request(x, { type: 'REPLICA_PUT', partition, key, object, hintFor: '' }, d.config.peerTimeoutMs).then(
+        () => undefined,
+        () => d.addHint(x, partition, key),
+      );
+      d.background(work, `double-write to ${x}`);
+    }
   }
 
   // ------------------------------------------------------------------ read

@@ -127,6 +127,18 @@ export class Gossiper {
     if (d !== undefined) d.suspicion = this.step(d.suspicion, { type: 'requestSucceeded' });
   }
 
+  /**
+   * An operator's change of a member's status (this node leaving, or another
+   * removed); moves forward only, as core/membership markStatus. Returns why
+   * it was refused, or null.
+   */
+  markStatus(id: NodeId, status: M.Status): string | null {
+    const r = M.markStatus(this.currentView, id, status);
+    if (r._tag === 'Left') return r.left;
+    this.setView(r.right);
+    return null;
+  }
+
   /** Merges entries from a peer (its GOSSIP or GOSSIP_REPLY) into the view. */
   mergeWire(entries: readonly MembershipEntryWire[]): void {
     const good: M.Entry[] = [];

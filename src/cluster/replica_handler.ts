@@ -7,7 +7,7 @@
 import { decodeObject } from '../core/context_codec.js';
 import type { NodeId } from '../core/types.js';
 import { KvError } from '../errors.js';
-import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
+import type { Admin, PeerReply, PeerRequest, RingExchange, RingExchangeReply, TransferChunk, TransferFetch } from '../../protocol/peer_messages.js';
 import type { Obj, Replica } from '../node/replica.js';
 import type { Coordinator } from './coordinator.js';
 import type { Gossiper } from './gossip.js';
@@ -18,18 +18,22 @@ export interface ReplicaHandlerDeps {
   readonly self: NodeId;
   readonly replica: Replica;
   readonly addHint: (target: NodeId, partition: number, key: Uint8Array) => Promise<void>;
-  /** The partition's primary replicas in this node's current ring. */
+  /** The nodes that keep the partition's data in this node's ring (current and, while pending, next preference lists). */
   readonly primariesOf: (partition: number) => readonly NodeId[];
   readonly coordinator: Coordinator;
   readonly gossiper: Gossiper;
   /** Serves the anti-entropy requests (AAE_*, src/cluster/anti_entropy.ts). */
   readonly antiEntropy: (request: PeerRequest) => Promise<PeerReply>;
+  /** Issue 6: RING_EXCHANGE, TRANSFER_FETCH and ADMIN. */
+  readonly ringExchange: (from: NodeId, request: RingExchange) => RingExchangeReply;
+  readonly transferFetch: (request: TransferFetch) => Promise<TransferChunk>;
+  readonly admin: (request: Admin) => void;
 }
 
 export class ReplicaHandler {
   constructor(private readonly d: ReplicaHandlerDeps) {}
 
-  async handle(_from: NodeId, request: PeerRequest): Promise<PeerReply> {
+  async handle(from: NodeId, request: PeerRequest): Promise<PeerReply> {
     switch (request.type) {
       case 'REPLICA_GET': {
         this.checkPartition(request.partition, request.key);
@@ -61,6 +65,13 @@ export class ReplicaHandler {
       case 'AAE_TOMB_CHECK':
       case 'AAE_REAP':
         return this.d.antiEntropy(request);
+      case 'RING_EXCHANGE':
+        return this.d.ringExchange(from, request);
+      case 'TRANSFER_FETCH':
+        return this.d.transferFetch(request);
+      case 'ADMIN':
+        this.d.admin(request);
+        return { type: 'ACK', count: 1 };
     }
   }
 

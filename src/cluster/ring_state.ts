@@ -1,14 +1,10 @@
 /**
- * The ring a cluster node routes by: `claimInitial` over the active members
- * of its membership view (sorted by id, weighted by their entries), rebuilt
- * only when that member set changes, plus the ring version it announces.
- *
- * Every node that sees the same active members computes the same ring, so
- * routing agrees once gossip has converged; until then, read repair and
- * hinted handoff find keys written under an older ring (docs/cluster.md).
+ * The ring a cluster node routes by: a core/ring_plan `ClusterRing`, the
+ * gossiped and versioned value with its pending next ring, plus the version
+ * it announces (docs/cluster.md, "Elastic membership").
  */
-import { claimInitial } from '../core/claim.js';
 import * as M from '../core/membership.js';
+import * as RP from '../core/ring_plan.js';
 import type { Ring } from '../core/ring.js';
 import type { NodeId } from '../core/types.js';
 
@@ -38,48 +34,70 @@ export const ringVersionOf = (owners: readonly NodeId[]): bigint => {
 export const memberSetKey = (members: readonly M.Entry[]): string =>
   members.map((m) => `${m.id}\u0000${m.weight}`).join('\u0001');
 
+/**
+ * Members a ring is claimed over: every node in the view that is joining or
+ * up (or marked down: a failure is temporary and moves nothing); leaving and
+ * removed nodes are on their way out.
+ */
+export const claimMembers = (view: M.View): readonly RP.Member[] =>
+  [...view.values()]
+    .filter((e) => e.status === 'joining' || e.status === 'up' || e.status === 'down')
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((e) => ({ id: e.id, weight: e.weight }));
+
+/** The version announced for a cluster ring: the owners' hash, extended by the pending plan when there is one. */
+export const clusterRingVersion = (r: RP.ClusterRing): bigint =>
+  r.next === null ? ringVersionOf(r.current.owners) : ringVersionOf([...r.current.owners, '', ...r.next.owners, '', ...r.done]);
+
+/**
+ * The cluster ring this node routes by (core/ring_plan): the current ring
+ * (`ring`, what aae and RING read), the pending next ring, and per partition
+ * which of the two its preference list follows.
+ */
 export class RingState {
-  private currentRing: Ring;
+  private value: RP.ClusterRing;
   private currentVersion: bigint;
-  private key: string;
 
   constructor(
-    private readonly partitionBits: number,
+    partitionBits: number,
     private readonly n: number,
-    view: M.View,
+    self: NodeId,
   ) {
-    const members = M.activeMembers(view);
-    this.key = memberSetKey(members);
-    this.currentRing = build(partitionBits, n, members);
-    this.currentVersion = ringVersionOf(this.currentRing.owners);
+    this.value = RP.provisional(self, partitionBits);
+    this.currentVersion = clusterRingVersion(this.value);
   }
 
+  /** The current ring (ownership now). */
   get ring(): Ring {
-    return this.currentRing;
+    return this.value.current;
   }
 
   get version(): bigint {
     return this.currentVersion;
   }
 
-  /** Rebuilds the ring when the view's active member set changed; true when ownership moved. */
-  update(view: M.View): boolean {
-    const members = M.activeMembers(view);
-    const key = memberSetKey(members);
-    if (key === this.key) return false;
-    this.key = key;
-    if (members.length === 0) return false; // never happens: a node always counts itself
-    const next = build(this.partitionBits, this.n, members);
-    const changed = next.owners.some((o, p) => o !== this.currentRing.owners[p]);
-    this.currentRing = next;
-    this.currentVersion = ringVersionOf(next.owners);
-    return changed;
+  get cluster(): RP.ClusterRing {
+    return this.value;
+  }
+
+  /** The ring partition p routes by (the next ring once p's transfers are done). */
+  routeRing(p: number): Ring {
+    return RP.routeRing(this.value, p, this.n);
+  }
+
+  extraTargets(p: number): readonly NodeId[] {
+    return RP.extraTargets(this.value, p, this.n);
+  }
+
+  holdersOf(p: number): readonly NodeId[] {
+    return RP.holdersOf(this.value, p, this.n);
+  }
+
+  /** Replaces the value (the caller merged or derived it); true when it changed. */
+  set(next: RP.ClusterRing): boolean {
+    if (next === this.value || RP.equals(next, this.value)) return false;
+    this.value = next;
+    this.currentVersion = clusterRingVersion(next);
+    return true;
   }
 }
-
-const build = (partitionBits: number, n: number, members: readonly M.Entry[]): Ring =>
-  claimInitial(
-    partitionBits,
-    members.map((m) => ({ id: m.id, weight: m.weight })),
-    { n },
-  );

@@ -18,3 +18,4 @@ export * as merkle from './merkle.js';
 export * as membership from './membership.js';
 export * as phi from './phi.js';
 export * as aae from './aae.js';
+export * as ringPlan from './ring_plan.js';

@@ -21,8 +21,6 @@ import type { ClusterNodeApi, ClusterStatus } from '../cluster/api.js';
 import { mathRandom, realClock } from '../cluster/real_clock.js';
 import { TcpTransport, peerWireCodec } from '../cluster/tcp_transport.js';
 import { PEER_STATUSES, encodeRingBody, ringBodyOf } from '../../protocol/peer.js';
-import { claimInitial } from '../core/claim.js';
-import { ringVersionOf } from '../cluster/ring_state.js';
 import { isClusterNode, unsafeReason, type NodeConfig } from './config.js';
 import { clusterKey } from '../auth/node_auth.js';
 import { UserStore, usersPath } from '../auth/users.js';
@@ -103,6 +101,22 @@ export const nextIncarnation = (dataDir: string): number => {
  */
 export const clusterStats = (s: ClusterStatus, memberCount: number): Record<string, number> => {
   const out: Record<string, number> = { 'cluster.members': memberCount, 'cluster.partitions_held': s.partitionsHeld };
+  // Issue 6: the ring's epoch, whether a change is pending, its transfers left, and those running here.
+  if (s.ringEpoch !== undefined) out['cluster.ring_epoch'] = s.ringEpoch;
+  if (s.ringPending !== undefined) out['cluster.ring_pending'] = s.ringPending ? 1 : 0;
+  if (s.transfersPending !== undefined) out['cluster.transfers_pending'] = s.transfersPending;
+  for (const t of s.transfers ?? []) {
+    const at = `cluster.transfer.${t.partition}.`;
+    out[at + 'keys'] = t.keys;
+    out[at + 'keys_total'] = t.keysTotal;
+    out[at + 'bytes'] = t.bytes;
+    out[at + 'bytes_per_sec'] = t.bytesPerSec;
+    out[at + 'eta_ms'] = t.etaMs;
+    // Source and target as indexes into the sorted member ids (STATS carries numbers only).
+    const ids = s.members.map((m) => m.id);
+    out[at + 'source'] = ids.indexOf(t.source);
+    out[at + 'target'] = ids.indexOf(t.target);
+  }
   for (const m of s.members) {
     const at = `cluster.member.${m.id}.`;
     out[at + 'up'] = m.up ? 1 : 0;
@@ -154,19 +168,16 @@ export const readReplicaAt = async (
 };
 
 /**
- * The RING_REPLY body. ClusterNode exposes its ring only through status(), so
- * the ring is rebuilt here the way src/cluster/ring_state.ts builds it (claim
- * over the active members, sorted by id) and served only when its version
- * equals the node's own ringVersion(): a mismatch (a ring change in between,
- * or members of another weight, which status() does not report) answers
- * KV_UNAVAILABLE rather than a wrong ring.
+ * The RING_REPLY body: the node's current ring (issue 6: the gossiped
+ * cluster ring, owners by the committed epoch) with each owner's address.
+ * While a change is pending the version covers the plan too (it changes
+ * again when the plan commits), so a client that caches the ring refreshes.
  */
 export const ringBodyFor = (cluster: ClusterNodeApi, partitionBits: number, n: number): Uint8Array => {
   const status = cluster.status();
-  const active = status.members.filter((m) => m.status === 'joining' || m.status === 'up' || m.status === 'leaving');
-  const ring = claimInitial(partitionBits, active.map((m) => ({ id: m.id, weight: 1 })), { n });
+  const ring = cluster.currentRing?.();
+  if (ring === undefined || status.ringEpoch === 0) throw new KvError('KV_UNAVAILABLE', 'this node has no ring yet; ask again');
   const version = cluster.ringVersion();
-  if (ringVersionOf(ring.owners) !== version) throw new KvError('KV_UNAVAILABLE', 'the ring is changing; ask again');
   const addresses = new Map(status.members.map((m) => [m.id, m.address]));
   return encodeRingBody(ringBodyOf({ qBits: partitionBits, owners: ring.owners }, n, version, (id) => addresses.get(id) ?? ''));
 };

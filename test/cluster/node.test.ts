@@ -26,7 +26,7 @@ const localValues = async (c: TestCluster, id: NodeId, key: Uint8Array): Promise
 
 /** The key's preference list of length n, as every converged node computes it. */
 const prefOf = (c: TestCluster, key: Uint8Array): readonly NodeId[] => {
-  const ring = claimInitial(c.config.partitionBits, [...c.members.keys()].map((id) => ({ id })), { n: c.config.n });
+  const ring = c.members.values().next().value!.node.currentRing();
   return preferenceList(ring, c.members.values().next().value!.replica.partitionOf(key), c.config.n);
 };
 

@@ -7,7 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
 import { createClient } from '../../src/client/index.js';
+import { makeRing, type Ring } from '../../src/core/ring.js';
+import { decodeRingBody, ringOwnerIds } from '../../protocol/peer.js';
+import { RawConn } from './node.js';
 
 // ---------------------------------------------------------------- processes
 
@@ -164,4 +168,24 @@ export const retrying = async <T>(op: () => Promise<T>, attempts = 30, pauseMs =
     }
   }
   throw last;
+};
+
+/**
+ * The ring a node routes by now, from its RING reply (issue 6: the ring is
+ * claimed from the previous one, so tests ask a node instead of computing it).
+ */
+export const ringAt = async (address: string): Promise<Ring> => {
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  const conn = await RawConn.open(port);
+  try {
+    await conn.hello();
+    conn.send({ op: 'RING', streamId: 3, body: new Uint8Array(0) });
+    const m = await conn.next();
+    if (m.op !== 'RING_REPLY') throw new Error(`RING answered ${m.op}`);
+    const body = decodeRingBody(m.body);
+    if (E.isLeft(body)) throw body.left;
+    return makeRing(ringOwnerIds(body.right));
+  } finally {
+    conn.close();
+  }
 };

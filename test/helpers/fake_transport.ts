@@ -231,11 +231,13 @@ export class TestCluster {
     });
   }
 
-  /** Advances the clock until every running node counts every member (bounded). */
+  /** Advances the clock until every running node counts every member and all settled on one ring (bounded). */
   async converge(maxRounds = 30): Promise<void> {
     const want = this.members.size;
     for (let i = 0; i < maxRounds; i++) {
-      if ([...this.members.values()].every((m) => m.node.memberCount() === want)) return;
+      const nodes = [...this.members.values()].map((m) => m.node);
+      const settled = nodes.every((n) => n.status().ringEpoch! > 0 && n.status().ringPending === false && n.currentRing().nodes.length === want);
+      if (settled && new Set(nodes.map((n) => n.ringVersion())).size === 1 && nodes.every((n) => n.memberCount() === want)) return;
       await this.clock.advance(this.config.gossipIntervalMs);
     }
     throw new Error(`gossip did not converge in ${maxRounds} rounds`);

@@ -36,6 +36,9 @@ export const request: fc.Arbitrary<PeerRequest> = fc.oneof(
   fc.record({ type: fc.constant('FORWARD' as const), op: fc.constant('put' as const), key, value: blob, context: blob, quorum: u8, timeoutMs: u32 }),
   fc.record({ type: fc.constant('FORWARD' as const), op: fc.constant('delete' as const), key, value: fc.constant(new Uint8Array(0)), context: blob, quorum: u8, timeoutMs: u32 }),
   fc.record({ type: fc.constant('GOSSIP' as const), entries: fc.array(entry, { maxLength: 5 }) }),
+  fc.record({ type: fc.constant('RING_EXCHANGE' as const), ring: blob }),
+  fc.record({ type: fc.constant('TRANSFER_FETCH' as const), partition: u16, after: fc.uint8Array({ maxLength: 32 }), maxItems: u16, maxBytes: u32 }),
+  fc.record({ type: fc.constant('ADMIN' as const), op: fc.constantFrom('leave' as const, 'remove' as const), node: str }),
 );
 
 /** A reply together with the request type it answers. */
@@ -63,6 +66,24 @@ export const reply: fc.Arbitrary<{ readonly reply: PeerReply; readonly inReplyTo
   fc.record({
     inReplyTo: fc.constant('GOSSIP' as const),
     reply: fc.record({ type: fc.constant('GOSSIP_REPLY' as const), entries: fc.array(entry, { maxLength: 5 }) }),
+  }),
+  fc.record({
+    inReplyTo: fc.constant('RING_EXCHANGE' as const),
+    reply: fc.record({ type: fc.constant('RING_EXCHANGE_REPLY' as const), ring: blob }),
+  }),
+  fc.record({
+    inReplyTo: fc.constant('TRANSFER_FETCH' as const),
+    reply: fc.record({
+      type: fc.constant('TRANSFER_CHUNK' as const),
+      last: fc.boolean(),
+      keysTotal: u32,
+      checksum: u32,
+      items: fc.array(fc.record({ key, object: blob }), { maxLength: 5 }),
+    }),
+  }),
+  fc.record({
+    inReplyTo: fc.constant('ADMIN' as const),
+    reply: fc.record({ type: fc.constant('ACK' as const), count: u32 }),
   }),
   fc.record({
     inReplyTo: fc.constantFrom('REPLICA_GET' as const, 'REPLICA_PUT' as const, 'REPLICA_PUT_BATCH' as const, 'FORWARD' as const, 'GOSSIP' as const),

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 
-type Scalar = 'u8' | 'u16' | 'u32' | 'counter' | 'weight' | 'key' | 'bytes' | 'string' | 'flag' | 'forwardOp' | 'status' | 'u32list' | 'copyState';
+type Scalar = 'u8' | 'u16' | 'u32' | 'counter' | 'weight' | 'key' | 'bytes' | 'string' | 'flag' | 'forwardOp' | 'status' | 'u32list' | 'copyState' | 'bytes16' | 'adminOp';
 type Field = readonly [name: string, type: Scalar | { readonly list: readonly Field[] } | { readonly list32: readonly Field[] }];
 
 const item: readonly Field[] = [['partition', 'u16'], ['key', 'key'], ['object', 'bytes']];
@@ -31,6 +31,13 @@ const layouts: Record<string, readonly [string, readonly Field[]]> = {
   '67/true': ['FORWARD_REPLY', [['found', 'flag'], ['context', 'bytes'], ['siblings', { list: sibling }]]],
   '68/false': ['GOSSIP', [['entries', { list: entry }]]],
   '68/true': ['GOSSIP_REPLY', [['entries', { list: entry }]]],
+  // §15 (issue 6).
+  '72/false': ['RING_EXCHANGE', [['ring', 'bytes']]],
+  '72/true': ['RING_EXCHANGE_REPLY', [['ring', 'bytes']]],
+  '73/false': ['TRANSFER_FETCH', [['partition', 'u16'], ['after', 'bytes16'], ['maxItems', 'u16'], ['maxBytes', 'u32']]],
+  '73/true': ['TRANSFER_CHUNK', [['last', 'flag'], ['keysTotal', 'u32'], ['checksum', 'u32'], ['items', { list: [['key', 'key'], ['object', 'bytes']] }]]],
+  '74/false': ['ADMIN', [['op', 'adminOp'], ['node', 'string']]],
+  '74/true': ['ACK', [['count', 'u32']]],
 };
 // §16 (anti-entropy).
 const aaeItem: readonly Field[] = [['key', 'key'], ['hi', 'u32'], ['lo', 'u32']];
@@ -45,6 +52,7 @@ layouts['83/true'] = ['AAE_TOMB_CHECK_REPLY', [['states', { list: [['state', 'co
 layouts['84/false'] = ['AAE_REAP', [['partition', 'u16'], ['items', { list: aaeItem }]]];
 layouts['84/true'] = ['ACK', [['count', 'u32']]];
 const COPY_STATE = ['same', 'absent', 'older', 'other', 'hinted'];
+const ADMIN_OP = [undefined, 'leave', 'remove'];
 const STATUS = ['joining', 'up', 'leaving', 'down', 'removed'];
 const FORWARD_OP = [undefined, 'get', 'put', 'delete'];
 
@@ -98,6 +106,7 @@ const readFields = (c: Cursor, fields: readonly Field[]): Record<string, unknown
         out[name] = k.toString('hex');
         break;
       }
+      case 'bytes16': out[name] = c.take(c.u16()).toString('hex'); break;
       case 'bytes': out[name] = c.take(c.u32()).toString('hex'); break;
       case 'string': out[name] = c.take(c.u16()).toString('utf8'); break;
       case 'flag': {
@@ -110,6 +119,7 @@ const readFields = (c: Cursor, fields: readonly Field[]): Record<string, unknown
       case 'status': out[name] = STATUS[c.u8()]; break;
       case 'u32list': out[name] = Array.from({ length: c.u32() }, () => c.u32()); break;
       case 'copyState': out[name] = COPY_STATE[c.u8()]; break;
+      case 'adminOp': out[name] = ADMIN_OP[c.u8()]; break;
     }
   }
   return out;

@@ -46,9 +46,9 @@ const typed = (m: Message, v: { readonly inReplyTo?: string | undefined; readonl
 
 test('the peer vectors cover every request, every reply and the ring body', () => {
   const types = new Set(valid.map((v) => (v.peer === undefined ? 'RING_BODY' : String(v.peer['type']))));
-  for (const t of [...Object.keys(PeerOpcode), 'REPLICA_GET_REPLY', 'ACK', 'FORWARD_REPLY', 'GOSSIP_REPLY', 'AAE_TREE_REPLY', 'AAE_SEGMENTS_REPLY', 'AAE_FETCH_REPLY', 'AAE_TOMB_CHECK_REPLY', 'PEER_ERROR', 'RING_BODY']) assert.ok(types.has(t), t);
+  for (const t of [...Object.keys(PeerOpcode), 'REPLICA_GET_REPLY', 'ACK', 'FORWARD_REPLY', 'GOSSIP_REPLY', 'AAE_TREE_REPLY', 'AAE_SEGMENTS_REPLY', 'AAE_FETCH_REPLY', 'AAE_TOMB_CHECK_REPLY', 'RING_EXCHANGE_REPLY', 'TRANSFER_CHUNK', 'PEER_ERROR', 'RING_BODY']) assert.ok(types.has(t), t);
   assert.ok(invalid.length >= 15);
-  assert.equal(files, ['peer_aae.json', 'peer_error.json', 'peer_forward.json', 'peer_gossip.json', 'peer_replica.json', 'peer_ring.json']);
+  assert.equal(files, ['peer_aae.json', 'peer_error.json', 'peer_forward.json', 'peer_gossip.json', 'peer_membership.json', 'peer_replica.json', 'peer_ring.json']);
 });
 
 test('encoding each vector\'s typed message gives exactly its frame', () => {

@@ -76,6 +76,15 @@ export const describe = (m: PeerRequest | PeerReply): string => {
       return `AAE_FETCH_REPLY ${m.items.length}`;
     case 'AAE_TOMB_CHECK_REPLY':
       return `AAE_TOMB_CHECK_REPLY ${m.states.map((x) => x.state).join(',')}`;
+    case 'RING_EXCHANGE':
+    case 'RING_EXCHANGE_REPLY':
+      return `${m.type} ${m.ring.length}B`;
+    case 'TRANSFER_FETCH':
+      return `TRANSFER_FETCH p${m.partition} after ${hex(m.after)}`;
+    case 'TRANSFER_CHUNK':
+      return `TRANSFER_CHUNK ${m.items.length}${m.last ? ' last' : ''}`;
+    case 'ADMIN':
+      return `ADMIN ${m.op} ${m.node}`;
     case 'PEER_ERROR':
       return `PEER_ERROR ${m.code}`;
   }

@@ -292,10 +292,21 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   const versions = new Set(nodeIds.map((id) => world.node(id).node.ringVersion().toString(16)));
   if (checkRing && versions.size !== 1) violations.push(`nodes disagree on the ring: ${nodeIds.map((id) => `${id}=${world.node(id).node.ringVersion().toString(16)}`).join(' ')}`);
 
-  // The checker's own ring over every node; it must be the ring the nodes route by.
-  const ring = claimInitial(config.partitionBits, nodeIds.map((id) => ({ id })), { n: config.n });
-  const expected = ringVersionOf(ring.owners).toString(16);
-  if (checkRing && versions.size === 1 && !versions.has(expected)) violations.push(`nodes route by ring ${[...versions][0]}, not the full ring ${expected}`);
+  // The ring the nodes route by (issue 6: gossiped and claimed from the previous ring, so not
+  // claimInitial's): settled, over every node, balanced; a node without one (naive test nodes) is
+  // checked against the checker's own.
+  const routed = world.node(nodeIds[0]!).node.currentRing?.();
+  const ring = routed ?? claimInitial(config.partitionBits, nodeIds.map((id) => ({ id })), { n: config.n });
+  if (checkRing && routed === undefined) {
+    const expected = ringVersionOf(ring.owners).toString(16);
+    if (versions.size === 1 && !versions.has(expected)) violations.push(`nodes route by ring ${[...versions][0]}, not the full ring ${expected}`);
+  }
+  if (checkRing && routed !== undefined) {
+    const counts = nodeIds.map((id) => ring.owners.filter((o) => o === id).length);
+    if (Math.max(...counts) - Math.min(...counts) > 1) violations.push(`ring unbalanced: ${nodeIds.map((id, i) => `${id}=${counts[i]}`).join(' ')}`);
+    const pending = nodeIds.filter((id) => world.node(id).node.status().ringPending === true);
+    if (pending.length > 0) violations.push(`ring change still pending on ${pending.join(',')} after the quiet period`);
+  }
   for (const key of keys) {
     const name = key.toString();
     const primaries = preferenceList(ring, partitionOf(key, config.partitionBits), config.n);
