@@ -562,13 +562,14 @@ export class ClusterNode implements ClusterNodeApi {
   }
 
   /**
-   * Active members of the view that own partitions in the settled ring: a
+   * Active members of the view that own partitions in the current ring: a
    * joining node counts once its transfers committed, so readiness checks
    * that wait for every member wait for the ring to include it.
    */
   memberCount(): number {
     const r = this.ringState.cluster;
-    if (r.epoch === 0) return 0;
+    // No ring yet: the node counts itself alone, as its own view did before it heard of anyone.
+    if (r.epoch === 0) return 1;
     const owners = r.current.nodes;
     let n = 0;
     for (const e of this.gossiper.view.values()) {
