@@ -145,6 +145,8 @@ const toGetResult = (reply: Reply): GetResult => {
   return { values, siblings, context: Buffer.from(reply.context) };
 };
 
+const asReply = (reply: Reply): Reply => reply;
+
 const toPresentGetResult = (reply: Reply): GetResult | undefined => {
   const r = toGetResult(reply);
   return r.values.length === 0 ? undefined : r;
@@ -377,7 +379,7 @@ export class Client {
     try {
       const k = toBytes('key', key);
       const r = options.r ?? 0;
-      return this.send({ op: 'GET', streamId: 0, key: k, r, timeoutMs: options.timeoutMs ?? 0 }, options, undefined, k, r).then(as);
+      return this.send({ op: 'GET', streamId: 0, key: k, r, timeoutMs: options.timeoutMs ?? 0 }, options, as, undefined, k, r);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -391,10 +393,11 @@ export class Client {
       return this.send(
         { op: 'PUT', streamId: 0, key: k, value: toBytes('value', value), context: options.context ?? EMPTY, w, timeoutMs: options.timeoutMs ?? 0 },
         options,
+        toPutResult,
         undefined,
         k,
         w,
-      ).then(toPutResult);
+      );
     } catch (e) {
       return Promise.reject(e);
     }
@@ -405,7 +408,7 @@ export class Client {
     try {
       const k = toBytes('key', key);
       const w = options.w ?? 0;
-      return this.send({ op: 'DELETE', streamId: 0, key: k, context: options.context ?? EMPTY, w, timeoutMs: options.timeoutMs ?? 0 }, options, undefined, k, w).then(toDeleteResult);
+      return this.send({ op: 'DELETE', streamId: 0, key: k, context: options.context ?? EMPTY, w, timeoutMs: options.timeoutMs ?? 0 }, options, toDeleteResult, undefined, k, w);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -435,13 +438,13 @@ export class Client {
 
   /** Round trip to a node; resolves with the node id that answered. */
   async ping(options: RequestOptions = {}): Promise<void> {
-    const reply = await this.send({ op: 'PING', streamId: 0, payload: EMPTY }, options);
+    const reply = await this.send({ op: 'PING', streamId: 0, payload: EMPTY }, options, asReply);
     if (reply.op !== 'PONG') throw this.unexpected(reply);
   }
 
   /** A node's statistics as dotted names → numbers. */
   async stats(options: RequestOptions & { node?: string } = {}): Promise<Record<string, number>> {
-    const reply = await this.send({ op: 'STATS', streamId: 0 }, options, options.node);
+    const reply = await this.send({ op: 'STATS', streamId: 0 }, options, asReply, options.node);
     if (reply.op !== 'STATS_REPLY') throw this.unexpected(reply);
     return Object.fromEntries(reply.stats.map((s) => [s.name, s.value]));
   }
@@ -452,7 +455,7 @@ export class Client {
    * answers what the exchange did.
    */
   async aaeExchange(partition: number, peer = '', options: RequestOptions & { node?: string } = {}): Promise<AaeExchangeReply> {
-    const reply = await this.send({ op: 'AAE_EXCHANGE', streamId: 0, body: encodeAaeExchangeRequest({ partition, peer }) }, options, options.node);
+    const reply = await this.send({ op: 'AAE_EXCHANGE', streamId: 0, body: encodeAaeExchangeRequest({ partition, peer }) }, options, asReply, options.node);
     if (reply.op !== 'AAE_EXCHANGE_REPLY') throw this.unexpected(reply);
     const r = decodeAaeExchangeReply(reply.body);
     if (E.isLeft(r)) throw new ClientError('KV_BAD_FRAME', `bad AAE_EXCHANGE reply: ${r.left.message}`);
@@ -461,7 +464,7 @@ export class Client {
 
   /** Anti-entropy status per partition the node exchanged (admin role, §16). */
   async aaeStatus(options: RequestOptions & { node?: string } = {}): Promise<readonly AaePartitionStatus[]> {
-    const reply = await this.send({ op: 'AAE_STATUS', streamId: 0, body: new Uint8Array(0) }, options, options.node);
+    const reply = await this.send({ op: 'AAE_STATUS', streamId: 0, body: new Uint8Array(0) }, options, asReply, options.node);
     if (reply.op !== 'AAE_STATUS_REPLY') throw this.unexpected(reply);
     const r = decodeAaeStatusReply(reply.body);
     if (E.isLeft(r)) throw new ClientError('KV_BAD_FRAME', `bad AAE_STATUS reply: ${r.left.message}`);
@@ -483,7 +486,7 @@ export class Client {
    * `key` (with the request's quorum, 0 = default) routes it to the key's
    * preference list when a ring is known.
    */
-  private send(msg: Message, options: RequestOptions, node?: string, key?: Uint8Array, quorum = 0): Promise<Reply> {
+  private send<T>(msg: Message, options: RequestOptions, convert: (r: Reply) => T, node?: string, key?: Uint8Array, quorum = 0): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const nowMs = Date.now();
     const deadline = nowMs + timeoutMs;
@@ -495,9 +498,10 @@ export class Client {
       if (key !== undefined && this.table !== undefined) conn = this.routedConnection(key, quorum);
       if (conn === undefined) conn = this.readyConnection();
     }
-    if (conn === undefined) return this.sendLoop(msg, options.signal, node, timeoutMs, deadline, 0, undefined, key, quorum);
-    // A failure comes back through `retryAfterFailure` (no closure or extra promise per request).
-    return conn.requestOwned(msg, timeoutMs, options.signal, deadline, node === undefined);
+    if (conn === undefined) return this.sendLoop(msg, options.signal, node, timeoutMs, deadline, 0, undefined, key, quorum).then(convert);
+    // A failure comes back through `retryAfterFailure`, and the reply is converted as it is
+    // matched (no closure, .then or extra promise per request).
+    return conn.requestOwned(msg, timeoutMs, options.signal, deadline, node === undefined, convert);
   }
 
   /** A request sent by `send` failed on its first connection: another attempt's answer, or undefined to fail. */

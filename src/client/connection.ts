@@ -27,7 +27,9 @@ import { describeTlsError, isCertificateError, tlsConnectOptions, type ClientTls
 export type Outgoing = Message extends infer M ? (M extends { streamId: number } ? Omit<M, 'streamId'> : never) : never;
 
 interface Pending {
-  readonly resolve: (r: Reply | PromiseLike<Reply>) => void;
+  readonly resolve: (v: unknown) => void;
+  /** Turns the reply into what the caller wants, in the same step (no extra promise); undefined: the reply itself. */
+  readonly convert: ((r: Reply) => unknown) | undefined;
   readonly reject: (e: ClientError) => void;
   /** The request, kept only when it may be retried (`ConnectionOptions.retry`). */
   readonly msg: Message | undefined;
@@ -204,17 +206,22 @@ export class Connection {
    * `request` makes). The message is encoded before this returns, so the
    * caller may send the same object again (a retry) afterwards.
    */
-  requestOwned(msg: Message, timeoutMs: number, signal?: AbortSignal, deadlineMs?: number, retry = false): Promise<Reply> {
+  requestOwned(msg: Message, timeoutMs: number, signal?: AbortSignal, deadlineMs?: number, retry?: boolean): Promise<Reply>;
+  /** With `convert`: resolves with `convert(reply)` (a throw rejects). */
+  requestOwned<T>(msg: Message, timeoutMs: number, signal: AbortSignal | undefined, deadlineMs: number | undefined, retry: boolean, convert: (r: Reply) => T): Promise<T>;
+  requestOwned<T>(msg: Message, timeoutMs: number, signal?: AbortSignal, deadlineMs?: number, retry = false, convert?: (r: Reply) => T): Promise<T | Reply> {
     if (this.closed || this.socket === undefined) {
       const err = new ClientError('KV_UNAVAILABLE', `connection to ${this.name} is closed`, { node: this.name, safeToRetry: true, retryable: true });
       const again = retry ? this.options.retry?.(msg, err, deadlineMs ?? Date.now() + timeoutMs, timeoutMs, signal) : undefined;
-      return again ?? Promise.reject(err);
+      if (again === undefined) return Promise.reject(err);
+      return convert === undefined ? again : again.then(convert);
     }
     if (signal?.aborted) return Promise.reject(new ClientError('KV_ABORTED', 'request aborted', { node: this.name, safeToRetry: true }));
     const streamId = this.allocStream();
-    return new Promise<Reply>((resolve, reject) => {
+    return new Promise<T | Reply>((resolve, reject) => {
       const p: Pending = {
-        resolve,
+        resolve: resolve as (v: unknown) => void,
+        convert,
         reject,
         msg: retry ? msg : undefined,
         seq: 0,
@@ -257,8 +264,8 @@ export class Connection {
   /** Rejects a settled request, or hands it to another attempt (`ConnectionOptions.retry`). */
   private fail(p: Pending, err: ClientError): void {
     const again = p.msg !== undefined ? this.options.retry?.(p.msg, err, p.deadlineMs, p.timeoutMs, p.signal) : undefined;
-    if (again !== undefined) p.resolve(again);
-    else p.reject(err);
+    if (again === undefined) p.reject(err);
+    else p.resolve(p.convert === undefined ? again : again.then(p.convert));
   }
 
   private settle(streamId: number, p: Pending): void {
@@ -336,8 +343,17 @@ export class Connection {
         const e = toKvError(m);
         // A node that refused for load did not execute the request.
         this.fail(p, new ClientError(e.code, m.message, { node: this.name, retryable: m.retryable, safeToRetry: e.code === 'KV_OVERLOADED' }));
-      } else {
+      } else if (p.convert === undefined) {
         p.resolve(m);
+      } else {
+        let v: unknown;
+        try {
+          v = p.convert(m);
+        } catch (e) {
+          p.reject(e as ClientError);
+          continue;
+        }
+        p.resolve(v);
       }
     }
   }
