@@ -190,6 +190,23 @@ test('slow-loris (one byte a second) is closed by the handshake timeout, plainte
   await pc.close();
 });
 
+test('an idle connection is closed with KV_TIMEOUT after the idle timeout; the SDK reconnects for the next request', async () => {
+  const node = await startTestNode({ limits: { idleTimeoutMs: 400 } });
+  started.push(node);
+  const raw = await RawConn.open(node.port);
+  assert.is((await raw.hello()).op, 'HELLO_OK');
+  const m = await raw.next();
+  assert.is(m.op, 'ERROR');
+  assert.is((m as { code: string }).code, 'KV_TIMEOUT');
+  assert.ok(await raw.waitClosed(3000));
+  const c = createClient({ nodes: [node.address] });
+  await c.ping();
+  await new Promise((r) => setTimeout(r, 900));
+  await c.ping();
+  assert.ok(((await c.stats())['counters.idleTimeouts'] ?? 0) >= 2);
+  await c.close();
+});
+
 test('a flood of connections beyond the per-address limit is refused with KV_OVERLOADED; existing clients keep working', async () => {
   const node = await startTestNode({ limits: { maxConnectionsPerAddress: 8, maxConnections: 1000 } });
   started.push(node);
