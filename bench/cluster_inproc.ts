@@ -16,7 +16,10 @@
  * machine load over the run, so their CPU per op compares A/B even when the
  * box is busy. A tree given as `DIR:dist` runs its compiled output (`npm run
  * build:ts` in it first; what `npm start` runs) instead of its sources under
- * tsx. Nothing is written to bench/results (a development tool).
+ * tsx; `DIR#name=value;name=value` overrides node configuration (e.g.
+ * `#syncIntervalMs=1000`, numbers parsed), so one tree can be compared with
+ * itself under two settings. Nothing is written to bench/results (a
+ * development tool).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -53,7 +56,12 @@ const backend = str('backend', 'log');
 const durability = str('durability', 'interval') as 'none' | 'interval' | 'always';
 const trees = str('trees', new URL('..', import.meta.url).pathname)
   .split(',')
-  .map((t) => (t.endsWith(':dist') ? `${resolve(t.slice(0, -':dist'.length))}:dist` : resolve(t)));
+  .map((t) => {
+    const hash = t.indexOf('#');
+    const spec = hash < 0 ? t : t.slice(0, hash);
+    const rest = hash < 0 ? '' : t.slice(hash);
+    return (spec.endsWith(':dist') ? `${resolve(spec.slice(0, -':dist'.length))}:dist` : resolve(spec)) + rest;
+  });
 
 const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(12, '0')}`);
 
@@ -72,8 +80,16 @@ interface Setup {
 
 /** Starts a 3-node cluster of the source tree at `tree` and its SDK clients, preloaded. */
 const setUp = async (tree: string, seed: number): Promise<Setup> => {
-  const compiled = tree.endsWith(':dist');
-  const root = compiled ? tree.slice(0, -':dist'.length) : tree;
+  const hash = tree.indexOf('#');
+  const spec = hash < 0 ? tree : tree.slice(0, hash);
+  const overrides: Record<string, string | number> = {};
+  for (const kv of hash < 0 ? [] : tree.slice(hash + 1).split(';')) {
+    const [name, value] = kv.split('=');
+    if (name === undefined || value === undefined || name === '') throw new Error(`bad override ${kv} in ${tree}`);
+    overrides[name] = Number.isFinite(Number(value)) ? Number(value) : value;
+  }
+  const compiled = spec.endsWith(':dist');
+  const root = compiled ? spec.slice(0, -':dist'.length) : spec;
   const load = async <T>(path: string): Promise<T> =>
     (await import(pathToFileURL(compiled ? join(root, 'dist', path.replace(/\.ts$/, '.js')) : join(root, path)).href)) as T;
   const { startNode } = await load<typeof NodeModule>('src/node/node.ts');
@@ -88,7 +104,7 @@ const setUp = async (tree: string, seed: number): Promise<Setup> => {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const base = { ...defaultConfig, backend, durability, port: 0, n: 3, r: 2, w: 2 };
+    const base = { ...defaultConfig, backend, durability, port: 0, n: 3, r: 2, w: 2, ...overrides };
     nodes.push(await startNode({ ...base, dataDir: join(dir, 'n1'), nodeId: 'n1', cluster: true }));
     const seedAddress = `127.0.0.1:${nodes[0]!.port}`;
     for (const id of ['n2', 'n3']) nodes.push(await startNode({ ...base, dataDir: join(dir, id), nodeId: id, join: [seedAddress] }));
