@@ -436,7 +436,8 @@ export class NodeServer {
       const tlsServer = handshakeServer(options.tls, options.limits.handshakeTimeoutMs, (s) => this.secured(s));
       tlsServer.on('tlsClientError', (e: Error & { code?: string }, s: TLSSocket) => {
         // Counted, not logged: a flood of bad handshakes must not flood the log.
-        this.stats.add(e.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshakeTimeouts' : 'tlsHandshakeFailures');
+        // A peer that hangs up mid-handshake (a port probe, a client giving up) is not a failed handshake.
+        this.stats.add(e.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshakeTimeouts' : e.code === 'ECONNRESET' ? 'tlsHandshakesAbandoned' : 'tlsHandshakeFailures');
         s.destroy();
       });
       this.tlsServer = tlsServer;
