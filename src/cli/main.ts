@@ -29,6 +29,12 @@ commands:
                         and per partition its last anti-entropy exchange and keys repaired
   aae --partition P     exchange partition P with another primary now (run by the first --nodes
                         node; --peer ID picks the peer); admin role
+  leave --nodes host:port
+                        that node hands every partition off to the others, then exits
+  remove <node id> --nodes host:port
+                        a node that is down for good leaves the ring; its partitions are rebuilt
+                        from the surviving replicas (leave and remove need the cluster secret
+                        on a secured cluster: --cluster-secret-file or RINGKV_CLUSTER_SECRET)
   user add <name> --role read|readwrite|admin --data <dir>
                         add a user (or change its password and role) in a node's data directory;
                         password from --password-file, RINGKV_PASSWORD or stdin; never a flag
@@ -80,6 +86,8 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --aae-interval-ms <ms>   one anti-entropy exchange (a partition with another primary) this often (default 10000)
   --aae-keys-per-sec <n>   keys an exchange may fetch or push per second (default 10000)
   --aae-leaf-bits <b>      log2 Merkle leaves per partition, equal on every node (default 10)
+  --max-transfers <n>      partitions a joining node pulls at once (default 2)
+  --transfer-chunk-keys <n>  keys per transfer chunk, one chunk in flight per transfer (default 512)
   --aae-enabled, --aae-reap, --read-repair, --hinted-handoff  true|false (default true; tests turn
                            read repair and handoff off to show anti-entropy heals alone)
 
@@ -139,6 +147,9 @@ const nodeFlags = {
   'aae-reap': { type: 'string' },
   'read-repair': { type: 'string' },
   'hinted-handoff': { type: 'string' },
+  // Elastic membership (#6).
+  'max-transfers': { type: 'string' },
+  'transfer-chunk-keys': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const clientFlags = {
@@ -218,7 +229,8 @@ const start = async (args: readonly string[]): Promise<number> => {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  return new Promise<number>(() => undefined); // runs until a signal
+  void node.left.then(() => stop('left the cluster'));
+  return new Promise<number>(() => undefined); // runs until a signal (or until it left the cluster)
 };
 
 const encodeArg = (s: string, hex: boolean): Buffer => {
@@ -369,7 +381,15 @@ export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
   const members = new Map<string, Record<string, number>>();
   const hints: Record<string, number> = {};
   const aae = new Map<number, Record<string, number>>();
+  const transfers = new Map<number, Record<string, number>>();
   for (const [name, value] of Object.entries(stats)) {
+    if (name.startsWith('cluster.transfer.')) {
+      const [p, field] = name.slice('cluster.transfer.'.length).split('.');
+      const t = transfers.get(Number(p)) ?? {};
+      t[field ?? ''] = value;
+      transfers.set(Number(p), t);
+      continue;
+    }
     if (name.startsWith('cluster.member.')) {
       const rest = name.slice('cluster.member.'.length);
       const dot = rest.lastIndexOf('.');
@@ -403,6 +423,25 @@ export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
         partitions: m['partitions'] ?? 0,
       })),
     hintsPending: hints,
+    ringEpoch: stats['cluster.ring_epoch'] ?? 0,
+    ringPending: stats['cluster.ring_pending'] === 1,
+    transfersPending: stats['cluster.transfers_pending'] ?? 0,
+    transfers: [...transfers.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([partition, t]) => {
+        // Source and target are indexes into the sorted member ids (STATS carries numbers only).
+        const ids = [...members.keys()].sort();
+        return {
+          partition,
+          source: ids[t['source'] ?? -1] ?? '?',
+          target: ids[t['target'] ?? -1] ?? '?',
+          keys: t['keys'] ?? 0,
+          keysTotal: t['keys_total'] ?? 0,
+          bytes: t['bytes'] ?? 0,
+          bytesPerSec: t['bytes_per_sec'] ?? 0,
+          etaMs: t['eta_ms'] ?? -1,
+        };
+      }),
     aae: [...aae.entries()]
       .sort(([a], [b]) => a - b)
       .map(([partition, a]) => ({
@@ -413,6 +452,43 @@ export const parseClusterStats = (stats: Readonly<Record<string, number>>) => {
         tombstones: a['tombstones'] ?? 0,
       })),
   };
+};
+
+/**
+ * `ringkv leave --nodes host:port` (that node hands every partition off, then
+ * exits) and `ringkv remove NODE --nodes host:port` (NODE is down for good:
+ * the others rebuild its partitions from the surviving replicas). Issue #6.
+ * Sent over a node connection (role `node`), as `get --local` reads.
+ */
+const membershipCommand = async (cmd: 'leave' | 'remove', args: readonly string[]): Promise<number> => {
+  const { values, positionals } = parse(args, clientFlags);
+  const node = cmd === 'remove' ? positionals[0] : '';
+  if (cmd === 'remove' ? positionals.length !== 1 : positionals.length !== 0) throw new UsageError(cmd === 'remove' ? 'remove takes <node id>' : 'leave takes no arguments (--nodes names the node that leaves)');
+  const nodes = (values.nodes ?? process.env['RINGKV_NODES'] ?? '127.0.0.1:7401').split(',').filter((s) => s !== '');
+  if (cmd === 'leave' && nodes.length !== 1) throw new UsageError('leave names one node: --nodes host:port');
+  const timeoutMs = intFlag('timeout-ms', values['timeout-ms']) ?? 5000;
+  const { Secret, readSecretFile } = await import('../auth/secret.js');
+  const secretFile = values['cluster-secret-file'] ?? process.env['RINGKV_CLUSTER_SECRET_FILE'];
+  const envSecret = process.env['RINGKV_CLUSTER_SECRET'];
+  const clusterSecret = secretFile !== undefined ? readSecretFile(secretFile, 'cluster secret') : envSecret !== undefined ? new Secret(envSecret) : undefined;
+  const tls = clientTls(values);
+  const { adminAt } = await import('../node/node.js');
+  let last: unknown;
+  for (const address of nodes) {
+    try {
+      await adminAt(address, cmd, node ?? '', { timeoutMs, ...(clusterSecret !== undefined ? { clusterSecret } : {}), ...(tls !== undefined ? { tls } : {}) });
+      console.log(
+        cmd === 'leave'
+          ? `${address}: leaving; it hands its partitions off and exits (watch with ringkv status)`
+          : `${node} removed (told ${address}); its partitions are rebuilt from the other replicas`,
+      );
+      return EXIT.ok;
+    } catch (e) {
+      last = e;
+    }
+  }
+  console.error(`${cmd}: ${last instanceof Error ? last.message : String(last)}`);
+  return isKvError(last) && last.code === 'KV_BAD_ARGUMENT' ? EXIT.usage : EXIT.unavailable;
 };
 
 /** `ringkv aae --partition P [--peer ID] --nodes host:port`: one anti-entropy exchange now, run by that node. */
@@ -466,6 +542,14 @@ const status = async (nodes: readonly string[], timeoutMs: number, json: boolean
       for (const m of view.members) {
         const phi = Number.isFinite(m.phi) ? m.phi.toFixed(2) : 'inf';
         console.log(`  ${m.id.padEnd(22)} ${(m.up ? 'up' : 'DOWN').padEnd(8)} ${m.status.padEnd(8)} ${phi.padStart(7)} ${String(m.incarnation).padStart(7)} ${String(m.heartbeat).padStart(9)} ${String(m.partitions).padStart(5)}`);
+      }
+      console.log(`  ring epoch ${view.ringEpoch}${view.ringPending ? `, change in progress: ${view.transfersPending} partition transfers left` : ', settled'}`);
+      for (const t of view.transfers) {
+        const eta = t.etaMs < 0 ? '?' : `${(t.etaMs / 1000).toFixed(1)} s`;
+        console.log(
+          `  transfer partition ${String(t.partition).padStart(4)} ${t.source} -> ${t.target}: ${t.keys}/${t.keysTotal} keys, ${(t.bytes / 1048576).toFixed(2)} MiB, ` +
+            `${(t.bytesPerSec / 1048576).toFixed(2)} MiB/s, ETA ${eta}`,
+        );
       }
       console.log(aaeLines.length === 0 ? '  anti-entropy: no exchange yet' : '  anti-entropy:');
       for (const l of aaeLines) console.log(l);
@@ -559,6 +643,9 @@ export const main = async (argv: readonly string[]): Promise<number> => {
         return await dev(rest);
       case 'aae':
         return await aaeCommand(rest);
+      case 'leave':
+      case 'remove':
+        return await membershipCommand(cmd, rest);
       case 'get':
       case 'put':
       case 'delete':

@@ -39,6 +39,8 @@ export interface ClusterConfig {
   readonly handoff?: boolean;
   /** Issue 6: partition transfers into one node at a time. Default 2. */
   readonly maxTransfers?: number;
+  /** Issue 6: keys per transfer chunk. Default 512. */
+  readonly transferChunkKeys?: number;
 }
 
 export const defaultClusterConfig: ClusterConfig = {

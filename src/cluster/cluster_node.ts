@@ -181,6 +181,7 @@ export class ClusterNode implements ClusterNodeApi {
       ring: () => this.ringState.cluster,
       finished: (p) => this.setRing(RP.markDone(this.ringState.cluster, p, this.nodeId, options.config.n), true),
       maxTransfers: () => options.config.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
+      ...(options.config.transferChunkKeys !== undefined ? { chunkItems: options.config.transferChunkKeys } : {}),
       peerTimeoutMs: options.config.peerTimeoutMs,
       stopped: () => this.stopped,
       log: this.log,

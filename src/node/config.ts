@@ -141,6 +141,11 @@ export const NodeConfigCodec = t.type({
   /** Read repair and hinted-handoff delivery; switched off only to test anti-entropy alone. */
   readRepair: bool,
   hintedHandoff: bool,
+  // Elastic membership (issue #6; src/cluster/transfers.ts, docs/cluster.md).
+  /** Partition transfers into this node at once (a joining node pulls this many partitions in parallel). */
+  maxTransfers: intIn('maxTransfers', 1, 64),
+  /** Keys per transfer chunk (one chunk in flight per transfer: the flow control). */
+  transferChunkKeys: intIn('transferChunkKeys', 1, 65535),
   limits: LimitsCodec,
 });
 export type NodeConfig = t.TypeOf<typeof NodeConfigCodec>;
@@ -196,6 +201,8 @@ export const defaultConfig: NodeConfig = {
   aaeReap: true,
   readRepair: true,
   hintedHandoff: true,
+  maxTransfers: 2,
+  transferChunkKeys: 512,
   limits: defaultLimits,
 };
 

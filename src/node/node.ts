@@ -49,6 +49,8 @@ export interface RunningNode {
   readonly stats: NodeStats;
   /** The cluster node, when running as one. */
   readonly cluster: ClusterNodeApi | undefined;
+  /** Resolves when this node left the cluster (issue 6: after `leave`, every partition handed off). */
+  readonly left: Promise<void>;
   /** Finishes in-flight requests, syncs and closes storage. Idempotent. */
   close(): Promise<void>;
 }
@@ -162,6 +164,33 @@ export const readReplicaAt = async (
     const obj = decodeObject(reply.object);
     if (!obj.ok) throw new KvError('KV_CORRUPTION', `replica object does not decode: ${obj.reason}`);
     return toReadResult(obj.value);
+  } finally {
+    await transport.close();
+  }
+};
+
+/**
+ * Sends an operator's membership change (issue 6) to the node at `address`
+ * over the peer protocol (HELLO role `node`, as readReplicaAt): `leave` makes
+ * that node hand its partitions off and leave, `remove` marks `node` (down
+ * for good) removed so the others rebuild its partitions.
+ */
+export const adminAt = async (
+  address: string,
+  op: 'leave' | 'remove',
+  node: string,
+  options: { readonly timeoutMs: number; readonly adminId?: string; readonly clusterSecret?: Secret; readonly tls?: ClientTlsOptions },
+): Promise<void> => {
+  const transport = new TcpTransport({
+    nodeId: options.adminId ?? `admin-${process.pid}`,
+    codec: peerWireCodec,
+    connectTimeoutMs: options.timeoutMs,
+    ...(options.clusterSecret !== undefined ? { clusterKey: clusterKey(options.clusterSecret) } : {}),
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
+  });
+  try {
+    const { reply } = await transport.requestAddress(address, { type: 'ADMIN', op, node }, options.timeoutMs);
+    if (reply.type !== 'ACK') throw new KvError('KV_INTERNAL', `unexpected ${reply.type} to ADMIN`);
   } finally {
     await transport.close();
   }
@@ -323,6 +352,8 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
         },
         phiThreshold: config.phiThreshold,
         maxConsecutiveFailures: config.maxConsecutiveFailures,
+        maxTransfers: config.maxTransfers,
+        transferChunkKeys: config.transferChunkKeys,
       },
       replica,
       hintBackend,
@@ -339,6 +370,19 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
   }
   const ticker = setInterval(() => stats.tick(), 1000);
   ticker.unref();
+  // Issue 6: a leaving node exits once it owns nothing and has handed every hint off, a few
+  // gossip rounds later, so the committed ring it announced reaches the others first.
+  let onLeft: () => void = () => undefined;
+  const left = new Promise<void>((resolve) => (onLeft = resolve));
+  let leftRounds = 0;
+  const leaveWatch = setInterval(() => {
+    if (cluster?.hasLeft?.() !== true) return void (leftRounds = 0);
+    if (++leftRounds < 3) return;
+    clearInterval(leaveWatch);
+    log('info', `ringkv node ${nodeId} left the cluster: every partition handed off`);
+    onLeft();
+  }, config.gossipIntervalMs);
+  leaveWatch.unref();
   log(
     'info',
     `ringkv node ${nodeId} listening on ${config.host}:${port} (backend ${config.backend}, durability ${durability}, data ${dataDir}, ` +
@@ -354,9 +398,11 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     port,
     stats,
     cluster,
+    left,
     close: () =>
       (closing ??= (async () => {
         clearInterval(ticker);
+        clearInterval(leaveWatch);
         // Timers first (no new gossip or handoff), then let client and peer
         // requests in flight finish (they may still need the transport).
         await cluster?.stop();
