@@ -10,6 +10,7 @@
  *   npm run sim -- --harsh ...                    more clients, longer and more faults, more loss
  *   npm run sim -- --max-pauses 0 ...             also --max-crashes N, --max-partitions N, --max-wipes N (disk loss)
  *   npm run sim -- --one-way ...                  half the partitions fail in one direction only
+ *   npm run sim -- --no-elements ...              without the two clients that add and remove set elements (issue 7)
  *
  * Prints each failing seed with its violations and the replay command, and
  * a summary line; exits non-zero when any seed failed.
@@ -35,6 +36,8 @@ const seeds = value('seeds') ?? 200;
 const start = value('start') ?? 1;
 const naive = flag('naive');
 const readinessGate = !flag('ungated');
+// Issue 7: two clients add and remove set elements (one key each) unless --no-elements.
+const elementClients = flag('no-elements') ? 0 : 2;
 const limits = Object.fromEntries(
   (['max-partitions', 'max-crashes', 'max-pauses', 'max-wipes'] as const)
     .map((name) => [name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), value(name)] as const)
@@ -61,7 +64,7 @@ const printFailure = (r: ScenarioResult): void => {
 
 if (single !== undefined) {
   if (!Number.isInteger(single) || single < 0 || single > 0xffffffff) throw new Error(`bad seed ${String(single)}`);
-  const r = await runScenario({ ...profile, seed: single, makeFactory, keepTrace: true, readinessGate, checkRing: !naive });
+  const r = await runScenario({ ...profile, seed: single, makeFactory, keepTrace: true, readinessGate, checkRing: !naive, elementClients });
   if (flag('quiet') === false) for (const line of r.trace) console.log(line);
   console.log(
     `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'}; ${r.nodeCount} nodes, ${r.events} events, ${r.simMs} simulated ms, ` +
@@ -81,7 +84,7 @@ let maxSiblings = 0;
 const counters: Record<string, number> = {};
 const failures: number[] = [];
 for (let seed = start; seed < start + seeds; seed++) {
-  const r = await runScenario({ ...profile, seed, makeFactory, readinessGate, checkRing: !naive });
+  const r = await runScenario({ ...profile, seed, makeFactory, readinessGate, checkRing: !naive, elementClients });
   events += r.events;
   acked += r.acknowledged;
   attempted += r.attempted;

@@ -86,10 +86,11 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --aae-interval-ms <ms>   one anti-entropy exchange (a partition with another primary) this often (default 10000)
   --aae-keys-per-sec <n>   keys an exchange may fetch or push per second (default 10000)
   --aae-leaf-bits <b>      log2 Merkle leaves per partition, equal on every node (default 10)
-  --max-transfers <n>      partitions a joining node pulls at once (default 2)
-  --transfer-chunk-keys <n>  keys per transfer chunk, one chunk in flight per transfer (default 512)
+  --aae-reap-after-ms <ms> a tombstone is reaped only once every member holds it AND it is this old (default 60000)
   --aae-enabled, --aae-reap, --read-repair, --hinted-handoff  true|false (default true; tests turn
                            read repair and handoff off to show anti-entropy heals alone)
+  --max-transfers <n>      partitions a joining node pulls at once (default 2)
+  --transfer-chunk-keys <n>  keys per transfer chunk, one chunk in flight per transfer (default 512)
 
 options for dev:
   --nodes <count>          how many node processes (default 3; N=min(3,count), R=W=2 when N=3)
@@ -145,6 +146,7 @@ const nodeFlags = {
   'aae-keys-per-sec': { type: 'string' },
   'aae-leaf-bits': { type: 'string' },
   'aae-reap': { type: 'string' },
+  'aae-reap-after-ms': { type: 'string' },
   'read-repair': { type: 'string' },
   'hinted-handoff': { type: 'string' },
   // Elastic membership (#6).

@@ -57,6 +57,15 @@ export interface AaeConfig {
   readonly maxSegmentItems: number;
   /** Reap tombstones every replica holds (after an exchange of their partition). */
   readonly reap: boolean;
+  /**
+   * A tombstone is a reaping candidate only once it has been stored here
+   * unchanged this long: a message decided before the delete (a read
+   * repair computed from older replies, a write's copy, an exchange's fetch)
+   * can still be in flight, or held by a paused process, after every member
+   * confirmed; arriving after the reap it would store the deleted value as
+   * live. This bounds those messages' age; it never reaps on its own.
+   */
+  readonly reapAfterMs: number;
 }
 
 export const defaultAaeConfig: AaeConfig = {
@@ -68,6 +77,7 @@ export const defaultAaeConfig: AaeConfig = {
   batchKeys: 256,
   maxSegmentItems: 32_768,
   reap: true,
+  reapAfterMs: 60_000,
 };
 
 /** Why an anti-entropy configuration is unusable, or null. */
@@ -78,6 +88,7 @@ export const invalidAaeConfig = (c: AaeConfig): string | null => {
   if (!(c.keysPerSec > 0)) return 'aae keysPerSec must be positive';
   if (!Number.isInteger(c.batchKeys) || c.batchKeys < 1 || c.batchKeys > 65535) return 'aae batchKeys must be an integer in 1..65535';
   if (!Number.isInteger(c.maxSegmentItems) || c.maxSegmentItems < 1) return 'aae maxSegmentItems must be a positive integer';
+  if (!(c.reapAfterMs >= 0)) return 'aae reapAfterMs must be >= 0';
   return null;
 };
 
@@ -176,8 +187,8 @@ export interface PartitionAaeStatus {
 export class AntiEntropy {
   readonly shape: M.MerkleShape;
   private readonly trees: (M.MerkleTree | undefined)[];
-  /** Keys whose stored object is tombstones only, per partition (latin1 strings): the reaping candidates. */
-  private readonly tombstones: Set<string>[];
+  /** Keys whose stored object is tombstones only, per partition (latin1 strings), with when it was last written: the reaping candidates. */
+  private readonly tombstones: Map<string, number>[];
   private readonly status = new Map<number, { lastExchangeMs: number; lastPeer: NodeId; lastKeysRepaired: number; keysRepaired: number }>();
   private bucket: A.Bucket;
   private ready = false;
@@ -192,7 +203,7 @@ export class AntiEntropy {
     this.shape = { leafBits: d.config.leafBits, fanoutBits: d.config.fanoutBits };
     const q = 2 ** d.replica.partitionBits;
     this.trees = new Array<M.MerkleTree | undefined>(q);
-    this.tombstones = Array.from({ length: q }, () => new Set<string>());
+    this.tombstones = Array.from({ length: q }, () => new Map<string, number>());
     this.bucket = A.bucket(d.config.keysPerSec, d.config.batchKeys, d.clock.now());
   }
 
@@ -220,7 +231,8 @@ export class AntiEntropy {
     await store.fold((key, value) => {
       const h = itemHash(this.shape, qBits, key, value);
       M.toggle(tree, h.segment, h.hi, h.lo);
-      if (isDeletedBytes(value)) tombs.add(keyString(key));
+      // Its age before the restart is unknown: count from now.
+      if (isDeletedBytes(value)) tombs.set(keyString(key), this.d.clock.now());
     });
     return tree;
   }
@@ -239,7 +251,7 @@ export class AntiEntropy {
     }
     const deletedBefore = before !== undefined && isDeletedBytes(before);
     const deletedAfter = after !== undefined && isDeletedBytes(after);
-    if (deletedAfter) this.tombstones[p]!.add(keyString(key));
+    if (deletedAfter) this.tombstones[p]!.set(keyString(key), this.d.clock.now());
     else if (deletedBefore) this.tombstones[p]!.delete(keyString(key));
   }
 
@@ -544,7 +556,9 @@ export class AntiEntropy {
     // Anyone unreachable might hold anything: no reaping until every member answers.
     if (members.some((m) => m !== this.d.self && !this.d.isUp(m))) return 0;
     const items: { key: Uint8Array; object: Uint8Array }[] = [];
-    for (const k of [...this.tombstones[p]!].slice(0, this.d.config.batchKeys)) {
+    const oldEnough = this.d.clock.now() - this.d.config.reapAfterMs;
+    const candidates = [...this.tombstones[p]!].filter(([, atMs]) => atMs <= oldEnough).map(([k]) => k);
+    for (const k of candidates.slice(0, this.d.config.batchKeys)) {
       const key = keyBytes(k);
       const bytes = await this.d.replica.readBytes(key);
       if (bytes === undefined || !isDeletedBytes(bytes)) {

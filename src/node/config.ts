@@ -138,6 +138,8 @@ export const NodeConfigCodec = t.type({
   aaeLeafBits: intIn('aaeLeafBits', 0, 24),
   /** Reap tombstones once every member holds them (never on a timer). */
   aaeReap: bool,
+  /** A tombstone must have been stored unchanged this long before it may be reaped (bounds in-flight stale messages). */
+  aaeReapAfterMs: intIn('aaeReapAfterMs', 0, 86_400_000),
   /** Read repair and hinted-handoff delivery; switched off only to test anti-entropy alone. */
   readRepair: bool,
   hintedHandoff: bool,
@@ -199,6 +201,7 @@ export const defaultConfig: NodeConfig = {
   aaeKeysPerSec: 10_000,
   aaeLeafBits: 10,
   aaeReap: true,
+  aaeReapAfterMs: 60_000,
   readRepair: true,
   hintedHandoff: true,
   maxTransfers: 2,

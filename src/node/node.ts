@@ -349,6 +349,7 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
           keysPerSec: config.aaeKeysPerSec,
           leafBits: config.aaeLeafBits,
           reap: config.aaeReap,
+          reapAfterMs: config.aaeReapAfterMs,
         },
         phiThreshold: config.phiThreshold,
         maxConsecutiveFailures: config.maxConsecutiveFailures,

@@ -106,7 +106,7 @@ test('replicas diverged by writes sent to one replica only converge without a cl
 test('a delete made while a replica is down never comes back, and its tombstones are reaped on every replica', async () => {
   const ids = ['n1', 'n2', 'n3', 'n4'];
   // Everything on: hints, read repair, anti-entropy.
-  const w = await makeWorld(13, ids, { aae: { intervalMs: 100 } });
+  const w = await makeWorld(13, ids, { aae: { intervalMs: 100, reapAfterMs: 5000 } });
   const keys = 40;
   for (let i = 0; i < keys; i++) await putVia(w, 'n1', key(i), `v${i}`);
   await w.runFor(3000);

@@ -19,6 +19,7 @@
 import * as D from '../../core/dvvset.js';
 import { claimInitial } from '../../core/claim.js';
 import { preferenceList } from '../../core/ring.js';
+import { decodeContext } from '../../core/context_codec.js';
 import type { NodeId } from '../../core/types.js';
 import { partitionOf } from '../../native/addon.js';
 import { isTombstone, untag, type Obj } from '../../node/replica.js';
@@ -68,6 +69,15 @@ export interface ScenarioOptions {
   readonly checkRing?: boolean;
   readonly keepTrace?: boolean;
   readonly config?: Partial<ClusterConfig>;
+  /**
+   * Clients that add and remove set elements, one key per element (issue 7):
+   * an add puts `el:<client>.<i>`, a remove reads an element the client
+   * added and deletes it with that read's context. Default 0. The checker
+   * then requires every removed element to stay removed (no read finds it,
+   * every primary holds it dead) and every other acknowledged one to be on
+   * every primary, the primaries' objects equal (dead = absent or tombstones).
+   */
+  readonly elementClients?: number;
 }
 
 export interface ScenarioResult {
@@ -101,6 +111,8 @@ export const simConfig = (over: Partial<ClusterConfig> = {}): ClusterConfig => (
   partitionBits: 4,
   requestTimeoutMs: 3000,
   peerTimeoutMs: 500,
+  // Anti-entropy at its default pace would barely run in a 20 s run; once a second keeps its traffic small.
+  aae: { intervalMs: 1000, reapAfterMs: 10_000 },
   ...over,
 });
 
@@ -130,7 +142,9 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   const plan = new SeededRandom(o.seed).fork('scenario');
   const nodeCount = o.nodeCount ?? plan.int(3, 5);
   const nodeIds = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-  const config = simConfig(o.config);
+  // With element clients, anti-entropy is what must converge the removes in the quiet period:
+  // 16 partitions at one exchange per 250 ms per node cover every partition about every 4 s.
+  const config = simConfig((o.elementClients ?? 0) > 0 ? { aae: { intervalMs: 250, reapAfterMs: 10_000 }, ...o.config } : o.config);
   const keys = Array.from({ length: o.keyCount ?? 3 }, (_, i) => Buffer.from(`set${i}`));
   const clientCount = o.clientCount ?? 3;
   const opsPerClient = o.opsPerClient ?? 6;
@@ -200,10 +214,64 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
     }
   };
 
+  // Element clients (issue 7): adds and removes, one key per element.
+  const elementsAdded = new Set<string>();
+  /** Removed elements, with the context of the read the delete was made with: the values it removed. */
+  const elementsRemoved = new Map<string, D.Context>();
+  /** Elements whose add or remove failed without an answer: either outcome is right. */
+  const elementsUncertain = new Set<string>();
+  const elementClient = async (c: number, r: SeededRandom): Promise<void> => {
+    const mine: string[] = [];
+    for (let i = 0; i < opsPerClient * 2; i++) {
+      await sleep(r.int(0, Math.floor(activeMs / (opsPerClient * 2))), `e${c} thinks`);
+      if (world.now() >= activeMs) return;
+      const first = r.int(0, nodeCount - 1);
+      const order = nodeIds.map((_, j) => nodeIds[(first + j) % nodeCount]!);
+      const via = order.find((id) => world.isServing(id)) ?? order[0]!;
+      const removable = mine.filter((e) => !elementsRemoved.has(e) && !elementsUncertain.has(e));
+      if (removable.length > 0 && r.chance(0.4)) {
+        const name = r.pick(removable);
+        const key = Buffer.from(name);
+        try {
+          const read = await patient(world.call(via, `e${c} get ${name} via ${via}`, (n) => n.get(key, 0, config.requestTimeoutMs)), `e${c} get`);
+          // A read that missed the add (possible after a disk loss) would delete nothing it saw: skip.
+          if (!read.found) continue;
+          try {
+            await patient(world.call(via, `e${c} delete ${name} via ${via}`, (n) => n.put(key, null, read.context, 0, config.requestTimeoutMs)), `e${c} delete`);
+            const ctx = decodeContext(read.context);
+            if (ctx.ok) elementsRemoved.set(name, ctx.value);
+            world.trace(`e${c} ack -${name} via ${via}`);
+          } catch (e) {
+            elementsUncertain.add(name);
+            world.trace(`e${c} fail -${name} via ${via}: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        } catch (e) {
+          world.trace(`e${c} fail get ${name} via ${via}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        continue;
+      }
+      const name = `el:${c}.${i}`;
+      attempted++;
+      try {
+        await patient(world.call(via, `e${c} put ${name} via ${via}`, (n) => n.put(Buffer.from(name), Buffer.from('x'), new Uint8Array(0), 0, config.requestTimeoutMs)), `e${c} put`);
+        elementsAdded.add(name);
+        mine.push(name);
+        world.trace(`e${c} ack +${name} via ${via}`);
+      } catch (e) {
+        elementsUncertain.add(name);
+        world.trace(`e${c} fail +${name} via ${via}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  };
+
   const clients = Array.from({ length: clientCount }, (_, c) => {
     const r = world.random.fork(`client ${c}`);
     return new Promise<void>((resolve) => world.schedule(0, `c${c} starts`, () => client(c, r).then(resolve)));
   });
+  for (let c = 0; c < (o.elementClients ?? 0); c++) {
+    const r = world.random.fork(`element client ${c}`);
+    clients.push(new Promise<void>((resolve) => world.schedule(0, `e${c} starts`, () => elementClient(c, r).then(resolve))));
+  }
 
   if (faults) {
     const f = world.random.fork('faults');
@@ -285,6 +353,29 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       }
     }
   }
+  // Removed elements stay removed through every node: no read returns a value the delete removed.
+  // (A FORWARD that timed out and was retried can apply an add twice, as two dots; a delete whose
+  // read saw only one leaves the other as a sibling it never saw, and that one may stay.)
+  const removedValues = (obj: Obj | null, ctx: D.Context): number =>
+    obj === null ? 0 : D.dotted(obj).filter((d) => !isTombstone(d.value) && D.covers(ctx, d.dot)).length;
+  for (const name of [...elementsRemoved.keys()].sort()) {
+    for (const id of nodeIds) {
+      try {
+        const read = await world.settle(Promise.resolve(world.service(id).get(Buffer.from(name), 0, config.requestTimeoutMs)), clientPatienceMs);
+        if (read.found) {
+          // Found: is what it found a value the delete removed? Reads see the primaries' copies (stale fallback copies without hints are never read).
+          const ringNow = claimInitial(config.partitionBits, nodeIds.map((x) => ({ id: x })), { n: config.n });
+          let back = 0;
+          for (const holder of preferenceList(ringNow, partitionOf(Buffer.from(name), config.partitionBits), config.n)) {
+            back += removedValues(await world.node(holder).replica.read(Buffer.from(name)), elementsRemoved.get(name)!);
+          }
+          if (back > 0) violations.push(`removed element ${name} is back: read through ${id} finds it, and ${back} copies hold a value the delete removed`);
+        }
+      } catch (e) {
+        violations.push(`final read of ${name} through ${id} failed after healing: ${codeOf(e)}`);
+      }
+    }
+  }
   await world.runFor(o.repairMs ?? 3000);
 
   // Every node must have settled on the same ring.
@@ -325,6 +416,22 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       }
     }
   }
+  for (const name of [...elementsAdded, ...elementsRemoved.keys()].filter((e, i, all) => all.indexOf(e) === i).sort()) {
+    if (elementsUncertain.has(name)) continue;
+    const key = Buffer.from(name);
+    const primaries = preferenceList(ring, partitionOf(key, config.partitionBits), config.n);
+    const objs: (Obj | null)[] = [];
+    for (const id of primaries) objs.push(await world.node(id).replica.read(key));
+    const dead = (o: Obj | null): boolean => o === null || D.isDeleted(o, isTombstone);
+    const removed = elementsRemoved.has(name);
+    for (let i = 0; i < primaries.length; i++) {
+      if (removed && removedValues(objs[i]!, elementsRemoved.get(name)!) > 0) violations.push(`${primaries[i]} holds a value of removed element ${name} the delete removed (${describeObj(objs[i]!)})`);
+      if (!removed && dead(objs[i]!)) violations.push(`${primaries[i]} lost acknowledged element ${name}`);
+      if (i > 0 && !(dead(objs[0]!) && dead(objs[i]!)) && !sameObject(objs[0]!, objs[i]!)) {
+        violations.push(`replicas of element ${name} differ: ${primaries[0]} ${describeObj(objs[0]!)}, ${primaries[i]} ${describeObj(objs[i]!)}`);
+      }
+    }
+  }
   // Handoff must have finished: with every node up and the network calm, no hint is left.
   for (const id of nodeIds) {
     const pending = Object.entries(world.node(id).node.status().hintsPending).filter(([, count]) => count > 0);
@@ -337,7 +444,9 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   const traceHash = world.traceHash();
   const ackedCount = [...acked.values()].reduce((a, s) => a + s.size, 0);
   const c = world.network.counters;
-  const counters = Object.fromEntries(['hintsStored', 'hintsDelivered', 'ringChangeHints', 'readRepairs', 'forwarded'].map((n) => [n, world.counter(n)]));
+  const counters = Object.fromEntries(
+    ['hintsStored', 'hintsDelivered', 'ringChangeHints', 'readRepairs', 'forwarded', 'aaeExchanges', 'aaeKeysRepaired', 'aaeTombstonesReaped'].map((n) => [n, world.counter(n)]),
+  );
   await world.shutdown();
   return {
     seed: o.seed,
