@@ -71,7 +71,7 @@ export interface AaeConfig {
 export const defaultAaeConfig: AaeConfig = {
   enabled: true,
   intervalMs: 10_000,
-  keysPerSec: 10_000,
+  keysPerSec: 2_000,
   leafBits: 10,
   fanoutBits: 5,
   batchKeys: 256,
@@ -131,6 +131,9 @@ export const isDeletedBytes = (bytes: Uint8Array): boolean => {
   for (const x of v.value.values) if (!isTombstone(x)) return false;
   return true;
 };
+
+/** Keys an exchange handles between two turns of the event loop (foreground requests queued meanwhile go first). */
+const YIELD_EVERY = 32;
 
 const keyString = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 const keyBytes = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -451,6 +454,8 @@ export class AntiEntropy {
       const reply = await this.d.request(peer, { type: 'AAE_SEGMENTS', partition: p, leafBits: this.shape.leafBits, fanoutBits: this.shape.fanoutBits, segments: batch }, this.d.peerTimeoutMs);
       if (reply.type !== 'AAE_SEGMENTS_REPLY') throw new KvError('KV_INTERNAL', `AAE_SEGMENTS answered ${reply.type}`);
       const remote = reply.items.map((it) => ({ key: keyString(it.key), hi: it.hi, lo: it.lo }));
+      // Listing costs too (a fold on each side): charged at one token per 32 items, so a large exchange stays paced.
+      await this.spend(Math.ceil((local.length + remote.length) / 32));
       const diff = M.diffItems(local, remote);
       st.keysDiffering += diff.keys.length;
       await this.repairKeys(p, peer, diff, st);
@@ -503,7 +508,9 @@ export class AntiEntropy {
       st.bytesSent += 4 + keys.reduce((n, k) => n + 2 + k.length, 0);
       const reply = await this.d.request(peer, { type: 'AAE_FETCH', partition: p, keys }, this.d.peerTimeoutMs);
       if (reply.type !== 'AAE_FETCH_REPLY') throw new KvError('KV_INTERNAL', `AAE_FETCH answered ${reply.type}`);
+      let n = 0;
       for (const it of reply.items) {
+        if (++n % YIELD_EVERY === 0) await this.yieldNow(0);
         this.checkKey(p, it.key);
         const obj = decodeObject(it.object);
         if (!obj.ok) throw new KvError('KV_CORRUPTION', `AAE_FETCH object does not decode: ${obj.reason}`);
@@ -524,8 +531,10 @@ export class AntiEntropy {
       if (reply.type !== 'ACK') throw new KvError('KV_INTERNAL', `REPLICA_PUT_BATCH answered ${reply.type}`);
       st.keysRepaired += sent.length;
     };
+    let n = 0;
     for (const k of diff.keys) {
       if (this.d.stopped()) return;
+      if (++n % YIELD_EVERY === 0) await this.yieldNow(0);
       const key = keyBytes(k);
       const object = await this.d.replica.readBytes(key);
       if (object === undefined) continue;
