@@ -27,7 +27,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { flag } from './lib/args.js';
 import { forEachConcurrent } from './lib/loadgen.js';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { createRng } from './ycsb/random.js';
 import type * as ClientModule from '../src/client/index.js';
 import type * as ConfigModule from '../src/node/config.js';
@@ -167,12 +167,19 @@ const main = async (): Promise<void> => {
   try {
     for (const [i, t] of trees.entries()) setups.push(await setUp(t, 1000 + 100 * i));
     for (const s of setups) await s.window(warmupMs);
-    const totals = setups.map(() => ({ ops: 0, errors: 0, cpuUs: 0, wallMs: 0 }));
+    const totals = setups.map(() => ({ ops: 0, errors: 0, cpuUs: 0, wallMs: 0, gcMs: 0 }));
+    // Garbage-collection pauses of the main thread, charged to the window they fall in.
+    let gcMs = 0;
+    const gc = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) gcMs += e.duration;
+    });
+    gc.observe({ entryTypes: ['gc'] });
     for (let r = 0; r < rounds; r++) {
       // Alternate which tree goes first, so neither always follows the other's garbage.
       const order = r % 2 === 0 ? setups.map((_, i) => i) : setups.map((_, i) => setups.length - 1 - i);
       for (const i of order) {
         const c0 = cpuUs();
+        const g0 = gcMs;
         const t0 = performance.now();
         const w = await setups[i]!.window(windowMs);
         const t = totals[i]!;
@@ -180,15 +187,17 @@ const main = async (): Promise<void> => {
         t.wallMs += performance.now() - t0;
         t.ops += w.ops;
         t.errors += w.errors;
+        t.gcMs += gcMs - g0;
       }
     }
+    gc.disconnect();
     const first = totals[0]!;
     const firstCpu = first.ops > 0 ? first.cpuUs / first.ops : 0;
     totals.forEach((t, i) => {
       const cpuPerOp = t.ops > 0 ? t.cpuUs / t.ops : 0;
       const ratio = i > 0 && firstCpu > 0 ? `, ${(cpuPerOp / firstCpu).toFixed(3)}x the first tree's CPU/op` : '';
       console.log(
-        `${setups[i]!.tree}: ${Math.round((t.ops * 1000) / t.wallMs)} ops/s, CPU ${cpuPerOp.toFixed(1)} µs/op (all three nodes and the client), errors ${t.errors}${ratio}`,
+        `${setups[i]!.tree}: ${Math.round((t.ops * 1000) / t.wallMs)} ops/s, CPU ${cpuPerOp.toFixed(1)} µs/op (all three nodes and the client; GC pauses ${((t.gcMs * 1000) / Math.max(1, t.ops)).toFixed(1)}), errors ${t.errors}${ratio}`,
       );
     });
   } finally {
