@@ -7,7 +7,9 @@
  *
  * `--tls` (issue #9): a throwaway CA and one certificate per node are made
  * with the `openssl` binary into `<data>/tls/` (fresh on every run), and
- * every node serves TLS only, to clients and to its peers.
+ * every node serves TLS only, to clients and to its peers; with
+ * `--tls-client-auth require` clients and peers must also show a certificate
+ * of that CA (a client one is made too).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -61,6 +63,7 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
       backend: { type: 'string' },
       durability: { type: 'string' },
       tls: { type: 'boolean' },
+      'tls-client-auth': { type: 'string' },
     },
     strict: true,
   });
@@ -72,11 +75,16 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
   mkdirSync(dataDir, { recursive: true });
   const host = '127.0.0.1';
   let pki: DevPki | undefined;
+  const mutual = values['tls-client-auth'] === 'require';
+  if (values['tls-client-auth'] !== undefined && (values.tls !== true || (!mutual && values['tls-client-auth'] !== 'none'))) {
+    throw new Error('--tls-client-auth takes none or require, with --tls');
+  }
   if (values.tls === true) {
     // Throws a clear KV_UNSUPPORTED error when openssl is not installed.
     pki = generateDevPki(join(dataDir, 'tls'), Array.from({ length: count }, (_, i) => `n${i + 1}`));
   }
-  const clientTls: ClientTlsOptions | undefined = pki === undefined ? undefined : { ca: readFileSync(pki.ca) };
+  const clientTls: ClientTlsOptions | undefined =
+    pki === undefined ? undefined : { ca: readFileSync(pki.ca), ...(mutual ? { cert: readFileSync(pki.client.cert), key: readFileSync(pki.client.key) } : {}) };
   const cli = process.argv[1]!;
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -111,7 +119,7 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
     if (values.durability) nodeArgs.push('--durability', values.durability);
     if (pki !== undefined) {
       const own = pki.nodes[`n${i + 1}`]!;
-      nodeArgs.push('--tls-cert', own.cert, '--tls-key', own.key, '--tls-ca', pki.ca);
+      nodeArgs.push('--tls-cert', own.cert, '--tls-key', own.key, '--tls-ca', pki.ca, ...(mutual ? ['--tls-client-auth', 'require'] : []));
     }
     const child = spawn(process.execPath, [...process.execArgv, cli, ...nodeArgs], { stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(child);
@@ -132,16 +140,19 @@ export const runDev = async (args: readonly string[]): Promise<number> => {
   }
   console.log(`ringkv dev: ${count > 1 ? `${count} nodes up (N=${n} R=${quorum} W=${quorum})` : '1 standalone node up'}, data in ${dataDir}`);
   addrs.forEach((a, i) => console.log(`  n${i + 1}  ${a}`));
-  const tlsFlag = pki === undefined ? '' : ` --tls-ca ${pki.ca}`;
+  const tlsFlag = pki === undefined ? '' : ` --tls-ca ${pki.ca}${mutual ? ` --tls-cert ${pki.client.cert} --tls-key ${pki.client.key}` : ''}`;
   if (pki !== undefined) {
-    console.log(`TLS on (clients and node-to-node), certificates made with openssl in ${pki.dir} (throwaway CA, valid for 127.0.0.1 and localhost)`);
+    console.log(
+      `TLS on (clients and node-to-node${mutual ? ', client certificates required' : ''}), certificates made with openssl in ${pki.dir} (throwaway CA, valid for 127.0.0.1 and localhost)`,
+    );
   }
   console.log(`try:  npx ringkv put hello world --nodes ${addrs.join(',')}${tlsFlag}`);
   console.log(`      npx ringkv get hello --nodes ${addrs.join(',')}${tlsFlag}`);
   console.log(`      npx ringkv status --nodes ${addrs[0]}${tlsFlag}`);
   if (pki !== undefined) {
-    console.log(`SDK:  createClient({ nodes: ['${addrs[0]}'], tls: { ca: readFileSync('${pki.ca}') } })`);
-    console.log(`      (client certificate for --tls-client-auth require: ${pki.client.cert} and ${pki.client.key})`);
+    const certs = mutual ? `, cert: readFileSync('${pki.client.cert}'), key: readFileSync('${pki.client.key}')` : '';
+    console.log(`SDK:  createClient({ nodes: ['${addrs[0]}'], tls: { ca: readFileSync('${pki.ca}')${certs} } })`);
+    if (!mutual) console.log(`      (a client certificate, for nodes with --tls-client-auth require: ${pki.client.cert} and ${pki.client.key})`);
   }
   console.log('Ctrl-C stops the cluster.');
 

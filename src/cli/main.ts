@@ -99,6 +99,7 @@ options for dev:
   --backend, --durability  as for start
   --tls                    make a throwaway CA and node certificates with openssl into <data>/tls
                            and run every node on TLS (the output says how to connect)
+  --tls-client-auth require  with --tls: mutual TLS (a client certificate is made too)
 `;
 
 const nodeFlags = {

@@ -31,10 +31,10 @@ const freeBase = async (): Promise<number> => {
   }
 };
 
-test('ringkv dev --tls: a TLS cluster the printed command reaches; plaintext gets nothing', async () => {
+test('ringkv dev --tls --tls-client-auth require: a mutual-TLS cluster the printed command reaches; no certificate, no service', async () => {
   const base = await freeBase();
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-devtls-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'dev', '--tls', '--nodes', '2', '--base-port', String(base), '--data', dir, '--backend', 'memory'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'dev', '--tls', '--tls-client-auth', 'require', '--nodes', '2', '--base-port', String(base), '--data', dir, '--backend', 'memory'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -46,33 +46,32 @@ test('ringkv dev --tls: a TLS cluster the printed command reaches; plaintext get
   try {
     assert.ok(await waitFor(() => out.includes('Ctrl-C stops the cluster.'), 45_000, 100), `dev did not report ready:\n${out}`);
     const ca = join(dir, 'tls', 'ca.crt');
+    const [cert, key] = [join(dir, 'tls', 'client.crt'), join(dir, 'tls', 'client.key')];
     assert.ok(existsSync(ca));
-    assert.ok(out.includes(`--tls-ca ${ca}`), `the output says how to connect:\n${out}`);
+    assert.ok(out.includes(`--tls-ca ${ca} --tls-cert ${cert} --tls-key ${key}`), `the output says how to connect:\n${out}`);
     assert.match(out, 'openssl');
 
     // The CLI line dev printed, run as printed.
-    const put = spawnSync(process.execPath, ['--import', 'tsx', cli, 'put', 'tls-key', 'tls-value', '--nodes', addrs.join(','), '--tls-ca', ca], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    const put = spawnSync(process.execPath, ['--import', 'tsx', cli, 'put', 'tls-key', 'tls-value', '--nodes', addrs.join(','), '--tls-ca', ca, '--tls-cert', cert, '--tls-key', key], { cwd: root, encoding: 'utf8', timeout: 30_000 });
     assert.is(put.status, 0, `put: ${put.stdout}${put.stderr}`);
 
-    const c = createClient({ nodes: addrs, tls: { ca: readFileSync(ca) } });
-    try {
-      // N=2 W=2: the write went over the TLS link between the nodes; read from each node.
-      for (const a of addrs) {
-        const one = createClient({ nodes: [a], tls: { ca: readFileSync(ca) } });
-        assert.equal((await one.get('tls-key'))!.values.map(String), ['tls-value']);
-        await one.close();
-      }
-    } finally {
-      await c.close();
+    const tls = { ca: readFileSync(ca), cert: readFileSync(cert), key: readFileSync(key) };
+    // N=2 W=2: the write went over the mutual-TLS link between the nodes; read from each node.
+    for (const a of addrs) {
+      const one = createClient({ nodes: [a], tls });
+      assert.equal((await one.get('tls-key'))!.values.map(String), ['tls-value']);
+      await one.close();
     }
-    const plain = createClient({ nodes: [addrs[0]!], retries: 0, connectTimeoutMs: 2000 });
-    try {
-      await plain.ping();
-      assert.unreachable('a plaintext client was served');
-    } catch (e) {
-      assert.instance(e, ClientError);
-    } finally {
-      await plain.close();
+    for (const refused of [{}, { tls: { ca: readFileSync(ca) } }]) {
+      const c = createClient({ nodes: [addrs[0]!], retries: 0, connectTimeoutMs: 2000, ...refused });
+      try {
+        await c.ping();
+        assert.unreachable('a client without a certificate was served');
+      } catch (e) {
+        assert.instance(e, ClientError);
+      } finally {
+        await c.close();
+      }
     }
 
     child.kill('SIGINT');
