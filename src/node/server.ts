@@ -220,7 +220,7 @@ class Connection {
       const { session, hello, ok } = this.auth;
       const step = session.step(m.payload);
       if (E.isLeft(step)) {
-        this.server.log('warn', `authentication of ${hello.role === 'node' ? `node ${hello.nodeId}` : 'a client'} from ${this.socket.remoteAddress} failed: ${step.left.message}`);
+        this.server.authFailed(`authentication of ${hello.role === 'node' ? `node ${hello.nodeId}` : 'a client'} from ${this.socket.remoteAddress} failed: ${step.left.message}`);
         this.fail(step.left);
         return;
       }
@@ -452,6 +452,25 @@ export class NodeServer {
 
   log(level: 'info' | 'warn' | 'error', msg: string): void {
     this.options.log?.(level, msg);
+  }
+
+  private authFailuresUnlogged = 0;
+  private authLogAtMs = 0;
+
+  /**
+   * Logs a failed login at most once a second (with how many were not
+   * logged since): a password-guessing client must not flood the log.
+   */
+  authFailed(msg: string): void {
+    const nowMs = Date.now();
+    if (nowMs < this.authLogAtMs) {
+      this.authFailuresUnlogged++;
+      return;
+    }
+    this.authLogAtMs = nowMs + 1000;
+    const more = this.authFailuresUnlogged;
+    this.authFailuresUnlogged = 0;
+    this.log('warn', more > 0 ? `${msg} (and ${more} more failed logins since the last report)` : msg);
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
