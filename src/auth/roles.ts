@@ -29,5 +29,8 @@ export const REQUIRED_ROLE: ReadonlyMap<number, UserRole> = new Map<number, User
 /** The least role that may send a request with `opcode`. */
 export const requiredRole = (opcode: number): UserRole => REQUIRED_ROLE.get(opcode) ?? 'admin';
 
+// The table as an array indexed by opcode (a u8 on the wire): the check runs on every request of a non-admin user.
+const NEEDED_RANK = Uint8Array.from({ length: 256 }, (_, op) => RANK[requiredRole(op)]);
+
 /** True when `role` may send a request with `opcode`. */
-export const permits = (role: UserRole, opcode: number): boolean => RANK[role] >= RANK[requiredRole(opcode)];
+export const permits = (role: UserRole, opcode: number): boolean => RANK[role] >= (NEEDED_RANK[opcode] ?? RANK.admin);
