@@ -6,6 +6,8 @@
 //
 //   node scripts/test.mjs [filter...]     only files whose path contains a filter
 //   RINGKV_TEST_JOBS=1 node scripts/test.mjs
+//   RINGKV_TEST_FILE_TIMEOUT_S=300   a file still running after this is killed
+//                                    (with every process it started) and fails
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -30,6 +32,24 @@ const jobs = Math.max(1, Number(process.env.RINGKV_TEST_JOBS ?? Math.min(2, cpus
 const seed = process.env.RINGKV_SEED ?? String(Math.floor(Math.random() * 2 ** 31));
 console.log(`ringkv tests: ${files.length} files, ${jobs} at a time, RINGKV_SEED=${seed}`);
 
+const fileTimeoutMs = 1000 * Number(process.env.RINGKV_TEST_FILE_TIMEOUT_S ?? 300);
+// Each file runs in its own process group so a hung file can be ended together
+// with the node processes it spawned, and so can everything on Ctrl-C.
+const running = new Set();
+const killGroup = (child) => {
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+};
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const child of running) killGroup(child);
+    process.exit(130);
+  });
+}
+
 const runFile = (file) =>
   new Promise((resolve) => {
     const started = Date.now();
@@ -37,11 +57,21 @@ const runFile = (file) =>
       cwd: root,
       env: { ...process.env, RINGKV_SEED: seed, FORCE_COLOR: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    running.add(child);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, fileTimeoutMs);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      running.delete(child);
+      if (timedOut) out += `\nringkv tests: ${file} still running after ${fileTimeoutMs / 1000}s: killed (a hang is a failure)\n`;
       // uvu colours some summary lines even with FORCE_COLOR=0: strip the codes first.
       const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
       const num = (label) => {
@@ -54,7 +84,7 @@ const runFile = (file) =>
       let failed;
       if (total === undefined || passed === undefined) failed = 1; // died without a summary
       else failed = total - passed; // uvu's Total counts the tests that ran; skipped ones are not in it
-      if (code !== 0 && failed === 0) failed = 1;
+      if ((code !== 0 || timedOut) && failed === 0) failed = 1;
       resolve({ file, code, signal, out, passed: passed ?? 0, failed, skipped, ms: Date.now() - started });
     });
   });
