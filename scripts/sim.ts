@@ -11,6 +11,7 @@
  *   npm run sim -- --max-pauses 0 ...             also --max-crashes N, --max-partitions N, --max-wipes N (disk loss)
  *   npm run sim -- --one-way ...                  half the partitions fail in one direction only
  *   npm run sim -- --no-elements ...              without the two clients that add and remove set elements (issue 7)
+ *   npm run sim -- --max-joins 2 --max-leaves 2   more membership changes (issue 6; default up to 1 each)
  *
  * Prints each failing seed with its violations and the replay command, and
  * a summary line; exits non-zero when any seed failed.
@@ -39,7 +40,7 @@ const readinessGate = !flag('ungated');
 // Issue 7: two clients add and remove set elements (one key each) unless --no-elements.
 const elementClients = flag('no-elements') ? 0 : 2;
 const limits = Object.fromEntries(
-  (['max-partitions', 'max-crashes', 'max-pauses', 'max-wipes'] as const)
+  (['max-partitions', 'max-crashes', 'max-pauses', 'max-wipes', 'max-joins', 'max-leaves'] as const)
     .map((name) => [name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), value(name)] as const)
     .filter(([, v]) => v !== undefined),
 );
@@ -68,7 +69,7 @@ if (single !== undefined) {
   if (flag('quiet') === false) for (const line of r.trace) console.log(line);
   console.log(
     `seed ${r.seed}: ${r.ok ? 'ok' : 'FAIL'}; ${r.nodeCount} nodes, ${r.events} events, ${r.simMs} simulated ms, ` +
-      `${r.acknowledged}/${r.attempted} adds acknowledged, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, ${r.wipes} wipes, ` +
+      `${r.acknowledged}/${r.attempted} adds acknowledged, ${r.joins} joins, ${r.leaves} leaves, ${r.crashes} crashes, ${r.partitions} partitions, ${r.pauses} pauses, ${r.wipes} wipes, ` +
       `messages ${JSON.stringify(r.messages)}, counters ${JSON.stringify(r.counters)}, max siblings ${r.maxSiblings}; trace sha256 ${r.traceHash}`,
   );
   if (!r.ok) printFailure(r);
@@ -81,6 +82,8 @@ let events = 0;
 let acked = 0;
 let attempted = 0;
 let maxSiblings = 0;
+let joins = 0;
+let leaves = 0;
 const counters: Record<string, number> = {};
 const failures: number[] = [];
 for (let seed = start; seed < start + seeds; seed++) {
@@ -89,6 +92,8 @@ for (let seed = start; seed < start + seeds; seed++) {
   acked += r.acknowledged;
   attempted += r.attempted;
   maxSiblings = Math.max(maxSiblings, r.maxSiblings);
+  joins += r.joins;
+  leaves += r.leaves;
   for (const [k, v] of Object.entries(r.counters)) counters[k] = (counters[k] ?? 0) + v;
   if (!r.ok) {
     failed++;
@@ -101,7 +106,7 @@ for (let seed = start; seed < start + seeds; seed++) {
 const seconds = (Date.now() - startedMs) / 1000;
 console.log(
   `sim: ${seeds} seeds (${start}..${start + seeds - 1}) with ${naive ? 'NaiveNode' : 'ClusterNode'}${readinessGate ? '' : ', ungated'}${flag('harsh') ? ', harsh' : ''}: ${seeds - failed} ok, ${failed} failed; ` +
-    `${events} events, ${acked}/${attempted} adds acknowledged, counters ${JSON.stringify(counters)}, max siblings ${maxSiblings}; ${seconds.toFixed(1)} s (${((seconds * 1000) / seeds).toFixed(1)} ms/seed)`,
+    `${events} events, ${acked}/${attempted} adds acknowledged, ${joins} joins, ${leaves} leaves, counters ${JSON.stringify(counters)}, max siblings ${maxSiblings}; ${seconds.toFixed(1)} s (${((seconds * 1000) / seeds).toFixed(1)} ms/seed)`,
 );
 if (failures.length > 0) console.log(`failing seeds: ${failures.slice(0, 50).join(' ')}${failures.length > 50 ? ' …' : ''}`);
 process.exit(failed > 0 ? 1 : 0);

@@ -72,6 +72,8 @@ export class ClusterNode implements ClusterNodeApi {
   /** When this node first saw the pending plan it now holds (transfers wait one gossip interval, see ringRound). */
   private planSeen: { readonly id: string; readonly atMs: number } | undefined;
   private leaving = false;
+  private broadcastPending = false;
+  private ringRounds = 0;
   private readonly timers = new Set<Timer>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly gauged = new Set<NodeId>();
@@ -349,6 +351,7 @@ export class ClusterNode implements ClusterNodeApi {
   private async ringRound(): Promise<void> {
     this.maybePropose();
     this.maybeCommit();
+    this.background(this.retargetHints(), 'retargeting hints of nodes that left');
     const r = this.ringState.cluster;
     if (r.next !== null) {
       const id = `${r.epoch}/${r.committer}`;
@@ -358,9 +361,40 @@ export class ClusterNode implements ClusterNodeApi {
       if (this.clock.now() - this.planSeen.atMs >= this.config.gossipIntervalMs) this.startTransfers();
     }
     // Without a ring yet, ask everyone: the cluster is found (or founded) in one round.
-    if (r.epoch === 0) return this.broadcastRing();
+    if (r.epoch === 0) return this.sendRingToAll();
+    // Changes are pushed to everyone when they happen; this periodic exchange only repairs what a
+    // lost message missed, so a settled ring is exchanged every third round.
+    if (r.next === null && this.ringRounds++ % 3 !== 0) return;
     const peer = M.pickGossipPeer(this.gossiper.view, this.nodeId, this.options.random);
     if (O.isSome(peer)) await this.exchangeWith(peer.value);
+  }
+
+  /**
+   * Hints for a node in neither the current nor the next ring (it left or
+   * was removed; hints are only ever taken for ring members, as fallbacks or
+   * double-write targets) may never be delivered: each becomes a
+   * hint for the partition's holders now, so what this node keeps on the
+   * leaver's behalf still reaches the nodes that serve it.
+   */
+  private async retargetHints(): Promise<void> {
+    const hs = this.hintStore;
+    if (hs === undefined || this.stopped) return;
+    const r = this.ringState.cluster;
+    if (r.epoch === 0) return;
+    const inRing = new Set([...r.current.nodes, ...(r.next?.nodes ?? [])]);
+    for (const target of hs.targets()) {
+      if (inRing.has(target) || target === this.nodeId) continue;
+      let moved = 0;
+      for (const h of hs.pending(target)) {
+        for (const x of this.ringState.holdersOf(h.partition)) {
+          if (x === this.nodeId) continue;
+          await hs.add(x, h.partition, h.key);
+          this.gaugeHintsFor(x);
+        }
+        if (await hs.removeIfUnchanged(h)) moved++;
+      }
+      if (moved > 0) this.log('info', `${moved} hints for ${target}, which left the ring, now go to the partitions' replicas`);
+    }
   }
 
   private startTransfers(): void {
@@ -414,9 +448,24 @@ export class ClusterNode implements ClusterNodeApi {
     if (!sameOwners(before.current, after.current)) this.onOwnershipChanged(before, after);
   }
 
+  /** Pushes the ring to every peer soon: changes made close together (transfers finishing) share one push. */
   private broadcastRing(): void {
+    if (this.broadcastPending || this.stopped) return;
+    this.broadcastPending = true;
+    const timer = this.clock.setTimer(Math.min(50, this.config.gossipIntervalMs / 4), () => {
+      this.timers.delete(timer);
+      this.broadcastPending = false;
+      if (!this.stopped) this.sendRingToAll();
+    });
+    this.timers.add(timer);
+  }
+
+  private sendRingToAll(): void {
+    const r = this.ringState.cluster;
     for (const [id, e] of this.gossiper.view) {
       if (id === this.nodeId || e.status === 'removed') continue;
+      // A node that left (leaving, and in neither ring) has exited: nothing to tell it.
+      if (e.status === 'leaving' && !r.current.nodes.includes(id) && !(r.next?.nodes.includes(id) ?? false)) continue;
       this.background(this.exchangeWith(id), `ring exchange with ${id}`);
     }
   }
@@ -437,15 +486,18 @@ export class ClusterNode implements ClusterNodeApi {
   }
 
   leave(): void {
+    if (this.leaving && this.gossiper.view.get(this.nodeId)?.status === 'leaving') return;
     const why = this.gossiper.markStatus(this.nodeId, 'leaving');
     if (why !== null) throw new KvError('KV_BAD_ARGUMENT', why);
     this.leaving = true;
     this.log('info', 'leaving: handing every partition off');
+    this.background(this.gossiper.announce(), 'announcing the leave');
   }
 
   remove(node: NodeId): void {
     const why = this.gossiper.markStatus(node, 'removed');
     if (why !== null) throw new KvError('KV_BAD_ARGUMENT', why);
+    this.background(this.gossiper.announce(), 'announcing the removal');
     this.log('info', `${node} removed: its partitions are rebuilt from the other replicas`);
   }
 

@@ -139,6 +139,12 @@ export class Gossiper {
     return null;
   }
 
+  /** Sends the view to every known peer now (a status change others must not miss, e.g. leaving). */
+  async announce(): Promise<void> {
+    const peers = [...this.currentView.values()].filter((e) => e.id !== this.o.self && e.status !== 'removed').map((e) => e.id);
+    await Promise.all(peers.map((p) => this.gossipTo(p)));
+  }
+
   /** Merges entries from a peer (its GOSSIP or GOSSIP_REPLY) into the view. */
   mergeWire(entries: readonly MembershipEntryWire[]): void {
     const good: M.Entry[] = [];

@@ -57,6 +57,13 @@ export interface ScenarioOptions {
    * every acknowledged add alive on another replica (W = 2); more could not.
    */
   readonly maxWipes?: number;
+  /**
+   * Issue 6: up to this many nodes join during the run (default 1) and up to
+   * this many leave (default 1; only while more than N members would stay).
+   * Drawn from their own random stream, so the other faults of a seed stay.
+   */
+  readonly maxJoins?: number;
+  readonly maxLeaves?: number;
   /** Probability that a partition fails one direction only (default 0). */
   readonly oneWayRate?: number;
   /**
@@ -95,6 +102,8 @@ export interface ScenarioResult {
   readonly partitions: number;
   readonly pauses: number;
   readonly wipes: number;
+  readonly joins: number;
+  readonly leaves: number;
   readonly messages: { readonly sent: number; readonly dropped: number; readonly blocked: number; readonly refused: number };
   /** Node counters summed over nodes and incarnations (hintsStored, hintsDelivered, ringChangeHints, readRepairs, forwarded). */
   readonly counters: Readonly<Record<string, number>>;
@@ -151,16 +160,27 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   const activeMs = o.activeMs ?? 8000;
   const quietMs = o.quietMs ?? 10_000;
   const faults = o.faults ?? true;
-  const factory = o.makeFactory(nodeIds);
+  // Membership changes (issue 6), from their own stream: late nodes join, members leave.
+  const membership = new SeededRandom(o.seed).fork('membership');
+  const faultsOn = o.faults ?? true;
+  const joinCount = faultsOn ? membership.int(0, o.maxJoins ?? 1) : 0;
+  const lateIds = Array.from({ length: joinCount }, (_, i) => `n${nodeCount + i + 1}`);
+  const leaveCount = faultsOn ? membership.int(0, o.maxLeaves ?? 1) : 0;
+  const allIds = [...nodeIds, ...lateIds];
+  const factory = o.makeFactory(allIds);
+  /** Nodes that left (their process exited), and how many leaves started (the readiness floor drops with each). */
+  const left = new Set<string>();
+  let leavesStarted = 0;
 
   const gate = o.readinessGate ?? true;
   const world = await World.create({
     seed: o.seed,
     nodeIds,
+    lateIds,
     config,
     factory,
     keepTrace: o.keepTrace ?? false,
-    ready: gate ? (n) => n.memberCount() >= nodeCount : () => true,
+    ready: gate ? (n) => n.memberCount() >= nodeCount - leavesStarted : () => true,
   });
   const violations: string[] = [];
   const acked = new Map<string, Set<string>>(keys.map((k) => [k.toString(), new Set<string>()]));
@@ -169,6 +189,8 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   let partitions = 0;
   let pauses = 0;
   let wipes = 0;
+  let joins = 0;
+  let leaves = 0;
   let maxSiblings = 0;
   // A client gives up on a call this long after the node's own deadline (a node that crashed never answers).
   const clientPatienceMs = config.requestTimeoutMs + 2000;
@@ -196,7 +218,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       const key = r.pick(keys);
       // As an SDK does, try the nodes from a random one on until one accepts the connection.
       const first = r.int(0, nodeCount - 1);
-      const order = nodeIds.map((_, j) => nodeIds[(first + j) % nodeCount]!);
+      const order = allIds.map((_, j) => allIds[(first + j) % allIds.length]!).filter((id) => !left.has(id));
       const via = order.find((id) => world.isServing(id)) ?? order[0]!;
       const element = `c${c}.${i}`;
       attempted++;
@@ -301,7 +323,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
         if (!world.node(victim).up) return;
         crashes++;
         world.crash(victim);
-        world.schedule(downMs, `fault restart ${victim}`, () => world.restart(victim));
+        world.schedule(downMs, `fault restart ${victim}`, () => { if (!left.has(victim)) world.restart(victim); });
       });
     }
     const pauseCount = f.int(0, o.maxPauses ?? 2);
@@ -323,23 +345,61 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
         if (!world.node(victim).up) return;
         wipes++;
         await world.wipe(victim);
-        world.schedule(downMs, `fault restart ${victim}`, () => world.restart(victim));
+        world.schedule(downMs, `fault restart ${victim}`, () => { if (!left.has(victim)) world.restart(victim); });
       });
     }
+  }
+
+  for (const id of lateIds) {
+    const at = membership.int(0, activeMs - 1);
+    world.schedule(at, `membership join ${id}`, () => {
+      joins++;
+      world.join(id, nodeIds.filter((x) => !left.has(x)).slice(0, 1));
+    });
+  }
+  for (let i = 0; i < leaveCount; i++) {
+    const at = membership.int(0, activeMs - 1);
+    const victim = membership.pick(nodeIds);
+    world.schedule(at, `membership leave ${victim}`, () => {
+      const members = allIds.filter((id) => world.hasStarted(id) && !left.has(id)).length - leavesStarted;
+      if (members <= config.n || !world.node(victim).up || left.has(victim)) return;
+      leavesStarted++;
+      // As `ringkv leave`: ask again after a crash restarted it (its 'leaving' did not survive the
+      // restart); the process exits once it owns nothing and handed every hint off.
+      let leftPolls = 0;
+      const poll = (): void => {
+        const sim = world.node(victim);
+        if (sim.up) {
+          sim.node.leave?.();
+          // As node.ts: exit only after a few rounds of having left, so gossip carries it first.
+          leftPolls = sim.node.hasLeft?.() === true ? leftPolls + 1 : 0;
+          if (leftPolls >= 3) {
+            leaves++;
+            left.add(victim);
+            world.crash(victim);
+            world.trace(`${victim} left the cluster`);
+            return;
+          }
+        }
+        world.schedule(config.gossipIntervalMs, `membership ${victim} leaving`, poll);
+      };
+      poll();
+    });
   }
 
   await world.runUntil(activeMs);
   world.schedule(0, 'heal everything', () => {
     world.network.heal();
     world.network.faults = calmNetwork;
-    for (const id of nodeIds) world.restart(id);
+    for (const id of allIds) if (!left.has(id)) world.restart(id);
   });
   await world.runFor(quietMs);
   await world.settle(Promise.all(clients), 60_000);
 
   // Read every key through every node: each read that finds a stale replica repairs it.
+  const finalIds = allIds.filter((id) => world.hasStarted(id) && !left.has(id));
   for (const key of keys) {
-    for (const id of nodeIds) {
+    for (const id of finalIds) {
       try {
         const read = await world.settle(Promise.resolve(world.service(id).get(key, 0, config.requestTimeoutMs)), clientPatienceMs);
         const seen = unionOf(read);
@@ -380,22 +440,24 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
 
   // Every node must have settled on the same ring.
   const checkRing = o.checkRing ?? true;
-  const versions = new Set(nodeIds.map((id) => world.node(id).node.ringVersion().toString(16)));
-  if (checkRing && versions.size !== 1) violations.push(`nodes disagree on the ring: ${nodeIds.map((id) => `${id}=${world.node(id).node.ringVersion().toString(16)}`).join(' ')}`);
+  const versions = new Set(finalIds.map((id) => world.node(id).node.ringVersion().toString(16)));
+  if (checkRing && versions.size !== 1) violations.push(`nodes disagree on the ring: ${finalIds.map((id) => `${id}=${world.node(id).node.ringVersion().toString(16)}`).join(' ')}`);
 
   // The ring the nodes route by (issue 6: gossiped and claimed from the previous ring, so not
   // claimInitial's): settled, over every node, balanced; a node without one (naive test nodes) is
   // checked against the checker's own.
-  const routed = world.node(nodeIds[0]!).node.currentRing?.();
+  const routed = world.node(finalIds[0]!).node.currentRing?.();
   const ring = routed ?? claimInitial(config.partitionBits, nodeIds.map((id) => ({ id })), { n: config.n });
   if (checkRing && routed === undefined) {
     const expected = ringVersionOf(ring.owners).toString(16);
     if (versions.size === 1 && !versions.has(expected)) violations.push(`nodes route by ring ${[...versions][0]}, not the full ring ${expected}`);
   }
   if (checkRing && routed !== undefined) {
-    const counts = nodeIds.map((id) => ring.owners.filter((o) => o === id).length);
-    if (Math.max(...counts) - Math.min(...counts) > 1) violations.push(`ring unbalanced: ${nodeIds.map((id, i) => `${id}=${counts[i]}`).join(' ')}`);
-    const pending = nodeIds.filter((id) => world.node(id).node.status().ringPending === true);
+    const counts = finalIds.map((id) => ring.owners.filter((o) => o === id).length);
+    if (Math.max(...counts) - Math.min(...counts) > 1) violations.push(`ring unbalanced: ${finalIds.map((id, i) => `${id}=${counts[i]}`).join(' ')}`);
+    const owners = new Set(ring.owners);
+    if (owners.size !== finalIds.length || finalIds.some((id) => !owners.has(id))) violations.push(`ring owners ${[...owners].sort().join(',')} are not the members ${finalIds.join(',')}`);
+    const pending = finalIds.filter((id) => world.node(id).node.status().ringPending === true);
     if (pending.length > 0) violations.push(`ring change still pending on ${pending.join(',')} after the quiet period`);
   }
   for (const key of keys) {
@@ -433,7 +495,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
     }
   }
   // Handoff must have finished: with every node up and the network calm, no hint is left.
-  for (const id of nodeIds) {
+  for (const id of finalIds) {
     const pending = Object.entries(world.node(id).node.status().hintsPending).filter(([, count]) => count > 0);
     if (pending.length > 0) violations.push(`${id} still holds hints after the quiet period: ${pending.map(([t, count]) => `${count} for ${t}`).join(', ')}`);
   }
@@ -463,6 +525,8 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
     partitions,
     pauses,
     wipes,
+    joins,
+    leaves,
     messages: { sent: c.sent, dropped: c.dropped, blocked: c.blocked, refused: c.refused },
     counters,
     maxSiblings,

@@ -40,6 +40,8 @@ export interface WorldOptions {
    * load balancer would make); default: as soon as start() resolved.
    */
   readonly ready?: (node: ClusterNodeApi) => boolean;
+  /** Nodes that get a disk but no process at the start: they join later (`join`, issue 6). */
+  readonly lateIds?: readonly NodeId[];
 }
 
 /** One node as the world sees it, across restarts. */
@@ -102,8 +104,9 @@ export class World {
   /** Builds the world and starts every node (start() is awaited inside the simulation). */
   static async create(options: WorldOptions): Promise<World> {
     const w = new World(options);
+    const late = new Set(options.lateIds ?? []);
     const ids = [...options.nodeIds];
-    for (const id of ids) {
+    for (const id of [...ids, ...late]) {
       const data = await createMemoryBackend();
       const hints = await createMemoryBackend();
       // As on a real data dir, the replica id is drawn once and kept across restarts.
@@ -114,6 +117,21 @@ export class World {
     // Every node is given the first other node as its --join seed.
     for (const id of ids) await w.settle(w.boot(w.nodes.get(id)!, ids.filter((x) => x !== id).slice(0, 1)), 60_000);
     return w;
+  }
+
+  /**
+   * Starts a late node for the first time, joining through `seeds` (issue 6).
+   * Call it from inside an event, as `restart`.
+   */
+  join(id: NodeId, seeds: readonly NodeId[]): void {
+    const sim = this.node(id);
+    if (sim.clock !== undefined) return; // already started once
+    this.boot(sim, seeds).catch((e: unknown) => this.errors.push(`join ${id}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+  }
+
+  /** True once the node was started at least once (a late node before its join is not). */
+  hasStarted(id: NodeId): boolean {
+    return this.node(id).clock !== undefined;
   }
 
   get events(): number {
@@ -327,6 +345,7 @@ export class World {
    */
   restart(id: NodeId): void {
     const sim = this.node(id);
+    if (sim.clock === undefined) return; // a late node that has not joined yet
     if (sim.up || (sim.clock !== undefined && !sim.fences.data.isFenced)) return; // running or starting
     this.boot(
       sim,
