@@ -248,7 +248,7 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
       await sleep(r.int(0, Math.floor(activeMs / (opsPerClient * 2))), `e${c} thinks`);
       if (world.now() >= activeMs) return;
       const first = r.int(0, nodeCount - 1);
-      const order = nodeIds.map((_, j) => nodeIds[(first + j) % nodeCount]!);
+      const order = allIds.map((_, j) => allIds[(first + j) % allIds.length]!).filter((id) => !left.has(id));
       const via = order.find((id) => world.isServing(id)) ?? order[0]!;
       const removable = mine.filter((e) => !elementsRemoved.has(e) && !elementsUncertain.has(e));
       if (removable.length > 0 && r.chance(0.4)) {
@@ -419,12 +419,12 @@ export const runScenario = async (o: ScenarioOptions): Promise<ScenarioResult> =
   const removedValues = (obj: Obj | null, ctx: D.Context): number =>
     obj === null ? 0 : D.dotted(obj).filter((d) => !isTombstone(d.value) && D.covers(ctx, d.dot)).length;
   for (const name of [...elementsRemoved.keys()].sort()) {
-    for (const id of nodeIds) {
+    for (const id of finalIds) {
       try {
         const read = await world.settle(Promise.resolve(world.service(id).get(Buffer.from(name), 0, config.requestTimeoutMs)), clientPatienceMs);
         if (read.found) {
           // Found: is what it found a value the delete removed? Reads see the primaries' copies (stale fallback copies without hints are never read).
-          const ringNow = claimInitial(config.partitionBits, nodeIds.map((x) => ({ id: x })), { n: config.n });
+          const ringNow = world.node(finalIds[0]!).node.currentRing?.() ?? claimInitial(config.partitionBits, nodeIds.map((x) => ({ id: x })), { n: config.n });
           let back = 0;
           for (const holder of preferenceList(ringNow, partitionOf(Buffer.from(name), config.partitionBits), config.n)) {
             back += removedValues(await world.node(holder).replica.read(Buffer.from(name)), elementsRemoved.get(name)!);
