@@ -1,0 +1,204 @@
+/**
+ * Elastic membership (issue 6), measured with real node processes on loopback:
+ *
+ * 1. Transfer rate: one node holding `--keys` keys of `--value-bytes`, N=1;
+ *    a second node joins and pulls its share. Reported: keys and MB the
+ *    joiner received by transfer, the time from its first received key to the
+ *    ring settling (polled every 20 ms), and the rates (keys/s, MB/s); the
+ *    commit and its gossip are inside that time.
+ * 2. Foreground throughput during a join: three nodes (N=3, R=W=2) loaded
+ *    with the same data; `--clients` closed-loop clients (50% get, 50% put)
+ *    run `--seconds` without any change (baseline), then while a fourth node
+ *    joins (from its start until the ring settles). Reported: ops/s of both
+ *    windows and their ratio (target ≥ 0.70), measured in the same run.
+ *
+ *   npm run bench:membership [-- --keys 20000 --value-bytes 1024 --clients 16 --seconds 8]
+ *
+ * Writes bench/results/cluster_membership.{json,md}.
+ */
+import { createClient, type Client } from '../src/client/index.js';
+import { flag } from './lib/args.js';
+import { spawnRingkvNode, type Spawned } from './lib/procs.js';
+import { environment, markdownTable, textTable, writeResults } from './lib/report.js';
+
+const num = (name: string, fallback: number): number => {
+  const v = flag(name);
+  if (v === undefined || v === true) return fallback;
+  const n = Number(String(v).replace(/_/g, ''));
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} wants a positive number`);
+  return n;
+};
+
+const keys = num('keys', 20_000);
+const valueBytes = num('value-bytes', 1024);
+const clients = num('clients', 16);
+const seconds = num('seconds', 8);
+const fast = ['--gossip-interval-ms', '200', '--handoff-interval-ms', '300', '--peer-timeout-ms', '2000', '--aae-enabled', 'false'];
+
+const statsAt = async (port: number): Promise<Record<string, number>> => {
+  const c = createClient({ nodes: [`127.0.0.1:${port}`], timeoutMs: 3000, retries: 0 });
+  try {
+    return await c.stats();
+  } finally {
+    await c.close();
+  }
+};
+
+/** Polls until every node counts `members` and no ring change is pending; returns when that happened. */
+const waitSettled = async (ports: readonly number[], members: number, timeoutMs = 300_000): Promise<number> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const all = await Promise.all(ports.map(statsAt));
+      if (all.every((s) => s['cluster.members'] === members && s['cluster.ring_pending'] === 0)) return Date.now();
+    } catch {
+      // a node still starting
+    }
+    if (Date.now() > deadline) throw new Error(`ring did not settle on ${members} members in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+const load = async (client: Client, count: number): Promise<void> => {
+  const value = Buffer.alloc(valueBytes, 0x61);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < count) {
+        const i = next++;
+        await client.put(`key${i}`, value);
+      }
+    }),
+  );
+};
+
+/** Closed-loop clients until `stop()` resolves true; returns completed ops. */
+const drive = async (client: Client, until: () => boolean): Promise<{ ops: number; errors: number }> => {
+  const value = Buffer.alloc(valueBytes, 0x62);
+  let ops = 0;
+  let errors = 0;
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (!until()) {
+        const k = `key${(n++ * 7919) % keys}`;
+        try {
+          if (n % 2 === 0) await client.get(k);
+          else await client.put(k, value);
+          ops++;
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { ops, errors };
+};
+
+const started: Spawned[] = [];
+const spawn = async (extra: readonly string[]): Promise<Spawned> => {
+  const s = await spawnRingkvNode({ backend: 'log', durability: 'none', extraArgs: [...fast, ...extra] });
+  started.push(s);
+  return s;
+};
+
+try {
+  // ---------------------------------------------------------------- 1. transfer rate
+  const a = await spawn(['--node-id', 'a', '--cluster', '--n', '1', '--r', '1', '--w', '1']);
+  const ca = createClient({ nodes: [`127.0.0.1:${a.port}`], timeoutMs: 10_000, retries: 2 });
+  await load(ca, keys);
+  await ca.close();
+  // The clock starts when the joiner's first transferred key shows (process start-up is not transfer time).
+  const bPort = await (await import('./lib/procs.js')).freePort();
+  const bReady = spawnRingkvNode({ backend: 'log', durability: 'none', port: bPort, extraArgs: [...fast, '--node-id', 'b', '--join', `127.0.0.1:${a.port}`, '--n', '1', '--r', '1', '--w', '1'] });
+  let t0 = 0;
+  let t1 = 0;
+  let sb: Record<string, number> = {};
+  for (const deadline = Date.now() + 300_000; Date.now() < deadline; ) {
+    try {
+      const [sa, s] = await Promise.all([statsAt(a.port), statsAt(bPort)]);
+      if (t0 === 0 && (s['counters.transferKeys'] ?? 0) > 0) t0 = Date.now();
+      if (s['cluster.members'] === 2 && sa['cluster.members'] === 2 && s['cluster.ring_pending'] === 0 && sa['cluster.ring_pending'] === 0) {
+        t1 = Date.now();
+        sb = s;
+        break;
+      }
+    } catch {
+      // still starting
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  started.push(await bReady);
+  if (t1 === 0) throw new Error('the join did not settle');
+  if (t0 === 0) t0 = t1;
+  const movedKeys = sb['counters.transferKeys'] ?? 0;
+  const movedBytes = sb['counters.transferBytes'] ?? 0;
+  const transferSec = Math.max(0.001, (t1 - t0) / 1000);
+  for (const s of started.splice(0)) await s.stop();
+
+  // ---------------------------------------------------------------- 2. foreground during a join
+  const n1 = await spawn(['--node-id', 'n1', '--cluster']);
+  const n2 = await spawn(['--node-id', 'n2', '--join', `127.0.0.1:${n1.port}`]);
+  const n3 = await spawn(['--node-id', 'n3', '--join', `127.0.0.1:${n1.port}`]);
+  const ports = [n1.port, n2.port, n3.port];
+  await waitSettled(ports, 3);
+  const fg = createClient({ nodes: ports.map((p) => `127.0.0.1:${p}`), timeoutMs: 10_000, retries: 2 });
+  await load(fg, keys);
+  await drive(fg, (() => { const end = Date.now() + 1000; return () => Date.now() > end; })()); // warm-up
+  const b0 = Date.now();
+  const base = await drive(fg, () => Date.now() - b0 > seconds * 1000);
+  const baseSec = (Date.now() - b0) / 1000;
+
+  let joined = false;
+  const j0 = Date.now();
+  const during = drive(fg, () => joined);
+  const n4 = await spawn(['--node-id', 'n4', '--join', `127.0.0.1:${n1.port}`]);
+  await waitSettled([...ports, n4.port], 4);
+  joined = true;
+  const dj = await during;
+  const joinSec = (Date.now() - j0) / 1000;
+  const s4 = await statsAt(n4.port);
+  await fg.close();
+
+  const baseRate = base.ops / baseSec;
+  const joinRate = dj.ops / joinSec;
+  const ratio = joinRate / baseRate;
+  const result = {
+    keys,
+    valueBytes,
+    clients,
+    transfer: {
+      keys: movedKeys,
+      bytes: movedBytes,
+      seconds: transferSec,
+      keysPerSec: movedKeys / transferSec,
+      mbPerSec: movedBytes / 1e6 / transferSec,
+    },
+    foreground: {
+      baselineOpsPerSec: baseRate,
+      baselineErrors: base.errors,
+      duringJoinOpsPerSec: joinRate,
+      duringJoinErrors: dj.errors,
+      joinSeconds: joinSec,
+      joinTransferKeys: s4['counters.transferKeys'] ?? 0,
+      ratio,
+      target: 0.7,
+    },
+    environment: environment(),
+  };
+  const rows = [
+    ['transfer: keys moved to the joiner (N=1, 2 nodes)', movedKeys],
+    ['transfer: MB moved', (movedBytes / 1e6).toFixed(2)],
+    ['transfer: seconds from first key to ring settled', transferSec.toFixed(2)],
+    ['transfer: keys/s', Math.round(movedKeys / transferSec)],
+    ['transfer: MB/s', (movedBytes / 1e6 / transferSec).toFixed(2)],
+    ['foreground ops/s, no change (3 nodes, N=3)', Math.round(baseRate)],
+    ['foreground ops/s, during a join of a 4th node', Math.round(joinRate)],
+    ['join window (s) / keys it transferred', `${joinSec.toFixed(2)} / ${s4['counters.transferKeys'] ?? 0}`],
+    ['ratio during join / without (target ≥ 0.70)', ratio.toFixed(2)],
+  ];
+  console.log(textTable(['measure', 'value'], rows));
+  writeResults('cluster_membership', result, `# cluster_membership\n\n${markdownTable(['measure', 'value'], rows)}\n`);
+} finally {
+  for (const s of started) await s.stop().catch(() => undefined);
+}
