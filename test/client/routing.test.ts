@@ -7,6 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { execFile } from 'node:child_process';
 import { createClient, type Client } from '../../src/client/index.js';
 import { routeTableOf, targetsOf } from '../../src/client/routing.js';
 import { claimInitial } from '../../src/core/claim.js';
@@ -17,6 +18,16 @@ import * as E from 'fp-ts/lib/Either.js';
 import { RawConn, startTestNode, type TestNode } from '../helpers/node.js';
 import { statsOf, waitFor } from '../helpers/cluster.js';
 import { check } from '../helpers/seed.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Runs the ringkv CLI (under tsx) and resolves with its exit code and stdout. */
+const cli = (args: readonly string[]): Promise<{ code: number; stdout: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 30_000 }, (err, stdout) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout });
+    });
+  });
 
 const fast = { gossipIntervalMs: 100, handoffIntervalMs: 200, peerTimeoutMs: 500 };
 
@@ -101,6 +112,11 @@ test('client routing sends every request to a preference-list node (no node forw
     const seedBefore = nodes[0]!.stats.counter('forwardedRequests');
     await writeAndRead(any, 30, 'any');
     assert.ok(nodes[0]!.stats.counter('forwardedRequests') > seedBefore, 'the seed forwards the keys it does not hold');
+    // STATS carries the count, and `ringkv stats` prints it.
+    const shown = await cli(['stats', '--json', '--nodes', nodes[0]!.address]);
+    assert.is(shown.code, 0, shown.stdout);
+    const stats = JSON.parse(shown.stdout) as Record<string, number>;
+    assert.is(stats['service.forwardedRequests'], nodes[0]!.stats.counter('forwardedRequests'));
   } finally {
     await routed.close();
     await any.close();
