@@ -357,6 +357,11 @@ export class Client {
   }
 
   /** Something went wrong with a node: the ring may have changed, check it soon. */
+  /** A node that could not answer (unavailable, timed out, gone) may have left the ring: check it soon, retried or not. */
+  private suspectRingAfter(err: unknown): void {
+    if (err instanceof ClientError && (err.code === 'KV_UNAVAILABLE' || err.code === 'KV_TIMEOUT' || err.safeToRetry)) this.suspectRing();
+  }
+
   private suspectRing(): void {
     if (this.table === undefined) return;
     const soonMs = Date.now() + Math.min(100, this.ringRefreshMs);
@@ -506,8 +511,8 @@ export class Client {
 
   /** A request sent by `send` failed on its first connection: another attempt's answer, or undefined to fail. */
   private readonly retryAfterFailure = (msg: Message, err: ClientError, deadlineMs: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Reply> | undefined => {
+    this.suspectRingAfter(err);
     if (!this.retriesAfter(err)) return undefined;
-    this.suspectRing();
     const key = msg.op === 'GET' || msg.op === 'PUT' || msg.op === 'DELETE' ? msg.key : undefined;
     const quorum = msg.op === 'GET' ? msg.r : msg.op === 'PUT' || msg.op === 'DELETE' ? msg.w : 0;
     return this.sendLoop(msg, signal, undefined, timeoutMs, deadlineMs, 1, err, key, quorum);
@@ -608,8 +613,8 @@ export class Client {
       try {
         return await conn.requestOwned(msg, Math.max(1, deadline - Date.now()), signal);
       } catch (e) {
+        this.suspectRingAfter(e);
         if (!this.retriesAfter(e)) throw e;
-        this.suspectRing();
         lastError = e;
       }
     }
