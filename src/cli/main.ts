@@ -84,7 +84,7 @@ options for start (also RINGKV_* environment variables, or --config file.json):
                            the same on every node, at least 16 bytes: openssl rand -hex 32 > file)
   --insecure               allow a non-loopback --host without --auth / cluster secret
   --aae-interval-ms <ms>   one anti-entropy exchange (a partition with another primary) this often (default 10000)
-  --aae-keys-per-sec <n>   keys an exchange may fetch or push per second (default 2000)
+  --aae-keys-per-sec <n>   keys an exchange may fetch or push per second (default 1000)
   --aae-leaf-bits <b>      log2 Merkle leaves per partition, equal on every node (default 10)
   --aae-reap-after-ms <ms> a tombstone is reaped only once every member holds it AND it is this old (default 60000)
   --aae-enabled, --aae-reap, --read-repair, --hinted-handoff  true|false (default true; tests turn

@@ -71,11 +71,11 @@ export interface AaeConfig {
 export const defaultAaeConfig: AaeConfig = {
   enabled: true,
   intervalMs: 10_000,
-  keysPerSec: 2_000,
+  keysPerSec: 1_000,
   leafBits: 10,
   fanoutBits: 5,
   batchKeys: 256,
-  maxSegmentItems: 32_768,
+  maxSegmentItems: 8192,
   reap: true,
   reapAfterMs: 60_000,
 };

@@ -198,7 +198,7 @@ export const defaultConfig: NodeConfig = {
   tlsClientAuth: 'none',
   aaeEnabled: true,
   aaeIntervalMs: 10_000,
-  aaeKeysPerSec: 2_000,
+  aaeKeysPerSec: 1_000,
   aaeLeafBits: 10,
   aaeReap: true,
   aaeReapAfterMs: 60_000,
