@@ -352,6 +352,7 @@ export class ClusterNode implements ClusterNodeApi {
     this.maybePropose();
     this.maybeCommit();
     this.background(this.retargetHints(), 'retargeting hints of nodes that left');
+    if (this.ringRounds % 5 === 0) this.background(this.dropHandedOff(), 'dropping data handed off');
     const r = this.ringState.cluster;
     if (r.next !== null) {
       const id = `${r.epoch}/${r.committer}`;
@@ -394,6 +395,37 @@ export class ClusterNode implements ClusterNodeApi {
         if (await hs.removeIfUnchanged(h)) moved++;
       }
       if (moved > 0) this.log('info', `${moved} hints for ${target}, which left the ring, now go to the partitions' replicas`);
+    }
+  }
+
+  /**
+   * Deletes what this node holds in partitions it no longer replicates once
+   * it was handed on: the ring is settled, the key has no pending hint (the
+   * ring-change hints and fallback hints were delivered and acknowledged),
+   * and the stored bytes are still those just read (a write that slipped in
+   * is kept; ReplicaHandler adopted it as a hint). Closes the gap of a
+   * fallback keeping its copy after hinted handoff.
+   */
+  private async dropHandedOff(): Promise<void> {
+    const hs = this.hintStore;
+    const r = this.ringState.cluster;
+    if (hs === undefined || this.stopped || r.epoch === 0 || r.next !== null) return;
+    await this.rehinting;
+    let dropped = 0;
+    for (const p of await this.replica.backend.partitions()) {
+      if (this.stopped || this.ringState.cluster !== r) return;
+      if (RP.holdersOf(r, p, this.config.n).includes(this.nodeId)) continue;
+      const store = await this.replica.store(p);
+      const items: { key: Uint8Array; value: Uint8Array }[] = [];
+      await store.fold((key, value) => void items.push({ key: key.slice(), value: value.slice() }));
+      for (const it of items) {
+        if (hs.pendingFor(p, it.key)) continue;
+        if (await this.replica.removeIf(it.key, (stored) => Buffer.compare(stored, it.value) === 0)) dropped++;
+      }
+    }
+    if (dropped > 0) {
+      this.nodeStats.add('handedOffDropped', dropped);
+      this.log('info', `dropped ${dropped} keys of partitions this node no longer replicates (handed off)`);
     }
   }
 
@@ -472,8 +504,9 @@ export class ClusterNode implements ClusterNodeApi {
 
   private onOwnershipChanged(before: RP.ClusterRing, after: RP.ClusterRing): void {
     this.ringChanges++;
-    // A provisional ring never served a request: nothing was placed by it.
-    if (before.epoch === 0 || !this.started || this.stopped) return;
+    // From the provisional ring too: a data dir from before rings were saved holds keys that
+    // only hints would carry to their replicas before the janitor drops them.
+    if (!this.started || this.stopped) return;
     const run = this.rehinting.then(() => this.rehint(before.current, after));
     this.rehinting = run.catch(() => undefined);
     this.background(run, 'handing off data this node no longer replicates');
@@ -596,6 +629,7 @@ export class ClusterNode implements ClusterNodeApi {
       transfersCompleted: this.nodeStats.counter('transfersCompleted'),
       transferKeys: this.nodeStats.counter('transferKeys'),
       transferBytes: this.nodeStats.counter('transferBytes'),
+      handedOffDropped: this.nodeStats.counter('handedOffDropped'),
       ...this.transport.counters?.(),
     };
   }

@@ -113,7 +113,7 @@ test('the ring grows 3 → 5 and shrinks 5 → 3 under continuous W=2 writes wit
       } else {
         await adminAt(addr[i]!, 'leave', '', { timeoutMs: 3000 });
       }
-      const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 40_000))]);
+      const gone = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 40_000).unref())]);
       assert.ok(gone, `${cluster.nodes[i]!.id} did not exit after leave\n${dump()}`);
       assert.ok(await settled(addr.slice(0, i), i), `the ring did not settle without ${cluster.nodes[i]!.id}\n${dump()}`);
     }

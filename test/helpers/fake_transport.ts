@@ -188,6 +188,8 @@ export interface TestMember {
   readonly hintBackend: StorageBackend;
   stats: NodeStats;
   incarnation: number;
+  /** Relative capacity (`--weight`); default 1. */
+  readonly weight?: number;
 }
 
 export class TestCluster {
@@ -217,7 +219,7 @@ export class TestCluster {
     return new ClusterNode({
       nodeId: m.id,
       address: m.id,
-      weight: 1,
+      weight: m.weight ?? 1,
       seeds: m.id === seed ? [] : [seed],
       incarnation: m.incarnation,
       config: this.config,
@@ -244,9 +246,9 @@ export class TestCluster {
   }
 
   /** Starts one more node joining through `seed` (no waiting for convergence). */
-  async join(id: NodeId, seed: NodeId): Promise<ClusterNode> {
+  async join(id: NodeId, seed: NodeId, weight = 1): Promise<ClusterNode> {
     const replica = new Replica({ backend: await createMemoryBackend({}), replicaId: `${id}/1`, partitionBits: this.config.partitionBits });
-    const m: TestMember = { id, node: undefined as unknown as ClusterNode, replica, hintBackend: await createMemoryBackend({}), stats: new NodeStats(0), incarnation: 1 };
+    const m: TestMember = { id, node: undefined as unknown as ClusterNode, replica, hintBackend: await createMemoryBackend({}), stats: new NodeStats(0), incarnation: 1, weight };
     m.node = this.makeNode(m, seed);
     this.members.set(id, m);
     await m.node.start();
