@@ -356,12 +356,12 @@ export class Client {
     this.maybeRefreshRing(Date.now());
   }
 
-  /** Something went wrong with a node: the ring may have changed, check it soon. */
   /** A node that could not answer (unavailable, timed out, gone) may have left the ring: check it soon, retried or not. */
   private suspectRingAfter(err: unknown): void {
     if (err instanceof ClientError && (err.code === 'KV_UNAVAILABLE' || err.code === 'KV_TIMEOUT' || err.safeToRetry)) this.suspectRing();
   }
 
+  /** Something went wrong with a node: the ring may have changed, check it soon (at most every 100 ms). */
   private suspectRing(): void {
     if (this.table === undefined) return;
     const soonMs = Date.now() + Math.min(100, this.ringRefreshMs);
