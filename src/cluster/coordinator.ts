@@ -342,7 +342,10 @@ export class Coordinator {
           (rep) => {
             if (rep.type !== 'REPLICA_GET_REPLY') return fail(t.node, new KvError('KV_INTERNAL', `REPLICA_GET answered ${rep.type}`));
             if (!rep.found) return reply(t.node, null);
-            const decoded = decodeObject(rep.object);
+            // Values as views, not a copy (a fresh ArrayBuffer per reply was the largest
+            // allocation of a cluster op): a reply's bytes are a received frame's, which
+            // nothing writes into (FrameDecoder never reuses a chunk or a partial buffer).
+            const decoded = decodeObject(rep.object, { copyValues: false });
             if (!decoded.ok) return fail(t.node, new KvError('KV_CORRUPTION', decoded.reason));
             reply(t.node, decoded.value);
           },

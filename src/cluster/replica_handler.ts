@@ -108,7 +108,9 @@ export class ReplicaHandler {
 
   private decode(partition: number, key: Uint8Array, object: Uint8Array): Obj {
     this.checkPartition(partition, key);
-    const d = decodeObject(object);
+    // Views, not a copy: the object's bytes are a received frame's, which nothing writes
+    // into, and the merge stores a copy (the backend's) of whatever it keeps.
+    const d = decodeObject(object, { copyValues: false });
     if (!d.ok) throw new KvError('KV_BAD_ARGUMENT', `object does not decode: ${d.reason}`);
     return d.value;
   }
