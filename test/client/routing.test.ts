@@ -61,14 +61,21 @@ test('property: the client puts a key on the partition and preference list the n
 });
 
 /** Three in-process cluster nodes, N=3 R=2 W=2, every one seeing the others. */
+// On failure the nodes started so far are destroyed: a listening node left behind
+// keeps the test process alive, so a failed wait would hang the file instead of failing it.
 const startCluster = async (count = 3): Promise<TestNode[]> => {
   const nodes: TestNode[] = [];
   const opts = { n: 3, r: 2, w: 2, ...fast };
-  nodes.push(await startTestNode({ nodeId: 'n1', cluster: true, ...opts }));
-  for (let i = 2; i <= count; i++) nodes.push(await startTestNode({ nodeId: `n${i}`, join: [nodes[0]!.address], ...opts }));
-  const ok = await waitFor(async () => (await Promise.all(nodes.map((n) => statsOf(n.address)))).every((s) => s['cluster.members'] === count), 10_000);
-  assert.ok(ok, `every node counts ${count} members`);
-  return nodes;
+  try {
+    nodes.push(await startTestNode({ nodeId: 'n1', cluster: true, ...opts }));
+    for (let i = 2; i <= count; i++) nodes.push(await startTestNode({ nodeId: `n${i}`, join: [nodes[0]!.address], ...opts }));
+    const ok = await waitFor(async () => (await Promise.all(nodes.map((n) => statsOf(n.address)))).every((s) => s['cluster.members'] === count), 30_000);
+    assert.ok(ok, `every node counts ${count} members`);
+    return nodes;
+  } catch (e) {
+    for (const n of nodes.reverse()) await n.destroy();
+    throw e;
+  }
 };
 
 const counter = (nodes: readonly TestNode[], name: string): number[] => nodes.map((n) => n.stats.counter(name));
@@ -171,14 +178,14 @@ test('the client follows a ring change (a node joins) and routes to the newcomer
     const first = client.ringVersion!;
     await writeAndRead(client, 10, 'before');
     nodes.push(await startTestNode({ nodeId: 'n3', join: [nodes[0]!.address], n: 3, r: 2, w: 2, ...fast }));
-    const settled = await waitFor(async () => (await Promise.all(nodes.map((n) => statsOf(n.address)))).every((s) => s['cluster.members'] === 3), 10_000);
+    const settled = await waitFor(async () => (await Promise.all(nodes.map((n) => statsOf(n.address)))).every((s) => s['cluster.members'] === 3), 30_000);
     assert.ok(settled);
     // The periodic refresh (100 ms here) notices the new version on its own.
     assert.ok(
       await waitFor(async () => {
         await client.ping();
-        return client.ringVersion === nodes[0]!.cluster!.ringVersion();
-      }, 10_000, 50),
+        return client.ringVersion === nodes[0]!.cluster!.ringVersion() && client.ringVersion !== first;
+      }, 30_000, 50),
       'the client routes by the new ring',
     );
     assert.ok(client.ringVersion !== first);
