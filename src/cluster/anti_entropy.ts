@@ -28,7 +28,7 @@ import * as D from '../core/dvvset.js';
 import * as M from '../core/merkle.js';
 import type { NodeId } from '../core/types.js';
 import { KvError } from '../errors.js';
-import { addon } from '../native/addon.js';
+import { addon, crc32c } from '../native/addon.js';
 import { isTombstone, TAG_TOMBSTONE, type Replica } from '../node/replica.js';
 import type { NodeStats } from '../node/stats.js';
 import type {
@@ -126,6 +126,8 @@ export const isDeletedBytes = (bytes: Uint8Array): boolean => {
   for (const x of v.value.values) if (!isTombstone(x)) return false;
   return true;
 };
+
+const SAVE_MAGIC = 0x45414b52; // "RKAE" read as a little-endian u32
 
 /** Keys an exchange handles between two turns of the event loop (foreground requests queued meanwhile go first). */
 const YIELD_EVERY = 32;
@@ -226,13 +228,118 @@ export class AntiEntropy {
    * before the node takes writes (the observer is installed here and a fold
    * racing a write could count it twice).
    */
-  async start(): Promise<void> {
+  async start(saved?: Uint8Array): Promise<void> {
     const held = new Set(await this.d.replica.backend.partitions());
+    const restored = saved === undefined ? undefined : await this.restore(saved, held);
+    if (saved !== undefined && restored === undefined) this.d.log('warn', 'anti-entropy: the saved trees do not match the data; rebuilding them');
     for (let p = 0; p < this.trees.length; p++) {
-      this.trees[p] = held.has(p) ? await this.build(p) : M.empty(this.shape);
+      const r = restored?.[p];
+      if (r !== undefined) {
+        this.trees[p] = r.tree;
+        for (const k of r.tombstones) this.tombstones[p]!.set(k, this.d.clock.now());
+        if (held.has(p)) await this.indexKeys(p);
+      } else {
+        this.trees[p] = held.has(p) ? await this.build(p) : M.empty(this.shape);
+      }
     }
     this.d.replica.observer = (p, key, before, after) => this.observe(p, key, before, after);
     this.ready = true;
+  }
+
+  /** The segment index of `p` from a keys-only fold (no value is read: the tree came from a save). */
+  private async indexKeys(p: number): Promise<void> {
+    const index = this.segmentKeys[p]!;
+    index.clear();
+    const qBits = this.d.replica.partitionBits;
+    const store = await this.d.replica.store(p);
+    await store.fold(
+      (key) => {
+        addon.hashInto(key, scratch, 0);
+        const segment = M.segmentOf(this.shape, qBits, scratch.readUInt32LE(4), scratch.readUInt32LE(0));
+        const list = index.get(segment);
+        if (list === undefined) index.set(segment, [keyString(key)]);
+        else list.push(keyString(key));
+      },
+      { keysOnly: true },
+    );
+  }
+
+  /**
+   * Every tree and tombstone list, for a clean shutdown: call it only once
+   * the replica is closed (no write can follow; it reads no storage), and pass the bytes to
+   * `start` at the next start, once (a crash in between must rebuild).
+   * Layout: "RKAE" u32 LE, version u8, leafBits u8, fanoutBits u8, qBits u8,
+   * crc32c u32 LE of the rest; then per partition: key count u32 LE,
+   * tree length u32 LE, merkle.serialize bytes,
+   * tombstone count u32 LE, tombstone keys (u16 LE length + bytes).
+   */
+  persist(): Uint8Array {
+    const parts: Buffer[] = [];
+    const u32 = (v: number): Buffer => {
+      const b = Buffer.allocUnsafe(4);
+      b.writeUInt32LE(v, 0);
+      return b;
+    };
+    for (let p = 0; p < this.trees.length; p++) {
+      const tree = this.tree(p);
+      parts.push(u32(this.keyCount(p)));
+      const bytes = M.serialize(tree);
+      parts.push(u32(bytes.length), Buffer.from(bytes));
+      const tombs = [...this.tombstones[p]!.keys()];
+      parts.push(u32(tombs.length));
+      for (const k of tombs) {
+        const kb = keyBytes(k);
+        const len = Buffer.allocUnsafe(2);
+        len.writeUInt16LE(kb.length, 0);
+        parts.push(len, kb);
+      }
+    }
+    const body = Buffer.concat(parts);
+    const header = Buffer.alloc(12);
+    header.writeUInt32LE(SAVE_MAGIC, 0);
+    header.writeUInt8(1, 4);
+    header.writeUInt8(this.shape.leafBits, 5);
+    header.writeUInt8(this.shape.fanoutBits, 6);
+    header.writeUInt8(this.d.replica.partitionBits, 7);
+    header.writeUInt32LE(crc32c(body), 8);
+    return Buffer.concat([header, body]);
+  }
+
+  /** The saved trees, or undefined when the bytes are damaged or do not match this data (then everything is rebuilt). */
+  private async restore(bytes: Uint8Array, held: ReadonlySet<number>): Promise<{ tree: M.MerkleTree; tombstones: string[] }[] | undefined> {
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (b.length < 12 || b.readUInt32LE(0) !== SAVE_MAGIC || b.readUInt8(4) !== 1) return undefined;
+    if (b.readUInt8(5) !== this.shape.leafBits || b.readUInt8(6) !== this.shape.fanoutBits || b.readUInt8(7) !== this.d.replica.partitionBits) return undefined;
+    const body = b.subarray(12);
+    if (crc32c(body) !== b.readUInt32LE(8)) return undefined;
+    const out: { tree: M.MerkleTree; tombstones: string[] }[] = [];
+    let at = 0;
+    const need = (n: number): boolean => at + n <= body.length;
+    for (let p = 0; p < this.trees.length; p++) {
+      if (!need(8)) return undefined;
+      const count = body.readUInt32LE(at);
+      const treeLen = body.readUInt32LE(at + 4);
+      at += 8;
+      // The data must be what was saved with: same partitions, same key counts.
+      const now = held.has(p) ? (await this.d.replica.store(p)).count() : 0;
+      if (count !== now || !need(treeLen)) return undefined;
+      const tree = M.deserialize(body.subarray(at, at + treeLen));
+      at += treeLen;
+      if (E.isLeft(tree) || !M.sameShape(tree.right.shape, this.shape)) return undefined;
+      if (!need(4)) return undefined;
+      const n = body.readUInt32LE(at);
+      at += 4;
+      const tombstones: string[] = [];
+      for (let i = 0; i < n; i++) {
+        if (!need(2)) return undefined;
+        const len = body.readUInt16LE(at);
+        if (!need(2 + len)) return undefined;
+        tombstones.push(keyString(body.subarray(at + 2, at + 2 + len)));
+        at += 2 + len;
+      }
+      out.push({ tree: tree.right, tombstones });
+    }
+    return at === body.length ? out : undefined;
   }
 
   private async build(p: number): Promise<M.MerkleTree> {
@@ -293,6 +400,13 @@ export class AntiEntropy {
     const t = this.trees[p];
     if (t === undefined) throw new KvError('KV_UNAVAILABLE', 'anti-entropy trees are still being built');
     return t;
+  }
+
+  /** Keys this node holds in `p`, by the segment index. */
+  private keyCount(p: number): number {
+    let n = 0;
+    for (const list of this.segmentKeys[p]!.values()) n += list.length;
+    return n;
   }
 
   /** Tombstone-only keys this node holds in `p`. */

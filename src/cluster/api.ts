@@ -75,6 +75,8 @@ export interface ClusterNodeOptions {
   readonly transport: Transport;
   readonly stats: NodeStats;
   readonly log?: (level: 'info' | 'warn' | 'error', msg: string) => void;
+  /** Anti-entropy trees saved at the last clean shutdown (AntiEntropy.persist), if any: used once, else rebuilt. */
+  readonly savedTrees?: Uint8Array;
 }
 
 export interface MemberStatus {

@@ -217,7 +217,7 @@ export class ClusterNode implements ClusterNodeApi {
       else this.log('warn', 'the saved cluster ring does not decode; learning it from peers');
     }
     // Trees first: no write may reach the replica while they are built.
-    await this.antiEntropy.start();
+    await this.antiEntropy.start(this.options.savedTrees);
     this.transport.serve((from, req) => this.handlePeer(from, req));
     // First round now: a joining node introduces itself to its seeds at once.
     this.every(this.config.gossipIntervalMs, () => this.gossiper.runRound(), 'gossip', true);

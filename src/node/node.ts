@@ -10,7 +10,7 @@
  * incarnation in `<data>/INCARNATION`, one higher at every start so a
  * restarted node's 'up' overrides gossip that still says 'down'.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { KvError } from '../errors.js';
@@ -72,6 +72,25 @@ const replicaIdFor = (dataDir: string, nodeId: string): string => {
   writeFileSync(file + '.tmp', id + '\n');
   renameSync(file + '.tmp', file);
   return id;
+};
+
+/**
+ * `<data>/AAE_TREES`: the anti-entropy trees of the last clean shutdown.
+ * Taken (read and deleted) at start, before the node serves: a crash later
+ * leaves no file, so the next start rebuilds the trees from the data.
+ */
+const takeSavedTrees = (dataDir: string): Uint8Array | undefined => {
+  const file = join(dataDir, 'AAE_TREES');
+  if (!existsSync(file)) return undefined;
+  const bytes = readFileSync(file);
+  rmSync(file, { force: true });
+  return bytes;
+};
+
+const saveTrees = (dataDir: string, bytes: Uint8Array): void => {
+  const file = join(dataDir, 'AAE_TREES');
+  writeFileSync(file + '.tmp', bytes);
+  renameSync(file + '.tmp', file);
 };
 
 /** Reads, bumps and durably rewrites `<data>/INCARNATION`; returns this start's incarnation (1 on a fresh directory). */
@@ -326,7 +345,9 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
   if (transport !== undefined && hintBackend !== undefined) {
     transport.nodeId = nodeId;
     const incarnation = nextIncarnation(dataDir);
+    const savedTrees = config.backend === 'memory' ? undefined : takeSavedTrees(dataDir);
     cluster = new ClusterNode({
+      ...(savedTrees !== undefined ? { savedTrees } : {}),
       nodeId,
       address: `${config.host}:${port}`,
       weight: config.weight,
@@ -410,6 +431,15 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
         await server.close();
         await transport?.close();
         await replica.close();
+        // No write can follow now: save the anti-entropy trees for the next start (issue 7).
+        if (cluster !== undefined && config.backend !== 'memory') {
+          await new Promise((r) => setImmediate(r));
+          try {
+            saveTrees(dataDir, cluster.antiEntropy.persist());
+          } catch (e) {
+            log('warn', `anti-entropy trees not saved (the next start rebuilds them): ${(e as Error).message}`);
+          }
+        }
         await hintBackend?.close();
         log('info', `ringkv node ${nodeId} stopped`);
       })()),

@@ -11,6 +11,8 @@ import { createClient } from '../../src/client/index.js';
 import { readReplicaAt } from '../../src/node/node.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { statsOf, waitFor } from '../helpers/cluster.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const settings = {
   backend: 'log',
@@ -67,11 +69,13 @@ test('a delete made while a replica is down stays deleted through handoff, read 
     for (const n of nodes) reapedCount += (await statsOf(n.address))['service.aaeTombstonesReaped'] ?? 0;
     assert.ok(reapedCount >= keys.length * 3, `${reapedCount} tombstones reaped`);
     for (const n of nodes) for (const k of keys) assert.not.ok(await local(n, k), `${k} gone from ${n.nodeId}`);
-    // Restart every node: the log engine rebuilds from its files; nothing may come back.
+    // Restart every node: the log engine rebuilds from its files, the trees come from the clean shutdown's save; nothing may come back.
     for (let i = 0; i < 3; i++) {
       const dir = nodes[i]!.dir;
       await nodes[i]!.close();
+      assert.ok(existsSync(join(dir, 'AAE_TREES')), 'a clean shutdown saves the trees');
       nodes[i] = await start(i, dir);
+      assert.not.ok(existsSync(join(dir, 'AAE_TREES')), 'the save is used once');
     }
     assert.ok(await waitFor(allSee, 15_000), 'the cluster is back');
     const reader = createClient({ nodes: nodes.map((n) => n.address), timeoutMs: 5000 });
