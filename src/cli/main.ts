@@ -90,7 +90,7 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --aae-enabled, --aae-reap, --read-repair, --hinted-handoff  true|false (default true; tests turn
                            read repair and handoff off to show anti-entropy heals alone)
   --max-transfers <n>      partitions a joining node pulls at once (default 2)
-  --transfer-chunk-keys <n>  keys per transfer chunk, one chunk in flight per transfer (default 512)
+  --transfer-chunk-keys <n>  keys per transfer chunk, one chunk in flight per transfer (default 128)
 
 options for dev:
   --nodes <count>          how many node processes (default 3; N=min(3,count), R=W=2 when N=3)

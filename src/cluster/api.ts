@@ -39,7 +39,7 @@ export interface ClusterConfig {
   readonly handoff?: boolean;
   /** Issue 6: partition transfers into one node at a time. Default 2. */
   readonly maxTransfers?: number;
-  /** Issue 6: keys per transfer chunk. Default 512. */
+  /** Issue 6: keys per transfer chunk. Default 128. */
   readonly transferChunkKeys?: number;
 }
 

@@ -178,7 +178,8 @@ export class ClusterNode implements ClusterNodeApi {
       },
       clock: options.clock,
       stats: options.stats,
-      request: (to, req, timeoutMs) => this.request(to, req, timeoutMs),
+      // A slow chunk says nothing about the peer's health: keep it out of the failure detector.
+      request: (to, req, timeoutMs) => this.request(to, req, timeoutMs, false),
       usable: (x) => this.gossiper.isUp(x) && this.gossiper.view.get(x)?.status !== 'removed',
       ring: () => this.ringState.cluster,
       finished: (p) => this.setRing(RP.markDone(this.ringState.cluster, p, this.nodeId, options.config.n), true),
@@ -507,6 +508,10 @@ export class ClusterNode implements ClusterNodeApi {
     // From the provisional ring too: a data dir from before rings were saved holds keys that
     // only hints would carry to their replicas before the janitor drops them.
     if (!this.started || this.stopped) return;
+    // The commit of a plan this node held: transfers and double-writes placed the data, and a
+    // straggler's write still lives on the staying replicas (read repair and anti-entropy copy it).
+    // Hinting every moved key again would send the whole move a second time.
+    if (before.next !== null && sameOwners(before.next, after.current)) return;
     const run = this.rehinting.then(() => this.rehint(before.current, after));
     this.rehinting = run.catch(() => undefined);
     this.background(run, 'handing off data this node no longer replicates');

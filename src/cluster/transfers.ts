@@ -24,7 +24,7 @@ import type { NodeStats } from '../node/stats.js';
 import type { Clock } from './effects.js';
 import type { MetaStore } from './meta.js';
 
-export const DEFAULT_CHUNK_ITEMS = 512;
+export const DEFAULT_CHUNK_ITEMS = 128;
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 
 export interface TransferDeps {

@@ -205,7 +205,7 @@ export const defaultConfig: NodeConfig = {
   readRepair: true,
   hintedHandoff: true,
   maxTransfers: 2,
-  transferChunkKeys: 512,
+  transferChunkKeys: 128,
   limits: defaultLimits,
 };
 
