@@ -508,10 +508,10 @@ export class ClusterNode implements ClusterNodeApi {
     // From the provisional ring too: a data dir from before rings were saved holds keys that
     // only hints would carry to their replicas before the janitor drops them.
     if (!this.started || this.stopped) return;
-    // The commit of a plan this node held: transfers and double-writes placed the data, and a
-    // straggler's write still lives on the staying replicas (read repair and anti-entropy copy it).
-    // Hinting every moved key again would send the whole move a second time.
-    if (before.next !== null && sameOwners(before.next, after.current)) return;
+    // Also after the commit of a plan whose transfers placed the data: a copy this node holds may
+    // be one of only W acknowledged ones (a sloppy write while a replica was down, simulation seed
+    // 51), and the janitor deletes it once no hint names it — so every key of a partition this node
+    // leaves is hinted to the new replicas first, and deleted only after they acknowledged it.
     const run = this.rehinting.then(() => this.rehint(before.current, after));
     this.rehinting = run.catch(() => undefined);
     this.background(run, 'handing off data this node no longer replicates');
