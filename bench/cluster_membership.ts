@@ -13,7 +13,7 @@
  *    every 100 ms; its process start-up is left out). Reported: ops/s of both windows and
  *    their ratio (target ≥ 0.70), measured in the same run.
  *
- *   npm run bench:membership [-- --keys 20000 --value-bytes 1024 --clients 16 --seconds 8]
+ *   npm run bench:membership [-- --keys 20000 --value-bytes 1024 --clients 16 --seconds 8 --transfer-rate-bytes N]
  *
  * Writes bench/results/cluster_membership.{json,md}.
  */
@@ -35,7 +35,9 @@ const valueBytes = num('value-bytes', 1024);
 const clients = num('clients', 16);
 const seconds = num('seconds', 8);
 // Default gossip and peer timeouts: a short gossip interval makes phi suspect busy peers on a loaded box.
-const fast = ['--aae-enabled', 'false'];
+const rateFlag = flag('transfer-rate-bytes');
+// The nodes' default transfer rate limit unless the run names one (0 = unlimited).
+const fast = ['--aae-enabled', 'false', ...(typeof rateFlag === 'string' ? ['--transfer-rate-bytes', rateFlag] : [])];
 
 // One kept connection per node for polling: a connection (and handshake) per poll would load the
 // nodes during the join window only and skew the ratio.

@@ -91,6 +91,7 @@ options for start (also RINGKV_* environment variables, or --config file.json):
                            read repair and handoff off to show anti-entropy heals alone)
   --max-transfers <n>      partitions a joining node pulls at once (default 2)
   --transfer-chunk-keys <n>  keys per transfer chunk, one chunk in flight per transfer (default 128)
+  --transfer-rate-bytes <n>  bytes/s a node receives by transfer, all transfers together; 0 = unlimited (default 4194304)
 
 options for dev:
   --nodes <count>          how many node processes (default 3; N=min(3,count), R=W=2 when N=3)
@@ -153,6 +154,7 @@ const nodeFlags = {
   // Elastic membership (#6).
   'max-transfers': { type: 'string' },
   'transfer-chunk-keys': { type: 'string' },
+  'transfer-rate-bytes': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 const clientFlags = {

@@ -41,6 +41,8 @@ export interface ClusterConfig {
   readonly maxTransfers?: number;
   /** Issue 6: keys per transfer chunk. Default 128. */
   readonly transferChunkKeys?: number;
+  /** Issue 6: bytes per second a node receives by transfer (all its transfers together); 0 or absent = unlimited. */
+  readonly transferRateBytes?: number;
 }
 
 export const defaultClusterConfig: ClusterConfig = {

@@ -185,6 +185,7 @@ export class ClusterNode implements ClusterNodeApi {
       finished: (p) => this.setRing(RP.markDone(this.ringState.cluster, p, this.nodeId, options.config.n), true),
       maxTransfers: () => options.config.maxTransfers ?? DEFAULT_MAX_TRANSFERS,
       ...(options.config.transferChunkKeys !== undefined ? { chunkItems: options.config.transferChunkKeys } : {}),
+      rateBytes: () => options.config.transferRateBytes ?? 0,
       peerTimeoutMs: options.config.peerTimeoutMs,
       stopped: () => this.stopped,
       log: this.log,

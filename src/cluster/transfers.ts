@@ -44,6 +44,8 @@ export interface TransferDeps {
   readonly peerTimeoutMs: number;
   readonly chunkItems?: number;
   readonly chunkBytes?: number;
+  /** Bytes per second this node receives by transfer, all transfers together; 0 = unlimited. */
+  readonly rateBytes?: () => number;
   readonly stopped: () => boolean;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
@@ -73,6 +75,8 @@ const progressKey = (p: number): string => `xfer/${p}`;
 
 export class Transfers {
   private readonly running = new Map<number, TransferProgress>();
+  /** When the byte budget spent so far is paid off (shared by every transfer into this node). */
+  private paidUntilMs = 0;
 
   constructor(private readonly d: TransferDeps) {}
 
@@ -155,6 +159,8 @@ export class Transfers {
         this.running.set(partition, progress);
         this.d.stats.add('transferKeys', reply.items.length);
         this.d.stats.add('transferBytes', bytes);
+        // After the last chunk too: a partition of one chunk is the common case of a small cluster.
+        await this.pace(bytes);
         if (reply.last) break;
         await meta.putJson(progressKey(partition), { plan, after: Buffer.from(after).toString('hex'), keys: progress.keys, bytes: progress.bytes } satisfies Saved);
       }
@@ -165,6 +171,22 @@ export class Transfers {
     } finally {
       this.running.delete(partition);
     }
+  }
+
+  /**
+   * Waits until `bytes` more fit the rate limit: a join must yield to the
+   * foreground (each transferred byte costs the source a read, the receiver a
+   * merge and a write, on the CPUs and disks that serve clients).
+   */
+  private pace(bytes: number): Promise<void> {
+    const rate = this.d.rateBytes?.() ?? 0;
+    if (!(rate > 0)) return Promise.resolve();
+    const now = this.d.clock.now();
+    // Idle time does not accumulate credit beyond one chunk's worth: the limit holds over any window.
+    this.paidUntilMs = Math.max(this.paidUntilMs, now) + (bytes * 1000) / rate;
+    const waitMs = this.paidUntilMs - now;
+    if (waitMs < 1) return Promise.resolve();
+    return new Promise((resolve) => void this.d.clock.setTimer(waitMs, resolve));
   }
 
   /** The source side: the next chunk of `f.partition` after `f.after`. */

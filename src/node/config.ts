@@ -148,6 +148,8 @@ export const NodeConfigCodec = t.type({
   maxTransfers: intIn('maxTransfers', 1, 64),
   /** Keys per transfer chunk (one chunk in flight per transfer: the flow control). */
   transferChunkKeys: intIn('transferChunkKeys', 1, 65535),
+  /** Bytes per second a node receives by transfer, all transfers together (0 = unlimited): a join yields to clients. */
+  transferRateBytes: intIn('transferRateBytes', 0, 1 << 30),
   limits: LimitsCodec,
 });
 export type NodeConfig = t.TypeOf<typeof NodeConfigCodec>;
@@ -206,6 +208,7 @@ export const defaultConfig: NodeConfig = {
   hintedHandoff: true,
   maxTransfers: 2,
   transferChunkKeys: 128,
+  transferRateBytes: 4 * MiB,
   limits: defaultLimits,
 };
 

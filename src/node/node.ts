@@ -376,6 +376,7 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
         maxConsecutiveFailures: config.maxConsecutiveFailures,
         maxTransfers: config.maxTransfers,
         transferChunkKeys: config.transferChunkKeys,
+        transferRateBytes: config.transferRateBytes,
       },
       replica,
       hintBackend,

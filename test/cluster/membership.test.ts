@@ -85,6 +85,47 @@ test('a join moves only what balance forces, and the joiner holds every key of i
   await c.stopAll();
 });
 
+test('a rate-limited join keeps to its rate, and every request on the healthy nodes succeeds while it runs', async () => {
+  const rateBytes = 40_000;
+  const c = await TestCluster.start(['n1', 'n2', 'n3'], { partitionBits: 5, gossipIntervalMs: 200, transferRateBytes: rateBytes });
+  const written = new Map<string, string>();
+  const pad = 'x'.repeat(500);
+  for (let i = 0; i < 200; i++) {
+    const key = `b${i}`;
+    await c.node(`n${(i % 3) + 1}`).put(enc.encode(key), enc.encode(`v-${key}-${pad}`), new Uint8Array(0), 2, 0);
+    written.set(key, `v-${key}-${pad}`);
+  }
+  const t0 = c.clock.now();
+  await c.join('n4', 'n1');
+  const failures: string[] = [];
+  let requests = 0;
+  let round = 0;
+  while (!settledOn(c, ['n1', 'n2', 'n3', 'n4'])) {
+    assert.ok(c.clock.now() - t0 < 120_000, 'the join settles');
+    const batch: Promise<unknown>[] = [];
+    for (const via of ['n1', 'n2', 'n3'] as const) {
+      const key = `c${round}-${via}`;
+      const value = `v-${key}`;
+      batch.push(c.node(via).put(enc.encode(key), enc.encode(value), new Uint8Array(0), 2, 0).then(() => void written.set(key, value)));
+      batch.push(c.node(via).get(enc.encode(`b${(round * 7) % 200}`), 2, 0));
+    }
+    round++;
+    requests += batch.length;
+    await c.clock.advance(100);
+    for (const r of await Promise.allSettled(batch)) if (r.status === 'rejected') failures.push(String(r.reason));
+  }
+  const elapsedMs = c.clock.now() - t0;
+  assert.equal(failures, [], `${failures.length} of ${requests} requests failed during the join`);
+  const bytes = c.node('n4').stats().transferBytes!;
+  assert.ok(bytes > 0, 'the joiner received by transfer');
+  // Every chunk is paid for before the next one (and before its partition is done).
+  assert.ok(elapsedMs >= (bytes * 1000) / rateBytes, `${bytes} bytes in ${elapsedMs} virtual ms at ${rateBytes} B/s`);
+  const after = c.node('n1').currentRing();
+  await c.clock.advance(2000);
+  assert.equal(await missingReplicas(c, after, written), []);
+  await c.stopAll();
+});
+
 test('a node of weight 2 gets twice the share of a node of weight 1', async () => {
   const c = await TestCluster.start(['n1', 'n2', 'n3'], { partitionBits: 6, gossipIntervalMs: 200 });
   await c.join('n4', 'n1', 2);
