@@ -21,7 +21,7 @@ import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
 import { fmtRate, fmtUs, summarize, type LatencySummary } from './lib/latency.js';
 import { cpuTimeMs, spawnRingkvNode, type Spawned } from './lib/procs.js';
 import { environment, markdownTable, textTable, writeResults, type Row } from './lib/report.js';
-import { flag } from './lib/args.js';
+import { flag, numFlag, strFlag } from './lib/args.js';
 import { createRng } from './ycsb/random.js';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -40,17 +40,8 @@ const syscalls = (pid: number): { readonly writes: number; readonly reads: numbe
   }
 };
 
-const num = (name: string, fallback: number): number => {
-  const v = flag(name);
-  if (v === undefined || v === true) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${v}`);
-  return n;
-};
-const str = (name: string, fallback: string): string => {
-  const v = flag(name);
-  return typeof v === 'string' ? v : fallback;
-};
+const num = numFlag;
+const str = strFlag;
 
 const quick = flag('quick') === true;
 const durationMs = num('duration-ms', quick ? 2000 : 5000);

@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { flag } from './lib/args.js';
+import { flag, numFlag, strFlag } from './lib/args.js';
 import { forEachConcurrent } from './lib/loadgen.js';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { createRng } from './ycsb/random.js';
@@ -33,17 +33,8 @@ import type * as ClientModule from '../src/client/index.js';
 import type * as ConfigModule from '../src/node/config.js';
 import type * as NodeModule from '../src/node/node.js';
 
-const num = (name: string, fallback: number): number => {
-  const v = flag(name);
-  if (v === undefined || v === true) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${v}`);
-  return n;
-};
-const str = (name: string, fallback: string): string => {
-  const v = flag(name);
-  return typeof v === 'string' ? v : fallback;
-};
+const num = numFlag;
+const str = strFlag;
 
 const warmupMs = num('warmup-ms', 3000);
 const windowMs = num('window-ms', 500);

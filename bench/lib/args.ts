@@ -19,3 +19,18 @@ export const intList = (name: string, fallback: readonly number[]): number[] => 
   if (list.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--${name} wants positive integers, got ${v}`);
   return list;
 };
+
+/** A non-negative number flag (`--rounds 10`); a bare flag or none gives the fallback. */
+export const numFlag = (name: string, fallback: number): number => {
+  const v = flag(name);
+  if (v === undefined || v === true) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number, got ${v}`);
+  return n;
+};
+
+/** A string flag (`--backend log`); a bare flag or none gives the fallback. */
+export const strFlag = (name: string, fallback: string): string => {
+  const v = flag(name);
+  return typeof v === 'string' ? v : fallback;
+};
