@@ -21,6 +21,7 @@ import type { ClusterNodeApi, ClusterStatus } from '../cluster/api.js';
 import { mathRandom, realClock } from '../cluster/real_clock.js';
 import { TcpTransport, peerWireCodec } from '../cluster/tcp_transport.js';
 import { PEER_STATUSES, encodeRingBody, ringBodyOf } from '../../protocol/peer.js';
+import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
 import { isClusterNode, unsafeReason, type NodeConfig } from './config.js';
 import { clusterKey } from '../auth/node_auth.js';
 import { UserStore, usersPath } from '../auth/users.js';
@@ -158,6 +159,34 @@ export const clusterStats = (s: ClusterStatus, memberCount: number): Record<stri
   return out;
 };
 
+/** How an operator's tool reaches one node over the peer protocol (readReplicaAt, adminAt). */
+interface AdminOptions {
+  readonly timeoutMs: number;
+  readonly adminId?: string;
+  readonly clusterSecret?: Secret;
+  readonly tls?: ClientTlsOptions;
+}
+
+/**
+ * One request to the node at `address` on a connection of its own (HELLO role
+ * `node`, id `adminId`), closed afterwards: operator tools make one call and
+ * exit, so nothing is worth keeping open.
+ */
+const adminRequest = async (address: string, message: PeerRequest, options: AdminOptions): Promise<PeerReply> => {
+  const transport = new TcpTransport({
+    nodeId: options.adminId ?? `admin-${process.pid}`,
+    codec: peerWireCodec,
+    connectTimeoutMs: options.timeoutMs,
+    ...(options.clusterSecret !== undefined ? { clusterKey: clusterKey(options.clusterSecret) } : {}),
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
+  });
+  try {
+    return (await transport.requestAddress(address, message, options.timeoutMs)).reply;
+  } finally {
+    await transport.close();
+  }
+};
+
 /**
  * Reads one node's LOCAL replica of `key`, not a quorum: a REPLICA_GET over
  * the peer protocol (HELLO role `node`, id `adminId`), as `ringkv get
@@ -167,25 +196,14 @@ export const clusterStats = (s: ClusterStatus, memberCount: number): Record<stri
 export const readReplicaAt = async (
   address: string,
   key: Uint8Array,
-  options: { readonly partitionBits: number; readonly timeoutMs: number; readonly adminId?: string; readonly clusterSecret?: Secret; readonly tls?: ClientTlsOptions },
+  options: AdminOptions & { readonly partitionBits: number },
 ): Promise<ReadResult> => {
-  const transport = new TcpTransport({
-    nodeId: options.adminId ?? `admin-${process.pid}`,
-    codec: peerWireCodec,
-    connectTimeoutMs: options.timeoutMs,
-    ...(options.clusterSecret !== undefined ? { clusterKey: clusterKey(options.clusterSecret) } : {}),
-    ...(options.tls !== undefined ? { tls: options.tls } : {}),
-  });
-  try {
-    const { reply } = await transport.requestAddress(address, { type: 'REPLICA_GET', partition: partitionOf(key, options.partitionBits), key }, options.timeoutMs);
-    if (reply.type !== 'REPLICA_GET_REPLY') throw new KvError('KV_INTERNAL', `unexpected ${reply.type} to REPLICA_GET`);
-    if (!reply.found) return toReadResult(null);
-    const obj = decodeObject(reply.object);
-    if (!obj.ok) throw new KvError('KV_CORRUPTION', `replica object does not decode: ${obj.reason}`);
-    return toReadResult(obj.value);
-  } finally {
-    await transport.close();
-  }
+  const reply = await adminRequest(address, { type: 'REPLICA_GET', partition: partitionOf(key, options.partitionBits), key }, options);
+  if (reply.type !== 'REPLICA_GET_REPLY') throw new KvError('KV_INTERNAL', `unexpected ${reply.type} to REPLICA_GET`);
+  if (!reply.found) return toReadResult(null);
+  const obj = decodeObject(reply.object);
+  if (!obj.ok) throw new KvError('KV_CORRUPTION', `replica object does not decode: ${obj.reason}`);
+  return toReadResult(obj.value);
 };
 
 /**
@@ -198,21 +216,10 @@ export const adminAt = async (
   address: string,
   op: 'leave' | 'remove',
   node: string,
-  options: { readonly timeoutMs: number; readonly adminId?: string; readonly clusterSecret?: Secret; readonly tls?: ClientTlsOptions },
+  options: AdminOptions,
 ): Promise<void> => {
-  const transport = new TcpTransport({
-    nodeId: options.adminId ?? `admin-${process.pid}`,
-    codec: peerWireCodec,
-    connectTimeoutMs: options.timeoutMs,
-    ...(options.clusterSecret !== undefined ? { clusterKey: clusterKey(options.clusterSecret) } : {}),
-    ...(options.tls !== undefined ? { tls: options.tls } : {}),
-  });
-  try {
-    const { reply } = await transport.requestAddress(address, { type: 'ADMIN', op, node }, options.timeoutMs);
-    if (reply.type !== 'ACK') throw new KvError('KV_INTERNAL', `unexpected ${reply.type} to ADMIN`);
-  } finally {
-    await transport.close();
-  }
+  const reply = await adminRequest(address, { type: 'ADMIN', op, node }, options);
+  if (reply.type !== 'ACK') throw new KvError('KV_INTERNAL', `unexpected ${reply.type} to ADMIN`);
 };
 
 /**
