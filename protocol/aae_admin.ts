@@ -10,7 +10,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { KvError } from '../src/errors.js';
-import { Malformed, Reader, bad, checkUint, strBytes } from './fields.js';
+import { Reader, bad, checkUint, decodeWhole, strBytes } from './fields.js';
 import { MAX_U16, MAX_U32 } from './opcodes.js';
 
 export interface AaeExchangeRequest {
@@ -78,17 +78,7 @@ class Out {
   }
 }
 
-const run = <A>(body: Uint8Array, read: (r: Reader) => A): E.Either<KvError, A> => {
-  const r = new Reader(body);
-  try {
-    const a = read(r);
-    r.end();
-    return E.right(a);
-  } catch (e) {
-    if (e instanceof Malformed) return E.left(new KvError('KV_BAD_FRAME', e.reason));
-    return E.left(new KvError('KV_INTERNAL', 'aae admin body decoder failed', { cause: e }));
-  }
-};
+const run = <A>(body: Uint8Array, read: (r: Reader) => A): E.Either<KvError, A> => decodeWhole('aae admin', body, read);
 
 /** AAE_EXCHANGE request: partition u16, peer string. */
 export const encodeAaeExchangeRequest = (q: AaeExchangeRequest): Buffer => {

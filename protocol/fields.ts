@@ -4,6 +4,7 @@
  * Reader, one "malformed body" signal, one set of encode-side argument
  * checks, so both codecs refuse the same bad field with the same reason.
  */
+import * as E from 'fp-ts/lib/Either.js';
 import { KvError } from '../src/errors.js';
 import { MAX_U16 } from './opcodes.js';
 
@@ -151,4 +152,22 @@ export const strBytes = (name: string, s: string): number => {
   const n = Buffer.byteLength(s, 'utf8');
   if (n > MAX_U16) throw new KvError('KV_TOO_LARGE', `${name} of ${n} UTF-8 bytes > ${MAX_U16}`);
   return n;
+};
+
+/**
+ * Runs a body reader over a whole body, which it must use up: layout faults
+ * become KV_BAD_FRAME with the reason, anything else KV_INTERNAL naming the
+ * `codec` (a decoder bug, not the peer's). Never throws.
+ */
+export const decodeWhole = <A>(codec: string, body: Uint8Array, read: (r: Reader) => A): E.Either<KvError, A> => {
+  if (!(body instanceof Uint8Array)) return E.left(new KvError('KV_BAD_FRAME', 'body is not bytes'));
+  const r = new Reader(body);
+  try {
+    const a = read(r);
+    r.end();
+    return E.right(a);
+  } catch (e) {
+    if (e instanceof Malformed) return E.left(new KvError('KV_BAD_FRAME', e.reason));
+    return E.left(new KvError('KV_INTERNAL', `${codec} body decoder failed`, { cause: e }));
+  }
 };

@@ -25,7 +25,7 @@ import { MAX_Q_BITS, MIN_Q_BITS } from '../src/core/ring.js';
 import { RETRYABLE_CODES } from './handshake.js';
 import { toHex, fromHex } from './json.js';
 import { encode, type ErrorMessage, type NodeMessage } from './messages.js';
-import { EMPTY, Malformed, Reader, bad, checkBytes, checkUint, strBytes } from './fields.js';
+import { EMPTY, Malformed, Reader, bad, checkBytes, checkUint, decodeWhole, strBytes } from './fields.js';
 import { writeHeader } from './frame.js';
 import { CONNECTION_STREAM, FLAG_RESPONSE, HEADER_BYTES, MAX_U16, MAX_U32, MIN_FRAME_BYTES, PROTOCOL_VERSION, isNodeOpcode } from './opcodes.js';
 import { AAE_COPY_STATES } from './peer_messages.js';
@@ -809,19 +809,7 @@ const readReply = (request: PeerRequestType, r: Reader): PeerReply => {
   }
 };
 
-/** Runs a body reader to the end of the body; layout faults become KV_BAD_FRAME. */
-const run = <A>(body: Uint8Array, read: (r: Reader) => A): E.Either<KvError, A> => {
-  if (!(body instanceof Uint8Array)) return E.left(new KvError('KV_BAD_FRAME', 'body is not bytes'));
-  const r = new Reader(body);
-  try {
-    const a = read(r);
-    r.end();
-    return E.right(a);
-  } catch (e) {
-    if (e instanceof Malformed) return E.left(new KvError('KV_BAD_FRAME', e.reason));
-    return E.left(new KvError('KV_INTERNAL', 'peer body decoder failed', { cause: e }));
-  }
-};
+const run = <A>(body: Uint8Array, read: (r: Reader) => A): E.Either<KvError, A> => decodeWhole('peer', body, read);
 
 const hex = (opcode: number): string => `0x${opcode.toString(16)}`;
 
