@@ -7,7 +7,8 @@
  *    ring settling (polled every 20 ms over one kept connection per node), and the rates (keys/s, MB/s); the
  *    commit and its gossip are inside that time.
  * 2. Foreground throughput during a join: three nodes (N=3, R=W=2) loaded
- *    with the same data; `--clients` closed-loop clients (50% get, 50% put)
+ *    with the same data; `--clients` closed-loop clients (50% get, 50% put of
+ *    the key just read, with its context)
  *    run `--seconds` without any change (baseline), then while a fourth node
  *    joins (from its first transferred key until the ring settles, polled
  *    every 100 ms; its process start-up is left out). Reported: ops/s of both windows and
@@ -83,7 +84,12 @@ let live = 0;
 /** Operations completed so far by every `drive` (read while one runs). */
 const liveOps = (): number => live;
 
-/** Closed-loop clients until `stop()` resolves true; returns completed ops. */
+/**
+ * Closed-loop clients until `until()` is true; returns completed ops. Each client alternates a
+ * get of a key and a put to that key with the get's context (read-modify-write): blind puts
+ * would add a sibling each, objects would grow through the run, and the later join window
+ * would move and serve bigger objects than the baseline window did.
+ */
 const drive = async (client: Client, until: () => boolean): Promise<{ ops: number; errors: number }> => {
   const value = Buffer.alloc(valueBytes, 0x62);
   let ops = 0;
@@ -91,14 +97,21 @@ const drive = async (client: Client, until: () => boolean): Promise<{ ops: numbe
   let n = 0;
   await Promise.all(
     Array.from({ length: clients }, async () => {
+      let read: { readonly key: string; readonly context: Uint8Array } | undefined;
       while (!until()) {
-        const k = `key${(n++ * 7919) % keys}`;
         try {
-          if (n % 2 === 0) await client.get(k);
-          else await client.put(k, value);
+          if (read === undefined) {
+            const key = `key${(n++ * 7919) % keys}`;
+            read = { key, context: (await client.getRaw(key)).context };
+          } else {
+            const { key, context } = read;
+            read = undefined;
+            await client.put(key, value, { context });
+          }
           ops++;
           live++;
         } catch {
+          read = undefined;
           errors++;
         }
       }
@@ -180,6 +193,7 @@ try {
         ops0 = opsSeen;
       }
       if (all.every((x) => x['cluster.members'] === 4 && x['cluster.ring_pending'] === 0)) j1 = Date.now();
+      if (flag('debug') === true) console.log(`t=${Date.now()} ops=${opsSeen} n4keys=${all[3]?.['counters.transferKeys'] ?? '-'} pending=${all.map((x) => x['cluster.ring_pending'] ?? '-').join('')}`);
     } catch {
       // n4 still starting
     }

@@ -31,6 +31,8 @@ import { Transfers } from './transfers.js';
 
 export const DEFAULT_MAX_TRANSFERS = 2;
 const RING_META_KEY = 'ring';
+/** Keys a background loop (ring-change hinting, dropping handed-off data) handles per event-loop turn. */
+const BACKGROUND_BATCH = 128;
 
 /** Why a cluster configuration is unusable, or null. */
 export const invalidClusterConfig = (c: ClusterConfig): string | null => {
@@ -267,6 +269,16 @@ export class ClusterNode implements ClusterNodeApi {
     this.nodeStats.gauge(`hintsPending.${target}`, () => this.hintStore?.count(target) ?? 0);
   }
 
+  /**
+   * Lets timers and I/O run (gossip, peer replies, client requests) before
+   * more background work: a store's writes can complete without leaving the
+   * microtask queue, so a loop over thousands of keys would otherwise hold
+   * the event loop until it ends, and peers would suspect this node.
+   */
+  private yieldTurn(): Promise<void> {
+    return new Promise((resolve) => void this.clock.setTimer(0, resolve));
+  }
+
   /** Tracks background work so it never becomes an unhandled rejection. */
   private background(work: Promise<unknown>, what: string): void {
     const p = work.then(
@@ -389,6 +401,7 @@ export class ClusterNode implements ClusterNodeApi {
       if (inRing.has(target) || target === this.nodeId) continue;
       let moved = 0;
       for (const h of hs.pending(target)) {
+        if (moved % BACKGROUND_BATCH === BACKGROUND_BATCH - 1) await this.yieldTurn();
         for (const x of this.ringState.holdersOf(h.partition)) {
           if (x === this.nodeId) continue;
           await hs.add(x, h.partition, h.key);
@@ -420,7 +433,9 @@ export class ClusterNode implements ClusterNodeApi {
       const store = await this.replica.store(p);
       const items: { key: Uint8Array; value: Uint8Array }[] = [];
       await store.fold((key, value) => void items.push({ key: key.slice(), value: value.slice() }));
-      for (const it of items) {
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i]!;
+        if (i % BACKGROUND_BATCH === BACKGROUND_BATCH - 1) await this.yieldTurn();
         if (hs.pendingFor(p, it.key)) continue;
         if (await this.replica.removeIf(it.key, (stored) => Buffer.compare(stored, it.value) === 0)) dropped++;
       }
@@ -577,7 +592,10 @@ export class ClusterNode implements ClusterNodeApi {
       const keys: Uint8Array[] = [];
       const store = await this.replica.store(p);
       await store.fold((key) => void keys.push(key.slice()), { keysOnly: true });
-      for (const key of keys) {
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (i % BACKGROUND_BATCH === BACKGROUND_BATCH - 1) await this.yieldTurn();
+        if (this.stopped) return;
         for (const target of recipients) {
           await this.hintStore!.add(target, p, key);
           this.gaugeHintsFor(target);
