@@ -29,7 +29,7 @@ import { createClient } from '../src/client/index.js';
 import { Redis } from 'ioredis';
 import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
 import { addEncoded, encodeHistogram, fmtRate, fmtUs, newHistogram, summarize, type LatencySummary } from './lib/latency.js';
-import { cpuTimeMs, repoRoot, runBounded, spawnRedis, spawnRingkvNode, stopProcess, track, which, type Spawned } from './lib/procs.js';
+import { cpuTimeMs, mainWithDeadline, repoRoot, runBounded, spawnRedis, spawnRingkvNode, stopProcess, track, which, type Spawned } from './lib/procs.js';
 import { readProfile, selfTimes, selfTimesByFile, type SelfTime } from './lib/cpuprofile.js';
 import { createRng } from './ycsb/random.js';
 import { addUser } from '../src/auth/users.js';
@@ -645,16 +645,5 @@ if (childArg !== undefined) {
   );
 } else {
   // A bench that hangs on a shared machine is worse than one that fails: bound the whole run.
-  const guard = setTimeout(() => {
-    console.error('bench:server: gave up after 10 minutes');
-    process.exit(1);
-  }, 600_000);
-  guard.unref();
-  main().then(
-    () => process.exit(0),
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
+  mainWithDeadline('bench:server', 600_000, main);
 }

@@ -326,3 +326,30 @@ export const spawnEtcdCluster = async (members = 3, startTimeoutMs = 30_000): Pr
     stop: () => stop(),
   };
 };
+
+/**
+ * A bench's entry point: runs `main` and exits with its code (0 when it gives
+ * none); a bench that hangs on the shared machine is worse than one that
+ * fails, so after `limitMs` the process gives up with exit code 1. A thrown
+ * error goes to `onError`, which says what the exit code is (default: the
+ * whole error printed, 1).
+ */
+export const mainWithDeadline = (
+  name: string,
+  limitMs: number,
+  main: () => Promise<number | void>,
+  onError: (e: unknown) => number = (e) => {
+    console.error(e);
+    return 1;
+  },
+): void => {
+  const guard = setTimeout(() => {
+    console.error(`${name}: gave up after ${limitMs / 60_000} minutes`);
+    process.exit(1);
+  }, limitMs);
+  guard.unref();
+  main().then(
+    (code) => process.exit(code ?? 0),
+    (e: unknown) => process.exit(onError(e)),
+  );
+};

@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { flag } from '../lib/args.js';
 import { fmtRate, fmtUs } from '../lib/latency.js';
+import { mainWithDeadline } from '../lib/procs.js';
 import { renderChart } from './chart.js';
 import { cellOf, halfPeakRate, MATRIX_TARGETS, MATRIX_WORKLOADS, peakCell, ratioLines, scaleId, SCALE_RECORDS, summaryMarkdown, targetRatios, type Cell, type MatrixTarget } from './matrix.js';
 import type { DriverOptions } from './options.js';
@@ -225,15 +226,7 @@ const main = async (): Promise<number> => {
 };
 
 // Bound the whole matrix: a wedged target must not hold the shared machine.
-const guard = setTimeout(() => {
-  console.error('bench:all: gave up after 20 minutes');
-  process.exit(1);
-}, 1_200_000);
-guard.unref();
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`bench:all: ${(e as Error).message}`);
-    process.exit(2);
-  },
-);
+mainWithDeadline('bench:all', 1_200_000, main, (e) => {
+  console.error(`bench:all: ${(e as Error).message}`);
+  return 2;
+});

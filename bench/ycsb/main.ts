@@ -30,6 +30,7 @@ import { modeText, printPhase, saveRun } from './results.js';
 import { loadPhase, runPhase, type PhaseResult } from './runner.js';
 import { openTarget, TargetUnavailable } from './targets.js';
 import { WORKLOADS } from './workloads.js';
+import { mainWithDeadline } from '../lib/procs.js';
 
 const main = async (): Promise<number> => {
   let o: DriverOptions;
@@ -92,15 +93,4 @@ const main = async (): Promise<number> => {
 };
 
 // Bound the whole run: a wedged target must not hold the shared machine.
-const guard = setTimeout(() => {
-  console.error('ycsb: gave up after 15 minutes');
-  process.exit(1);
-}, 900_000);
-guard.unref();
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+mainWithDeadline('ycsb', 900_000, main);
