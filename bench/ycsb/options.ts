@@ -3,12 +3,15 @@
  * driver (main.ts) and the matrix (all.ts) agree on what a run is.
  */
 import type { Distribution } from './generators.js';
+import type { RunOptions } from './runner.js';
 import { defaultReplication, TARGET_NAMES, type TargetName } from './targets.js';
 import { invalidWorkload, WORKLOADS } from './workloads.js';
 
 export class UsageError extends Error {}
 
-export interface DriverOptions {
+/** What a run is, as the runner takes it (runner.ts says what each means), plus which target and how it is set up. */
+export interface DriverOptions extends Pick<RunOptions, 'records' | 'valueBytes' | 'concurrency' | 'durationMs' | 'warmupMs' | 'ratePerSec' | 'distribution' | 'seed'> {
+  /** The workload's name (runner.ts takes the Workload itself). */
   readonly workload: string;
   readonly target: TargetName;
   readonly nodes: number;
@@ -16,15 +19,7 @@ export interface DriverOptions {
   readonly replication: { readonly n: number; readonly r: number; readonly w: number } | undefined;
   readonly backend: string;
   readonly durability: 'none' | 'interval' | 'always';
-  readonly records: number;
-  readonly valueBytes: number;
-  readonly concurrency: number;
-  readonly durationMs: number;
-  readonly warmupMs: number;
-  readonly ratePerSec: number | undefined;
-  readonly distribution: Distribution;
   readonly connections: number;
-  readonly seed: number;
   readonly load: boolean;
   readonly label: string;
   readonly quick: boolean;
