@@ -7,7 +7,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { execFile } from 'node:child_process';
 import { createClient, type Client } from '../../src/client/index.js';
 import { routeTableOf, targetsOf } from '../../src/client/routing.js';
 import { claimInitial } from '../../src/core/claim.js';
@@ -18,16 +17,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import { RawConn, startTestNode, type TestNode } from '../helpers/node.js';
 import { statsOf, waitFor } from '../helpers/cluster.js';
 import { check } from '../helpers/seed.js';
+import { runCli } from '../helpers/cli.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-
-/** Runs the ringkv CLI (under tsx) and resolves with its exit code and stdout. */
-const cli = (args: readonly string[]): Promise<{ code: number; stdout: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 30_000 }, (err, stdout) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout });
-    });
-  });
+const cli = runCli;
 
 const fast = { gossipIntervalMs: 100, handoffIntervalMs: 200, peerTimeoutMs: 500 };
 

@@ -7,20 +7,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { createClient } from '../../src/client/index.js';
 import { readReplicaAt } from '../../src/node/node.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { statsOf, waitFor } from '../helpers/cluster.js';
+import { runCli } from '../helpers/cli.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-
-const cli = (args: readonly string[]): Promise<{ code: number; stdout: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 30_000 }, (err, stdout) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout });
-    });
-  });
+const cli = runCli;
 
 const settings = {
   partitionBits: 3,

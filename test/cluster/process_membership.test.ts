@@ -7,22 +7,18 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { ownershipCounts, preferenceList, type Ring } from '../../src/core/ring.js';
 import { createClient } from '../../src/client/index.js';
 import { adminAt } from '../../src/node/node.js';
 import { ProcCluster, ringAt, statsOf, waitFor, waitMembers } from '../helpers/cluster.js';
+import { runCli } from '../helpers/cli.js';
 
 const N = 3;
 const flags = ['--n', String(N), '--r', '2', '--w', '2', '--gossip-interval-ms', '200', '--handoff-interval-ms', '300', '--peer-timeout-ms', '800', '--aae-enabled', 'false'];
-const root = new URL('../..', import.meta.url).pathname;
-
-const cli = (args: readonly string[]): Promise<{ code: number; out: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, out: stdout + stderr });
-    });
-  });
+const cli = async (args: readonly string[]): Promise<{ code: number; out: string }> => {
+  const r = await runCli(args);
+  return { code: r.code, out: r.stdout + r.stderr };
+};
 
 /** Keeps overwriting keys (each write carries the context of that key's last acknowledged write). */
 class Writer {

@@ -15,19 +15,11 @@ import { RawConn, startTestNode, type TestNode } from '../helpers/node.js';
 import { statsOf, waitFor } from '../helpers/cluster.js';
 import { KvError } from '../../src/errors.js';
 import { decodeConfig, isClusterNode } from '../../src/node/config.js';
-import { execFile } from 'node:child_process';
 import * as E from 'fp-ts/lib/Either.js';
 import { decodeRingBody } from '../../protocol/peer.js';
+import { runCli } from '../helpers/cli.js';
 
-const root = new URL('../..', import.meta.url).pathname;
-
-/** Runs the ringkv CLI (under tsx) and resolves with its exit code and stdout. */
-const cli = (args: readonly string[]): Promise<{ code: number; stdout: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 30_000 }, (err, stdout) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout });
-    });
-  });
+const cli = runCli;
 
 const fast = { gossipIntervalMs: 100, handoffIntervalMs: 200, peerTimeoutMs: 500 };
 

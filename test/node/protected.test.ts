@@ -4,7 +4,6 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,16 +11,10 @@ import { inspect } from 'node:util';
 import * as E from 'fp-ts/lib/Either.js';
 import { decodeConfig, defaultConfig, isLoopback, unsafeReason, type NodeConfig } from '../../src/node/config.js';
 import { Secret } from '../../src/auth/secret.js';
+import { runCli } from '../helpers/cli.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const cli = (args: readonly string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 30_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-    else child.stdin!.end();
-  });
+const cli = runCli;
 
 const cfg = (over: Partial<NodeConfig>): NodeConfig => ({ ...defaultConfig, ...over });
 const secret = new Secret('0123456789abcdef0123456789abcdef');
