@@ -13,9 +13,9 @@ import { createClient } from '../../src/client/index.js';
 import { readReplicaAt } from '../../src/node/node.js';
 import { Secret } from '../../src/auth/secret.js';
 import { addUser } from '../../src/auth/users.js';
-import { KvError } from '../../src/errors.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { waitFor } from '../helpers/cluster.js';
+import { rejectsWithCode } from '../helpers/assert.js';
 
 const statsOf = async (address: string, login: { readonly user?: string; readonly password?: string } = {}): Promise<Record<string, number>> => {
   const client = createClient({ nodes: [address], timeoutMs: 1000, retries: 0, ...login });
@@ -31,15 +31,7 @@ const good = new Secret('the-cluster-secret-of-this-test');
 const wrong = new Secret('not-the-cluster-secret-at-all!!');
 const key = Buffer.from('payroll');
 
-const rejectsWith = async (p: Promise<unknown>, code: string): Promise<void> => {
-  try {
-    await p;
-  } catch (e) {
-    assert.is((e as KvError).code, code, (e as Error).message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-};
+const rejectsWith = rejectsWithCode;
 
 test('nodes sharing the secret form a cluster; a wrong or missing secret cannot join and receives no data', async () => {
   const nodes: TestNode[] = [];

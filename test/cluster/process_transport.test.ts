@@ -17,6 +17,7 @@ import type { PeerReply } from '../../protocol/peer_messages.js';
 import { exponentialBackoff } from '../../src/client/backoff.js';
 import { RawConn } from '../helpers/node.js';
 import { freePort } from '../helpers/cluster.js';
+import { rejectsWithCode } from '../helpers/assert.js';
 
 const codec = peerWireCodec;
 
@@ -72,15 +73,7 @@ const echo: PeerHandler = async (from, req) => {
   return { type: 'PEER_ERROR', code: 'KV_UNSUPPORTED', message: req.type };
 };
 
-const rejects = async (p: Promise<unknown>, code: string): Promise<void> => {
-  try {
-    await p;
-  } catch (e) {
-    assert.is((e as KvError).code, code, (e as Error).message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-};
+const rejects = rejectsWithCode;
 
 const get = (key: string) => ({ type: 'REPLICA_GET', partition: 1, key: Buffer.from(key) }) as const;
 

@@ -13,6 +13,7 @@ import { RawConn, startTestNode, type TestNode } from '../helpers/node.js';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rejectsWithCode } from '../helpers/assert.js';
 
 let node: TestNode;
 // Few PBKDF2 rounds keep the test fast; the exchange is the same at any count.
@@ -29,17 +30,7 @@ test.after(async () => {
   await node.destroy();
 });
 
-const expectCode = async (p: Promise<unknown>, code: string): Promise<ClientError> => {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, ClientError);
-    assert.is((e as ClientError).code, code, (e as Error).message);
-    return e as ClientError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-};
+const expectCode = (p: Promise<unknown>, code: string): Promise<ClientError> => rejectsWithCode(p, code, ClientError);
 
 const hello = (mechanism = '', payload: Uint8Array = new Uint8Array(0)) =>
   ({ op: 'HELLO', streamId: 0, minVersion: 1, maxVersion: 1, role: 'client', clientName: 't', nodeId: '', authMechanism: mechanism, authPayload: payload }) as const;

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { createClient, ClientError } from '../../src/client/index.js';
 import { RawConn, startTestNode, type TestNode } from '../helpers/node.js';
 import { encode } from '../../protocol/index.js';
+import { rejectsWithCode } from '../helpers/assert.js';
 
 let node: TestNode;
 
@@ -13,17 +14,7 @@ test.after(async () => {
   await node.destroy();
 });
 
-const expectError = async (p: Promise<unknown>, code: string): Promise<ClientError> => {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, ClientError);
-    assert.is((e as ClientError).code, code);
-    return e as ClientError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-};
+const expectError = (p: Promise<unknown>, code: string): Promise<ClientError> => rejectsWithCode(p, code, ClientError);
 
 test('put then get returns the value and a context; delete makes it not found', async () => {
   const c = createClient({ nodes: [node.address] });

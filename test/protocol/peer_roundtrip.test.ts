@@ -29,6 +29,7 @@ import {
 import type { PeerReply, PeerRequest } from '../../protocol/peer_messages.js';
 import { check } from '../helpers/seed.js';
 import { reply, request, ring, entry } from './peer_arbitraries.js';
+import { throwsWithCode } from '../helpers/assert.js';
 
 const none = new Uint8Array(0);
 const k = Uint8Array.of(0x6b);
@@ -58,16 +59,7 @@ const leftCode = <A>(r: E.Either<KvError, A>): string => {
   return (r as E.Left<KvError>).left.code;
 };
 
-const throwsCode = (f: () => unknown, code: string): void => {
-  try {
-    f();
-  } catch (e) {
-    assert.ok(e instanceof KvError, String(e));
-    assert.is(e.code, code, e.message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-};
+const throwsCode = throwsWithCode;
 
 test('law: every request survives encodePeer → frame → decodeMessage → decodePeerRequest', () => {
   check(

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogBackend, LogPartitionStore, type LogBackendOptions } from '../../src/storage/log.js';
 import { nativeLog } from '../../src/native/addon.js';
-import { KvError } from '../../src/errors.js';
 import type { StorageBackend } from '../../src/storage/backend.js';
 import { check } from '../helpers/seed.js';
+import { rejectsWithCode, throwsWithCode } from '../helpers/assert.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -29,27 +29,8 @@ const openStore = async (
   return { backend, store, dir };
 };
 
-const rejectsWith = async (p: Promise<unknown>, code: string): Promise<void> => {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, KvError);
-    assert.is((e as KvError).code, code);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-};
-
-const throwsCode = (f: () => unknown, code: string): void => {
-  try {
-    f();
-  } catch (e) {
-    assert.instance(e, KvError);
-    assert.is((e as KvError).code, code);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-};
+const rejectsWith = rejectsWithCode;
+const throwsCode = throwsWithCode;
 
 const dataFiles = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.data')).sort();
 
