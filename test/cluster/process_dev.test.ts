@@ -5,23 +5,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '../../src/client/index.js';
 import { readReplicaAt } from '../../src/node/node.js';
-import { waitFor } from '../helpers/cluster.js';
-
-const root = new URL('../..', import.meta.url).pathname;
-
-const portFree = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
+import { freeBasePort, startDev, waitFor } from '../helpers/cluster.js';
 
 const listening = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
@@ -33,30 +23,15 @@ const listening = (port: number): Promise<boolean> =>
     s.once('error', () => resolve(false));
   });
 
-/** A base port with the two after it free too. */
-const freeBase = async (): Promise<number> => {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await portFree(base)) && (await portFree(base + 1)) && (await portFree(base + 2))) return base;
-  }
-};
-
 test('ringkv dev starts a 3-node cluster (N=3 R=2 W=2), every write lands on all three replicas, SIGINT stops every node', async () => {
-  const base = await freeBase();
+  const base = await freeBasePort(3);
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-dev-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'dev', '--base-port', String(base), '--data', dir, '--backend', 'memory'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const dev = startDev(['--base-port', String(base), '--data', dir, '--backend', 'memory']);
   const addrs = [0, 1, 2].map((i) => `127.0.0.1:${base + i}`);
   try {
-    assert.ok(await waitFor(() => out.includes('Ctrl-C stops the cluster.'), 45_000, 100), `dev did not report ready:\n${out}`);
-    assert.match(out, 'N=3 R=2 W=2');
-    for (const a of addrs) assert.ok(out.includes(a), `port ${a} printed`);
+    assert.ok(await waitFor(() => dev.out.includes('Ctrl-C stops the cluster.'), 45_000, 100), `dev did not report ready:\n${dev.out}`);
+    assert.match(dev.out, 'N=3 R=2 W=2');
+    for (const a of addrs) assert.ok(dev.out.includes(a), `port ${a} printed`);
 
     const client = createClient({ nodes: addrs });
     try {
@@ -75,14 +50,11 @@ test('ringkv dev starts a 3-node cluster (N=3 R=2 W=2), every write lands on all
       );
     }
 
-    child.kill('SIGINT');
-    assert.is(await exited, 0, `dev exit code\n${out}`);
+    dev.child.kill('SIGINT');
+    assert.is(await dev.exited, 0, `dev exit code\n${dev.out}`);
     for (const i of [0, 1, 2]) assert.not.ok(await listening(base + i), `node on ${base + i} stopped`);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await dev.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

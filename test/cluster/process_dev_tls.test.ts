@@ -6,50 +6,28 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, ClientError } from '../../src/client/index.js';
-import { waitFor } from '../helpers/cluster.js';
+import { freeBasePort, startDev, waitFor } from '../helpers/cluster.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const cli = join(root, 'src/cli/main.ts');
 
-const portFree = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-const freeBase = async (): Promise<number> => {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await portFree(base)) && (await portFree(base + 1))) return base;
-  }
-};
-
 test('ringkv dev --tls --tls-client-auth require: a mutual-TLS cluster the printed command reaches; no certificate, no service', async () => {
-  const base = await freeBase();
+  const base = await freeBasePort(2);
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-devtls-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'dev', '--tls', '--tls-client-auth', 'require', '--nodes', '2', '--base-port', String(base), '--data', dir, '--backend', 'memory'], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const dev = startDev(['--tls', '--tls-client-auth', 'require', '--nodes', '2', '--base-port', String(base), '--data', dir, '--backend', 'memory']);
   const addrs = [0, 1].map((i) => `127.0.0.1:${base + i}`);
   try {
-    assert.ok(await waitFor(() => out.includes('Ctrl-C stops the cluster.'), 45_000, 100), `dev did not report ready:\n${out}`);
+    assert.ok(await waitFor(() => dev.out.includes('Ctrl-C stops the cluster.'), 45_000, 100), `dev did not report ready:\n${dev.out}`);
     const ca = join(dir, 'tls', 'ca.crt');
     const [cert, key] = [join(dir, 'tls', 'client.crt'), join(dir, 'tls', 'client.key')];
     assert.ok(existsSync(ca));
-    assert.ok(out.includes(`--tls-ca ${ca} --tls-cert ${cert} --tls-key ${key}`), `the output says how to connect:\n${out}`);
-    assert.match(out, 'openssl');
+    assert.ok(dev.out.includes(`--tls-ca ${ca} --tls-cert ${cert} --tls-key ${key}`), `the output says how to connect:\n${dev.out}`);
+    assert.match(dev.out, 'openssl');
 
     // The CLI line dev printed, run as printed.
     const put = spawnSync(process.execPath, ['--import', 'tsx', cli, 'put', 'tls-key', 'tls-value', '--nodes', addrs.join(','), '--tls-ca', ca, '--tls-cert', cert, '--tls-key', key], { cwd: root, encoding: 'utf8', timeout: 30_000 });
@@ -74,13 +52,10 @@ test('ringkv dev --tls --tls-client-auth require: a mutual-TLS cluster the print
       }
     }
 
-    child.kill('SIGINT');
-    assert.is(await exited, 0, `dev exit code\n${out}`);
+    dev.child.kill('SIGINT');
+    assert.is(await dev.exited, 0, `dev exit code\n${dev.out}`);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await dev.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

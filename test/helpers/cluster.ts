@@ -29,6 +29,55 @@ export const freePort = (): Promise<number> =>
 
 const root = new URL('../..', import.meta.url).pathname;
 
+const portFree = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+/** A loopback port with the `count - 1` after it free too (`ringkv dev --base-port` takes consecutive ports). */
+export const freeBasePort = async (count: number): Promise<number> => {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    let free = true;
+    for (let i = 0; i < count && free; i++) free = await portFree(base + i);
+    if (free) return base;
+  }
+};
+
+/** A `ringkv dev` process this test started: what it printed so far, and when it exits. */
+export interface DevRun {
+  readonly child: ChildProcess;
+  /** Everything it printed, stdout and stderr (for waiting on and for failure messages). */
+  readonly out: string;
+  readonly exited: Promise<number | null>;
+  /** Ends it (SIGTERM) unless it already ended; for a `finally`. */
+  stop(): Promise<void>;
+}
+
+/** Starts `ringkv dev ARGS` (under tsx). */
+export const startDev = (args: readonly string[]): DevRun => {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'dev', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    get out() {
+      return out;
+    },
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+};
+
 export interface NodeProc {
   readonly id: string;
   readonly port: number;
