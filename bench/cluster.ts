@@ -17,12 +17,11 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { createClient, type Client } from '../src/client/index.js';
-import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
+import { closedLoop, getPutMix } from './lib/loadgen.js';
 import { fmtRate, fmtUs, summarize, type LatencySummary } from './lib/latency.js';
 import { cpuTimeMs, spawnRingkvNode, type Spawned } from './lib/procs.js';
 import { environment, markdownTable, textTable, writeResults, type Row } from './lib/report.js';
 import { flag, numFlag, strFlag } from './lib/args.js';
-import { createRng } from './ycsb/random.js';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
@@ -115,19 +114,11 @@ const load = async (
   clients: readonly Client[],
   pids: readonly number[],
   statsClients: readonly Client[] = clients,
-  // The latest context seen per key: a put carries it, so it supersedes what
-  // was there instead of adding a sibling (blind puts would grow every key's
-  // sibling list without bound over a run). Shared by the loads of one
-  // cluster, so a second load's preload does not add a sibling to every key.
+  // The latest context seen per key (GetPutMixOptions.contexts), shared by the loads of one cluster.
   contexts: (Uint8Array | undefined)[] = new Array(keys),
 ): Promise<Measured> => {
-  const value = Buffer.alloc(valueBytes, 0x61);
-  const put = (client: Client, i: number) =>
-    client.put(keyOf(i), value, contexts[i] !== undefined ? { context: contexts[i] } : {}).then((r) => {
-      contexts[i] = r.context;
-    });
-  await forEachConcurrent(keys, inflight, (i) => put(clients[i % clients.length]!, i));
-  const rngs = Array.from({ length: inflight }, (_, i) => createRng(1000 + i));
+  const mix = getPutMix(clients, { keys, keyOf, valueBytes, getFraction, inflight, seed: 1000, contexts });
+  await mix.preload();
   const nodeCpu = (): number => pids.reduce((sum, pid) => sum + (cpuTimeMs(pid) ?? 0), 0);
   const nodeIo = (): { writes: number; reads: number; sysMs: number } =>
     pids.reduce((sum, pid) => {
@@ -147,15 +138,7 @@ const load = async (
     inflight,
     warmupMs,
     durationMs,
-    op: (loop) => {
-      const rng = rngs[loop]!;
-      const client = clients[loop % clients.length]!;
-      const i = Math.floor(rng.next() * keys);
-      if (rng.next() >= getFraction) return put(client, i);
-      return client.getRaw(keyOf(i)).then((r) => {
-        contexts[i] = r.context;
-      });
-    },
+    op: mix.op,
   });
   clearTimeout(sampler);
   const start = cpuAtStart as { nodeMs: number; selfUs: number; io: { writes: number; reads: number; sysMs: number } } | undefined;

@@ -26,9 +26,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { flag, numFlag, strFlag } from './lib/args.js';
-import { forEachConcurrent } from './lib/loadgen.js';
+import { getPutMix } from './lib/loadgen.js';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { createRng } from './ycsb/random.js';
 import type * as ClientModule from '../src/client/index.js';
 import type * as ConfigModule from '../src/node/config.js';
 import type * as NodeModule from '../src/node/node.js';
@@ -111,24 +110,8 @@ const setUp = async (tree: string, seed: number): Promise<Setup> => {
     await close();
     throw e;
   }
-  const value = Buffer.alloc(valueBytes, 0x61);
-  // The latest context per key: a put supersedes what it saw (blind puts would grow sibling lists).
-  const contexts: (Uint8Array | undefined)[] = new Array(keys);
-  const put = (client: ClientModule.Client, i: number) =>
-    client.put(keyOf(i), value, contexts[i] !== undefined ? { context: contexts[i] } : {}).then((r) => {
-      contexts[i] = r.context;
-    });
-  await forEachConcurrent(keys, inflight, (i) => put(clients[i % clients.length]!, i));
-  const rngs = Array.from({ length: inflight }, (_, i) => createRng(seed + i));
-  const op = (loop: number): Promise<void> => {
-    const rng = rngs[loop]!;
-    const client = clients[loop % clients.length]!;
-    const i = Math.floor(rng.next() * keys);
-    if (rng.next() >= getFraction) return put(client, i);
-    return client.getRaw(keyOf(i)).then((g) => {
-      contexts[i] = g.context;
-    });
-  };
+  const { preload, op } = getPutMix(clients, { keys, keyOf, valueBytes, getFraction, inflight, seed });
+  await preload();
   const window = async (ms: number): Promise<{ ops: number; errors: number }> => {
     const stopAt = performance.now() + ms;
     let ops = 0;

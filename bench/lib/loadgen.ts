@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { newHistogram, recordUs, type Histogram } from './latency.js';
+import { createRng } from '../ycsb/random.js';
 
 export interface ClosedLoopOptions {
   readonly inflight: number;
@@ -76,4 +77,60 @@ export const forEachConcurrent = async (count: number, inflight: number, op: (i:
     while (next < count) await op(next++);
   };
   await Promise.all(Array.from({ length: Math.min(inflight, count) }, loop));
+};
+
+/** The two client calls the mixed workload makes (structural: cluster_inproc.ts loads the client of other trees). */
+export interface MixClient {
+  put(key: Uint8Array, value: Uint8Array, options: { readonly context?: Uint8Array }): Promise<{ readonly context: Uint8Array }>;
+  getRaw(key: Uint8Array): Promise<{ readonly context: Uint8Array }>;
+}
+
+export interface GetPutMixOptions {
+  readonly keys: number;
+  readonly keyOf: (i: number) => Uint8Array;
+  readonly valueBytes: number;
+  /** The share of operations that are gets; the rest are puts. */
+  readonly getFraction: number;
+  readonly inflight: number;
+  /** Loop i draws its keys and operations from createRng(seed + i). */
+  readonly seed: number;
+  /**
+   * The latest context seen per key: a put carries it, so it supersedes what
+   * was there instead of adding a sibling (blind puts would grow every key's
+   * sibling list without bound over a run). Pass one array to several mixes
+   * on the same cluster so a second preload does not add a sibling either.
+   */
+  readonly contexts?: (Uint8Array | undefined)[];
+}
+
+/**
+ * The benches' get/put mix over `keys` keys: `preload` puts every key once,
+ * `op(loop)` (for closedLoop) does one get or put of a random key through
+ * clients[loop % clients.length].
+ */
+export const getPutMix = (
+  clients: readonly MixClient[],
+  o: GetPutMixOptions,
+): { readonly preload: () => Promise<void>; readonly op: (loop: number) => Promise<void> } => {
+  const value = Buffer.alloc(o.valueBytes, 0x61);
+  const contexts = o.contexts ?? new Array<Uint8Array | undefined>(o.keys);
+  const put = (client: MixClient, i: number): Promise<void> => {
+    const context = contexts[i];
+    return client.put(o.keyOf(i), value, context !== undefined ? { context } : {}).then((r) => {
+      contexts[i] = r.context;
+    });
+  };
+  const rngs = Array.from({ length: o.inflight }, (_, i) => createRng(o.seed + i));
+  return {
+    preload: () => forEachConcurrent(o.keys, o.inflight, (i) => put(clients[i % clients.length]!, i)),
+    op: (loop) => {
+      const rng = rngs[loop]!;
+      const client = clients[loop % clients.length]!;
+      const i = Math.floor(rng.next() * o.keys);
+      if (rng.next() >= o.getFraction) return put(client, i);
+      return client.getRaw(o.keyOf(i)).then((g) => {
+        contexts[i] = g.context;
+      });
+    },
+  };
 };
