@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { check } from '../helpers/seed.js';
 import * as D from '../../src/core/dvvset.js';
 import * as M from '../../src/core/merkle.js';
-import { AntiEntropy, defaultAaeConfig } from '../../src/cluster/anti_entropy.js';
+import { AntiEntropy, defaultAaeConfig, itemHash, itemHashChange } from '../../src/cluster/anti_entropy.js';
 import { Replica, tagValue, tombstone } from '../../src/node/replica.js';
 import { NodeStats } from '../../src/node/stats.js';
 import { createMemoryBackend } from '../../src/storage/memory.js';
@@ -104,6 +104,30 @@ test('saved trees restore exactly; damaged or stale saves are rebuilt instead', 
   const logs3: string[] = [];
   await node(backend, saved, logs3);
   assert.is(logs3.length, 1, 'a save that does not match the data is not used');
+});
+
+test('a write\'s batched hash change is the XOR of the two versions\' item hashes (or null past the batch buffer)', () => {
+  const shape = { leafBits: 4, fanoutBits: 2 };
+  check(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 64 }),
+      fc.uint8Array({ minLength: 0, maxLength: 300 }),
+      fc.uint8Array({ minLength: 0, maxLength: 300 }),
+      fc.integer({ min: 0, max: 8 }),
+      (key, before, after, qBits) => {
+        const c = itemHashChange(shape, qBits, key, before, after);
+        const b = itemHash(shape, qBits, key, before);
+        const a = itemHash(shape, qBits, key, after);
+        assert.ok(c !== null);
+        assert.is(c.segment, b.segment);
+        assert.is(c.hi, (b.hi ^ a.hi) >>> 0);
+        assert.is(c.lo, (b.lo ^ a.lo) >>> 0);
+      },
+    ),
+    300,
+  );
+  const big = new Uint8Array(5000).fill(7);
+  assert.is(itemHashChange(shape, 2, new Uint8Array([1]), big, new Uint8Array([2])), null);
 });
 
 test.run();
