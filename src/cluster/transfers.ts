@@ -26,6 +26,8 @@ import type { MetaStore } from './meta.js';
 
 export const DEFAULT_CHUNK_ITEMS = 128;
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/** Partitions whose key list a source keeps between chunks (a receiver pulls at most a few at once). */
+const MAX_LISTED = 16;
 
 export interface TransferDeps {
   readonly self: NodeId;
@@ -75,6 +77,8 @@ const progressKey = (p: number): string => `xfer/${p}`;
 
 export class Transfers {
   private readonly running = new Map<number, TransferProgress>();
+  /** Source side, unordered backends: each partition's sorted key list being served, and where the next chunk starts. */
+  private readonly listed = new Map<number, { readonly keys: readonly Buffer[]; readonly next: number }>();
   /** When the byte budget spent so far is paid off (shared by every transfer into this node). */
   private paidUntilMs = 0;
 
@@ -189,38 +193,64 @@ export class Transfers {
     return new Promise((resolve) => void this.d.clock.setTimer(waitMs, resolve));
   }
 
-  /** The source side: the next chunk of `f.partition` after `f.after`. */
+  /**
+   * The source side: the next chunk of `f.partition` after `f.after`.
+   * A backend without ordered folds lists the whole partition to find what
+   * follows the cursor; the sorted list is kept for the transfer's next chunk
+   * (one fold per transfer, not per chunk: a partition of K keys cost K²/chunk
+   * key visits). Keys written after the list was taken reach the receiver by
+   * double-write, as every key before the cursor does.
+   */
   async serveFetch(f: TransferFetch): Promise<TransferChunk> {
     const store = await this.d.replica.store(f.partition);
     const after = Buffer.from(f.after);
     const maxItems = Math.max(1, Math.min(f.maxItems, 0xffff));
     const ordered = this.d.replica.backend.capabilities.orderedFold;
-    const keys: Buffer[] = [];
+    let keys: readonly Buffer[];
+    let from = 0;
     let more = false;
-    await store.fold(
-      (key) => {
-        if (after.length > 0 && Buffer.compare(key, after) <= 0) return true;
-        if (ordered && keys.length >= maxItems) {
-          more = true;
-          return false;
-        }
-        keys.push(Buffer.from(key));
-        return true;
-      },
-      { keysOnly: true },
-    );
-    keys.sort(Buffer.compare);
+    const cached = this.listed.get(f.partition);
+    if (!ordered && cached !== undefined && after.length > 0 && cached.next > 0 && Buffer.compare(cached.keys[cached.next - 1]!, after) === 0) {
+      keys = cached.keys;
+      from = cached.next;
+    } else {
+      const found: Buffer[] = [];
+      await store.fold(
+        (key) => {
+          if (after.length > 0 && Buffer.compare(key, after) <= 0) return true;
+          if (ordered && found.length >= maxItems) {
+            more = true;
+            return false;
+          }
+          found.push(Buffer.from(key));
+          return true;
+        },
+        { keysOnly: true },
+      );
+      keys = found.sort(Buffer.compare);
+    }
     const items: { key: Uint8Array; object: Uint8Array }[] = [];
     let bytes = 0;
-    for (const key of keys) {
+    let i = from;
+    for (; i < keys.length; i++) {
       if (items.length >= maxItems || (items.length > 0 && bytes >= f.maxBytes)) break;
+      const key = keys[i]!;
       const object = await store.get(key);
       if (object === undefined) continue; // deleted since the fold
       items.push({ key, object });
       bytes += key.length + object.length;
     }
-    const taken = items.length === 0 ? 0 : keys.indexOf(items[items.length - 1]!.key as Buffer) + 1;
+    // The cursor the receiver sends next is the last item's key: resume at the key after it.
+    const taken = items.length === 0 ? i : keys.indexOf(items[items.length - 1]!.key as Buffer, from) + 1;
     const last = !more && taken >= keys.length;
+    if (!ordered) {
+      this.listed.delete(f.partition);
+      if (!last && items.length > 0) {
+        this.listed.set(f.partition, { keys, next: taken });
+        // A receiver that went away leaves its list behind: keep only the most recent few.
+        while (this.listed.size > MAX_LISTED) this.listed.delete(this.listed.keys().next().value!);
+      }
+    }
     this.d.stats.add('transferServedKeys', items.length);
     return { type: 'TRANSFER_CHUNK', last, keysTotal: Math.min(store.count(), 0xffffffff), checksum: chunkChecksum(items), items };
   }
