@@ -580,6 +580,10 @@ export class Client {
         if (open < this.perNode) void this.connect(e).catch(() => undefined);
         return best;
       }
+      // A node with nothing open (it went down, or never answered) is tried
+      // again in the background once its backoff allows, so it gets its share
+      // back when it returns instead of staying unused while others answer.
+      if (e.connecting === undefined && e.retryAt <= Date.now()) void this.connect(e).catch(() => undefined);
     }
     return undefined;
   }
