@@ -1,40 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer, type Server, type Socket } from 'node:net';
 import { createClient, ClientError } from '../../src/client/index.js';
-import { FrameDecoder, FrameWriter, decodeMessage } from '../../protocol/index.js';
-import * as E from 'fp-ts/lib/Either.js';
-
-/**
- * A node stand-in that answers HELLO, then PINGs with stream ids it was told
- * to answer, and leaves the others unanswered (so they time out).
- */
-const startFake = async (answer: (streamId: number, seen: number) => boolean): Promise<{ server: Server; port: number; sockets: Socket[] }> => {
-  const sockets: Socket[] = [];
-  let seen = 0;
-  const server = createServer((s) => {
-    sockets.push(s);
-    s.on('error', () => undefined);
-    const decoder = new FrameDecoder({ maxFrameBytes: 1 << 20 });
-    s.on('data', (chunk) => {
-      decoder.push(chunk);
-      const w = new FrameWriter();
-      for (let f = decoder.next(); f !== undefined; f = decoder.next()) {
-        const m = decodeMessage(f);
-        if (E.isLeft(m)) continue;
-        const msg = m.right;
-        if (msg.op === 'HELLO') {
-          w.write({ op: 'HELLO_OK', streamId: 0, version: 1, nodeId: 'fake', maxFrameBytes: 1 << 20, maxKeyBytes: 1024, maxValueBytes: 1 << 20, maxInFlight: 1000, ringVersion: 0n });
-        } else if (msg.op === 'PING' && answer(msg.streamId, seen++)) {
-          w.write({ op: 'PONG', streamId: msg.streamId, payload: new Uint8Array(0) });
-        }
-      }
-      if (w.pendingBytes > 0) s.write(w.take());
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as { port: number }).port, sockets };
-};
+import { startFakeNode } from '../helpers/fake_node.js';
 
 const settle = <T>(p: Promise<T>): Promise<{ ok: true } | { ok: false; code: string; safeToRetry: boolean }> =>
   p.then(
@@ -44,7 +11,7 @@ const settle = <T>(p: Promise<T>): Promise<{ ok: true } | { ok: false; code: str
 
 test('timeouts from the periodic sweep hit exactly the unanswered requests, and the connection stays usable', async () => {
   // Every other request gets no answer.
-  const fake = await startFake((_id, seen) => seen % 2 === 0);
+  const fake = await startFakeNode({ answer: (_id, seen) => seen % 2 === 0 });
   const c = createClient({ nodes: [`127.0.0.1:${fake.port}`], timeoutMs: 5000 });
   await c.ping(); // seen 0: answered
   const results = await Promise.all(Array.from({ length: 20 }, () => settle(c.ping({ timeoutMs: 60 }))));
@@ -64,7 +31,7 @@ test('timeouts from the periodic sweep hit exactly the unanswered requests, and 
 });
 
 test('a request whose connection drops before it was written is retried on a new connection', async () => {
-  const fake = await startFake(() => true);
+  const fake = await startFakeNode();
   const c = createClient({ nodes: [`127.0.0.1:${fake.port}`], timeoutMs: 2000, retries: 2 });
   await c.ping();
   // Kill the server side; the client's next request is refused by the closed
