@@ -119,6 +119,7 @@ export interface TransferStatus {
   readonly target: NodeId;
   readonly keys: number;
   readonly bytes: number;
+  /** The source's key count of the partition at the last chunk (for the ETA). */
   readonly keysTotal: number;
   /** Bytes per second since the transfer (re)started. */
   readonly bytesPerSec: number;

@@ -21,6 +21,7 @@ import { chunkChecksum } from '../../protocol/ring_plan.js';
 import type { PeerReply, PeerRequest, TransferChunk, TransferFetch } from '../../protocol/peer_messages.js';
 import type { Replica } from '../node/replica.js';
 import type { NodeStats } from '../node/stats.js';
+import type { TransferStatus } from './api.js';
 import type { Clock } from './effects.js';
 import type { MetaStore } from './meta.js';
 
@@ -52,15 +53,8 @@ export interface TransferDeps {
   readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
-/** What `ringkv status` shows of one running transfer. */
-export interface TransferProgress {
-  readonly partition: number;
-  readonly source: NodeId;
-  readonly target: NodeId;
-  readonly keys: number;
-  readonly bytes: number;
-  /** The source's key count of the partition at the last chunk (for the ETA). */
-  readonly keysTotal: number;
+/** One running transfer as this module tracks it: the status fields `ringkv status` shows (less the derived rate and ETA), plus when it (re)started and last moved. */
+export interface TransferProgress extends Omit<TransferStatus, 'bytesPerSec' | 'etaMs'> {
   readonly startedMs: number;
   readonly updatedMs: number;
 }
