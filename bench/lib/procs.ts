@@ -73,7 +73,8 @@ export const freePort = (): Promise<number> =>
     });
   });
 
-const canConnect = (port: number): Promise<boolean> =>
+/** Whether something accepts a connection on the loopback port now. */
+export const canConnect = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
     s.once('connect', () => {

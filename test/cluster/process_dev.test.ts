@@ -6,22 +6,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '../../src/client/index.js';
 import { readReplicaAt } from '../../src/node/node.js';
-import { freeBasePort, startDev, waitFor } from '../helpers/cluster.js';
-
-const listening = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+import { canConnect, freeBasePort, startDev, waitFor } from '../helpers/cluster.js';
 
 test('ringkv dev starts a 3-node cluster (N=3 R=2 W=2), every write lands on all three replicas, SIGINT stops every node', async () => {
   const base = await freeBasePort(3);
@@ -52,7 +41,7 @@ test('ringkv dev starts a 3-node cluster (N=3 R=2 W=2), every write lands on all
 
     dev.child.kill('SIGINT');
     assert.is(await dev.exited, 0, `dev exit code\n${dev.out}`);
-    for (const i of [0, 1, 2]) assert.not.ok(await listening(base + i), `node on ${base + i} stopped`);
+    for (const i of [0, 1, 2]) assert.not.ok(await canConnect(base + i), `node on ${base + i} stopped`);
   } finally {
     await dev.stop();
     rmSync(dir, { recursive: true, force: true });

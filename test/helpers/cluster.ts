@@ -15,17 +15,9 @@ import { RawConn } from './node.js';
 
 // ---------------------------------------------------------------- processes
 
-/** A free loopback port (bound and released; good enough for tests on one machine). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
+/** A free loopback port, and whether a port accepts connections (one copy, shared with the benches). */
+export { freePort, canConnect } from '../../bench/lib/procs.js';
+import { freePort } from '../../bench/lib/procs.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
