@@ -92,16 +92,26 @@ test('a request to a node outside the preference list is forwarded to a target',
   await c.stopAll();
 });
 
-test('with a primary down, a W=2 write goes to a fallback that keeps a durable hint', async () => {
+/**
+ * Four nodes; a key whose preference list has n3 but not first; n3 crashes and
+ * its coordinator writes `value` at W=2, so the node outside the list stores it
+ * as a hint for n3.
+ */
+const hintedWrite = async (value: string): Promise<{ c: TestCluster; key: Uint8Array; coordinator: string; fallback: string }> => {
   const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4']);
   await c.clock.advance(5000);
   const key = keyWhere(c, (p) => p.includes('n3') && p[0] !== 'n3');
   const coordinator = prefOf(c, key)[0]!;
+  const fallback = [...c.members.keys()].find((id) => !prefOf(c, key).includes(id))!;
   await c.crash('n3');
   await c.until(() => !c.node(coordinator).isUp('n3'));
-  await c.node(coordinator).put(key, bytes('h1'), new Uint8Array(0), 2, 0);
+  await c.node(coordinator).put(key, bytes(value), new Uint8Array(0), 2, 0);
   await c.clock.advance(10);
-  const fallback = [...c.members.keys()].find((id) => !prefOf(c, key).includes(id))!;
+  return { c, key, coordinator, fallback };
+};
+
+test('with a primary down, a W=2 write goes to a fallback that keeps a durable hint', async () => {
+  const { c, key, fallback } = await hintedWrite('h1');
   assert.equal(await localValues(c, fallback, key), ['h1'], 'the fallback holds the object');
   assert.equal(c.node(fallback).status().hintsPending, { n3: 1 });
   assert.is(c.members.get(fallback)!.stats.counter('hintsStored'), 1);
@@ -113,15 +123,7 @@ test('with a primary down, a W=2 write goes to a fallback that keeps a durable h
 });
 
 test('when the owner returns the hint is delivered, and deleted only after its ACK', async () => {
-  const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4']);
-  await c.clock.advance(5000);
-  const key = keyWhere(c, (p) => p.includes('n3') && p[0] !== 'n3');
-  const coordinator = prefOf(c, key)[0]!;
-  const fallback = [...c.members.keys()].find((id) => !prefOf(c, key).includes(id))!;
-  await c.crash('n3');
-  await c.until(() => !c.node(coordinator).isUp('n3'));
-  await c.node(coordinator).put(key, bytes('h2'), new Uint8Array(0), 2, 0);
-  await c.clock.advance(10);
+  const { c, key, fallback } = await hintedWrite('h2');
   assert.is(c.node(fallback).status().hintsPending['n3'], 1);
   // n3 comes back, but every ACK of a hint batch is lost: n3 applies it, the hint must stay.
   let batches = 0;
@@ -143,15 +145,7 @@ test('when the owner returns the hint is delivered, and deleted only after its A
 });
 
 test('hints survive a restart of the fallback and are delivered afterwards', async () => {
-  const c = await TestCluster.start(['n1', 'n2', 'n3', 'n4']);
-  await c.clock.advance(5000);
-  const key = keyWhere(c, (p) => p.includes('n3') && p[0] !== 'n3');
-  const coordinator = prefOf(c, key)[0]!;
-  const fallback = [...c.members.keys()].find((id) => !prefOf(c, key).includes(id))!;
-  await c.crash('n3');
-  await c.until(() => !c.node(coordinator).isUp('n3'));
-  await c.node(coordinator).put(key, bytes('h3'), new Uint8Array(0), 2, 0);
-  await c.clock.advance(10);
+  const { c, key, fallback } = await hintedWrite('h3');
   // The fallback restarts: a new ClusterNode over the same (reopened) hint backend.
   await c.crash(fallback);
   await c.restart(fallback);
