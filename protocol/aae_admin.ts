@@ -19,13 +19,19 @@ export interface AaeExchangeRequest {
   readonly peer: string;
 }
 
+/** What one exchange did (also the node's own result type, src/cluster/anti_entropy.ts). */
 export interface AaeExchangeReply {
   readonly partition: number;
+  /** The node id exchanged with. */
   readonly peer: string;
+  /** Tree nodes whose digests were compared. */
   readonly segmentsCompared: number;
   readonly differingSegments: number;
+  /** Keys whose objects differed between the two. */
   readonly keysDiffering: number;
+  /** Keys written on either side. */
   readonly keysRepaired: number;
+  /** Request bytes the node sent (bodies, estimated from the encodings' sizes). */
   readonly bytesSent: number;
   readonly tombstonesReaped: number;
 }

@@ -37,6 +37,7 @@ import type {
   PeerReply,
   PeerRequest,
 } from '../../protocol/peer_messages.js';
+import type { AaeExchangeReply } from '../../protocol/aae_admin.js';
 import type { Clock } from './effects.js';
 
 // ---------------------------------------------------------------- configuration
@@ -214,21 +215,8 @@ export interface AntiEntropyDeps {
   readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void;
 }
 
-/** What one exchange did (also the answer of an operator-triggered one). */
-export interface ExchangeResult {
-  readonly partition: number;
-  readonly peer: NodeId;
-  /** Tree nodes whose digests were compared. */
-  readonly segmentsCompared: number;
-  readonly differingSegments: number;
-  /** Keys whose objects differed between the two. */
-  readonly keysDiffering: number;
-  /** Keys written on either side. */
-  readonly keysRepaired: number;
-  /** Request bytes this node sent (bodies, estimated from the encodings' sizes). */
-  readonly bytesSent: number;
-  readonly tombstonesReaped: number;
-}
+/** What one exchange did; the AAE_EXCHANGE reply to an operator-triggered one carries exactly this. */
+export type ExchangeResult = AaeExchangeReply;
 
 /** Per partition, what `ringkv status` shows. */
 export interface PartitionAaeStatus {
