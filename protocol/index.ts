@@ -41,7 +41,7 @@ export type {
   Stats,
   StatsReply,
 } from './messages.js';
-export { FrameWriter } from './writer.js';
+export { FrameWriter, PIPELINE_FRAMES } from './writer.js';
 export { RETRYABLE_CODES, StreamIds, acceptHello, chooseVersion, errorMessage, nextStreamId } from './handshake.js';
 export type { AcceptorInfo } from './handshake.js';
 export { fromHex, messageFromJson, messageToJson, toHex } from './json.js';

@@ -8,6 +8,20 @@ import type { Message } from './messages.js';
 import { encodedSize, writeFrame } from './messages.js';
 import { PROTOCOL_VERSION } from './opcodes.js';
 
+/**
+ * How many frames a connection lets pile up before it writes them, even in
+ * the middle of a batch it is still producing. Coalescing everything into one
+ * write per turn makes two processes on a connection take turns: the client
+ * sends 50 requests, the server works through all 50 while the client idles,
+ * then the reverse, each side busy about half the time (bench:server: server
+ * 54%, load generator 60% of a core). Handing over every 16 frames lets the
+ * other side start on the first ones while this side makes the rest; 16
+ * still spreads one write over many frames. Measured one node, memory
+ * backend, 50 in flight: GET 79k → 136k ops/s, PUT 54k → 85k (8 and 32 were
+ * no better).
+ */
+export const PIPELINE_FRAMES = 16;
+
 export interface FrameWriterOptions {
   /** Size of each slab the writer allocates; larger frames get a slab of their own size. */
   readonly slabBytes?: number;

@@ -10,6 +10,7 @@ import {
   CONNECTION_STREAM,
   FrameDecoder,
   FrameWriter,
+  PIPELINE_FRAMES,
   PROTOCOL_VERSION,
   decodeMessage,
   toKvError,
@@ -247,7 +248,9 @@ export class Connection {
         };
         signal.addEventListener('abort', p.abort, { once: true });
       }
-      this.scheduleFlush();
+      // A long burst goes out in parts, so the node starts on the first ones (PIPELINE_FRAMES).
+      if (this.writer.pendingFrames >= PIPELINE_FRAMES) this.flush();
+      else this.scheduleFlush();
     });
   }
 

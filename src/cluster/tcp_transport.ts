@@ -24,6 +24,7 @@ import {
   CONNECTION_STREAM,
   FrameDecoder,
   FrameWriter,
+  PIPELINE_FRAMES,
   PROTOCOL_VERSION,
   decodeMessage,
   errorMessage,
@@ -213,7 +214,9 @@ class PeerLink {
       if (p !== undefined) this.settle(streamId, p).reject(isKvError(e) ? e : new KvError('KV_BAD_ARGUMENT', String(e)));
       return;
     }
-    this.scheduleFlush();
+    // As on client connections: a long burst goes out in parts (PIPELINE_FRAMES).
+    if (this.writer.pendingFrames >= PIPELINE_FRAMES) this.flush();
+    else this.scheduleFlush();
   }
 
   private allocStream(): number {

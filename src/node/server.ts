@@ -21,6 +21,7 @@ import {
   FLAG_RESPONSE,
   FrameDecoder,
   FrameWriter,
+  PIPELINE_FRAMES,
   PROTOCOL_VERSION,
   acceptHello,
   closesConnection,
@@ -354,6 +355,8 @@ class Connection {
       const err = isKvError(e) ? e : new KvError('KV_INTERNAL', String(e));
       this.writer.write(errorReply(r.streamId, err));
     }
+    // Part of a batch goes out now, so the client works on it while we make the rest.
+    if (this.writer.pendingFrames >= PIPELINE_FRAMES) this.flush();
   }
 
   private scheduleFlush(): void {
