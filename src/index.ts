@@ -14,3 +14,21 @@ export type {
   FoldOptions,
   PartitionStats,
 } from './storage/backend.js';
+
+// The client SDK: `import { createClient } from 'ringkv'`.
+export { Client, createClient, ClientError, exponentialBackoff } from './client/index.js';
+export type {
+  ClientOptions,
+  GetOptions,
+  GetResult,
+  PutOptions,
+  RequestOptions,
+  Resolver,
+  Sibling,
+  UpdateOptions,
+  WriteResult,
+  Bytes,
+  ClientTlsOptions,
+  BackoffOptions,
+  BackoffPolicy,
+} from './client/index.js';
