@@ -57,6 +57,8 @@ const durability = str('durability', 'interval') as 'none' | 'interval' | 'alway
 // --cpu-prof, one profile per node in DIR (summarise with bench/lib/cpuprofile.ts).
 const profileDir = str('profile-dir', '');
 const clusterOnly = flag('cluster-only') === true;
+// --node-flags '--shared-sync false ...': more `ringkv start` flags for every node (A/B runs of a node option).
+const nodeFlags = str('node-flags', '').split(/\s+/).filter((f) => f !== '');
 // Client-driven vs any-node routing (issue 6) is measured on a cluster larger than N=3 (on 3 nodes every
 // node holds every key, so nothing is forwarded either way): --routing-nodes 5 by default, 0 skips it.
 const routingNodes = num('routing-nodes', quick ? 4 : 5);
@@ -223,7 +225,7 @@ const runCluster = async (nodeCount: number, withRouted: boolean): Promise<{ rea
   const clients: Client[] = [];
   let routedClient: Client | undefined;
   try {
-    const common = ['--n', '3', '--r', '2', '--w', '2'];
+    const common = ['--n', '3', '--r', '2', '--w', '2', ...nodeFlags];
     nodes.push(await spawnRingkvNode({ backend, durability, ...profiled, extraArgs: [...common, '--node-id', 'n1', '--cluster'] }));
     const seed = `127.0.0.1:${nodes[0]!.port}`;
     for (let i = 2; i <= nodeCount; i++) nodes.push(await spawnRingkvNode({ backend, durability, ...profiled, extraArgs: [...common, '--node-id', `n${i}`, '--join', seed] }));
@@ -261,7 +263,7 @@ const runCluster = async (nodeCount: number, withRouted: boolean): Promise<{ rea
 };
 
 const runStandalone = async (): Promise<Measured> => {
-  const node = await spawnRingkvNode({ backend, durability, ...(compiled ? { entry: 'dist/src/cli/main.js' } : {}) });
+  const node = await spawnRingkvNode({ backend, durability, ...(compiled ? { entry: 'dist/src/cli/main.js' } : {}), extraArgs: nodeFlags });
   const client = createClient({ nodes: [`127.0.0.1:${node.port}`], timeoutMs: 5000 });
   try {
     return await load('standalone: 1 node, N=R=W=1', [client], [node.pid]);

@@ -220,7 +220,7 @@ class CloseWorker : public Napi::AsyncWorker {
   std::string message_;
 };
 
-// logOpen(dir, maxFileBytes, durability 0|1|2, syncIntervalMs, mergeThreshold, onSync) -> Promise<handle>
+// logOpen(dir, maxFileBytes, durability 0|1|2, syncIntervalMs, mergeThreshold, onSync[, sharedSync]) -> Promise<handle>
 Napi::Value LogOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double max_file, durability, interval, threshold;
@@ -239,6 +239,8 @@ Napi::Value LogOpen(const Napi::CallbackInfo& info) {
   options.durability = static_cast<log::Durability>(static_cast<int>(durability));
   options.sync_interval_ms = static_cast<uint32_t>(interval > 3.6e6 ? 3.6e6 : interval);
   options.merge_threshold = threshold;
+  // Optional argument 6: interval rounds by the process-wide syncfs (default true).
+  options.shared_sync = info.Length() < 7 || info[6].IsUndefined() || info[6].ToBoolean().Value();
 
   auto bridge = std::make_shared<SyncBridge>();
   std::weak_ptr<SyncBridge> weak_bridge = bridge;
@@ -437,8 +439,24 @@ Napi::Value LogStats(const Napi::CallbackInfo& info) {
     set("keydirBytes", s.keydir_bytes);
     set("hintFilesLoaded", s.hint_files_loaded);
     set("truncatedBytes", s.truncated_bytes);
+    set("writeSeq", s.write_seq);
+    set("syncedSeq", s.synced_seq);
     return o;
   });
+}
+
+// logSharedSyncStats() -> { rounds, syncfsCalls, storeSyncs, errors }: the
+// process-wide interval sync (log_store.cc, IntervalSyncer).
+Napi::Value LogSharedSyncStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  log::SharedSyncStats s = log::shared_sync_stats();
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* name, uint64_t v) { o.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
+  set("rounds", s.rounds);
+  set("syncfsCalls", s.syncfs_calls);
+  set("storeSyncs", s.store_syncs);
+  set("errors", s.errors);
+  return o;
 }
 
 // logClose(h) -> Promise<void>. From the call on, every other function
@@ -631,6 +649,7 @@ void InitLog(Napi::Env env, Napi::Object exports) {
   exports.Set("logSync", Napi::Function::New(env, LogSync, "logSync"));
   exports.Set("logCount", Napi::Function::New(env, LogCount, "logCount"));
   exports.Set("logStats", Napi::Function::New(env, LogStats, "logStats"));
+  exports.Set("logSharedSyncStats", Napi::Function::New(env, LogSharedSyncStats, "logSharedSyncStats"));
   exports.Set("logClose", Napi::Function::New(env, LogClose, "logClose"));
   exports.Set("logFoldOpen", Napi::Function::New(env, LogFoldOpen, "logFoldOpen"));
   exports.Set("logFoldNext", Napi::Function::New(env, LogFoldNext, "logFoldNext"));

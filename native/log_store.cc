@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -149,6 +150,144 @@ DataFile::~DataFile() {
   if (fd >= 0) ::close(fd);
 }
 
+// ---- The shared interval sync ------------------------------------------------
+//
+// Every store with durability kInterval (on Linux) registers here instead of
+// running its own periodic fdatasync. One thread wakes when the earliest
+// store is due, collects the due stores that have unsynced writes, and calls
+// syncfs once per filesystem among them: one journal commit covers every
+// partition's data files, rotated files and directory entries. Correctness
+// needs only that each store's writes up to its recorded sequence were
+// handed to the kernel before the syncfs began, which holds because the
+// sequence is read first.
+//
+// Locking: mu_ (the syncer's) is held for a whole round, syncfs included, so
+// a store cannot be closed and freed while a round uses it; a store's own
+// mu_ is taken inside, never the other way round.
+class IntervalSyncer {
+ public:
+  static IntervalSyncer& instance() {
+    // Never destroyed: a thread may still be in a round while the process exits.
+    static IntervalSyncer* syncer = new IntervalSyncer();
+    return *syncer;
+  }
+
+  void add(Store* s) {
+    std::lock_guard<std::mutex> lk(mu_);
+    s->due_ms_ = next_tick(s, steady_ms());
+    stores_.push_back(s);
+    if (!running_) {
+      running_ = true;
+      std::thread([this] { loop(); }).detach();
+    }
+    cv_.notify_one();
+  }
+
+  void remove(Store* s) {
+    std::lock_guard<std::mutex> lk(mu_);
+    stores_.erase(std::remove(stores_.begin(), stores_.end(), s), stores_.end());
+    cv_.notify_one();
+  }
+
+  SharedSyncStats stats() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return stats_;
+  }
+
+ private:
+  struct Item {
+    Store* store;
+    uint64_t target;
+    std::vector<FilePtr> files;  // rotated files not yet synced when the round began
+    uint64_t rotations;
+  };
+
+  // Rounds fall on multiples of the interval, so stores opened at different
+  // moments with the same interval are due together and share a syncfs.
+  static uint64_t next_tick(const Store* s, uint64_t now) {
+    uint64_t period = std::max<uint64_t>(1, s->options_.sync_interval_ms);
+    return (now / period + 1) * period;
+  }
+
+  static uint64_t steady_ms() {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+  }
+
+  void loop() {
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+      if (stores_.empty()) {
+        running_ = false;  // the next add starts a new thread
+        return;
+      }
+      uint64_t now = steady_ms();
+      uint64_t next = UINT64_MAX;
+      for (Store* s : stores_) next = std::min(next, s->due_ms_);
+      if (next > now) {
+        cv_.wait_for(lk, std::chrono::milliseconds(next - now));
+        continue;
+      }
+      std::vector<Item> items;
+      for (Store* s : stores_) {
+        if (s->due_ms_ > now) continue;
+        s->due_ms_ = next_tick(s, now);
+        std::lock_guard<std::mutex> slk(s->mu_);
+        uint64_t target = s->write_seq_.load();
+        if (target == s->synced_seq_ && s->unsynced_closed_.empty() && !s->dir_dirty_) continue;
+        items.push_back(Item{s, target, s->unsynced_closed_, s->rotations_});
+      }
+      if (items.empty()) continue;
+      std::map<uint64_t, bool> ok;  // by filesystem
+      for (const Item& it : items) {
+        if (ok.count(it.store->dev_) != 0) continue;
+        bool good = false;
+        int fd = ::open(it.store->dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+          good = ::syncfs(fd) == 0;
+          int err = errno;
+          ::close(fd);
+          errno = err;
+        }
+        if (!good) {
+          stats_.errors++;
+          std::fprintf(stderr, "ringkv log: syncfs for %s failed: %s (retried next round)\n", it.store->dir_.c_str(),
+                       std::strerror(errno));
+        }
+        stats_.syncfs_calls++;
+        ok[it.store->dev_] = good;
+      }
+      stats_.rounds++;
+      for (Item& it : items) {
+        if (!ok[it.store->dev_]) continue;  // stays dirty: the next round tries again
+        stats_.store_syncs++;
+        Store* s = it.store;
+        std::lock_guard<std::mutex> slk(s->mu_);
+        if (it.target > s->synced_seq_) s->synced_seq_ = it.target;
+        // Files the store's own thread took meanwhile are gone from the list already.
+        auto& list = s->unsynced_closed_;
+        list.erase(std::remove_if(list.begin(), list.end(),
+                                  [&](const FilePtr& f) {
+                                    return std::find(it.files.begin(), it.files.end(), f) != it.files.end();
+                                  }),
+                   list.end());
+        if (s->rotations_ == it.rotations) s->dir_dirty_ = false;
+        // Someone waiting for a sequence this round covered is answered by the store's thread.
+        if (s->wanted_seq_ > s->notified_seq_) s->cv_.notify_one();
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Store*> stores_;
+  bool running_ = false;
+  SharedSyncStats stats_{};
+};
+
+SharedSyncStats shared_sync_stats() { return IntervalSyncer::instance().stats(); }
+
 Store::Store(std::string dir, Options options, SyncListener on_sync)
     : dir_(std::move(dir)), options_(options), on_sync_(std::move(on_sync)) {
   uint64_t cap = (uint64_t{1} << 32) - kMaxRecordBytes - 1;  // offsets are u32
@@ -251,7 +390,17 @@ void Store::open() {
   }
   closed_ = false;
   sync_active_ = active_;
+#ifdef __linux__
+  if (options_.durability == Durability::kInterval && options_.shared_sync) {
+    struct stat st;
+    if (::stat(dir_.c_str(), &st) == 0) {
+      dev_ = static_cast<uint64_t>(st.st_dev);
+      shared_sync_ = true;
+    }
+  }
+#endif
   sync_thread_ = std::thread([this] { sync_loop(); });
+  if (shared_sync_) IntervalSyncer::instance().add(this);
   hint_thread_ = std::thread([this] { hint_loop(); });
   // Closed files reopened without a usable hint get one now.
   for (const FilePtr& f : files_) {
@@ -391,6 +540,7 @@ void Store::rotate() {
     unsynced_closed_.push_back(old);
     sync_active_ = f;
     dir_dirty_ = true;
+    rotations_++;
   }
   {
     std::lock_guard<std::mutex> lk(hint_mu_);
@@ -578,7 +728,8 @@ uint64_t Store::request_sync() {
 
 void Store::sync_loop() {
   using clock = std::chrono::steady_clock;
-  const bool interval = options_.durability == Durability::kInterval;
+  // Periodic rounds are this thread's only when the shared syncer is not in use.
+  const bool interval = options_.durability == Durability::kInterval && !shared_sync_;
   const auto period = std::chrono::milliseconds(std::max<uint32_t>(1, options_.sync_interval_ms));
   auto due = clock::now() + period;
   std::unique_lock<std::mutex> lk(mu_);
@@ -706,12 +857,14 @@ StoreStats Store::stats() const {
   for (const FilePtr& f : files_) files += f ? 1 : 0;
   return StoreStats{keydir_.size(), live_bytes_,      total_bytes_ - live_bytes_, files,
                     merges_,        recovered_,       dropped_,                   keydir_.memory_bytes(),
-                    hints_loaded_,  truncated_bytes_};
+                    hints_loaded_,  truncated_bytes_,  write_seq_.load(),          synced_seq()};
 }
 
 void Store::close() {
   if (closed_) return;
   closing = true;
+  // Before our own lock: the syncer takes its lock, then ours.
+  if (shared_sync_) IntervalSyncer::instance().remove(this);
   {
     std::lock_guard<std::mutex> lk(mu_);
     stop_ = true;

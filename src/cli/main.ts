@@ -66,6 +66,8 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --backend <name>         log | memory | lmdb (default log)
   --durability <mode>      none | interval | always (default interval)
   --sync-interval-ms <ms>  fsync period for interval (default 100)
+  --shared-sync true|false interval syncs as one syncfs per filesystem for all partitions (default true, Linux);
+                           false: an fdatasync per partition file
   --node-id <id>           this node's id (default host:port)
   --cluster                run as a cluster node (the first one; others use --join)
   --join host:port[,...]   join a cluster through these nodes (implies --cluster)
@@ -110,6 +112,7 @@ const nodeFlags = {
   backend: { type: 'string' },
   durability: { type: 'string' },
   'sync-interval-ms': { type: 'string' },
+  'shared-sync': { type: 'string' },
   'node-id': { type: 'string' },
   'partition-bits': { type: 'string' },
   join: { type: 'string' },

@@ -115,6 +115,20 @@ export interface LogNativeStats {
   readonly keydirBytes: number;
   readonly hintFilesLoaded: number;
   readonly truncatedBytes: number;
+  /** Sequence number of the last write. */
+  readonly writeSeq: number;
+  /** Every write up to this sequence number is on stable storage. */
+  readonly syncedSeq: number;
+}
+
+/** The process-wide periodic sync of `interval` partitions (one syncfs per filesystem per round, Linux). */
+export interface LogSharedSyncStats {
+  /** Rounds that found at least one partition with unsynced writes. */
+  readonly rounds: number;
+  readonly syncfsCalls: number;
+  /** Partitions covered, summed over rounds. */
+  readonly storeSyncs: number;
+  readonly errors: number;
 }
 
 /**
@@ -138,6 +152,8 @@ export interface NativeLog {
     syncIntervalMs: number,
     mergeThreshold: number,
     onSync: (seq: number, code: string | null, message: string) => void,
+    /** Interval rounds by the process-wide syncfs (default true; Linux only). */
+    sharedSync?: boolean,
   ): Promise<LogHandle>;
   /**
    * Appends a record; returns the write's sequence number. Nothing is synced
@@ -163,6 +179,7 @@ export interface NativeLog {
   logSync(h: LogHandle): number;
   logCount(h: LogHandle): number;
   logStats(h: LogHandle): LogNativeStats;
+  logSharedSyncStats(): LogSharedSyncStats;
   /** Stops the threads, syncs, writes the active file's hint, unmaps (on a worker thread). Calls made after it throw KV_CLOSED. */
   logClose(h: LogHandle): Promise<void>;
   logFoldOpen(h: LogHandle, keysOnly: boolean): LogFoldHandle;

@@ -261,10 +261,11 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     dir: join(dataDir, 'data'),
     durability,
     syncIntervalMs: config.syncIntervalMs,
+    sharedSync: config.sharedSync,
   });
   let hintBackend: StorageBackend | undefined;
   try {
-    if (clustered) hintBackend = await createBackend(config.backend, { dir: join(dataDir, 'hints'), durability, syncIntervalMs: config.syncIntervalMs });
+    if (clustered) hintBackend = await createBackend(config.backend, { dir: join(dataDir, 'hints'), durability, syncIntervalMs: config.syncIntervalMs, sharedSync: config.sharedSync });
   } catch (e) {
     await backend.close();
     throw e;

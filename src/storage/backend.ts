@@ -45,6 +45,12 @@ export interface BackendOptions {
   readonly dir: string;
   readonly durability?: Durability;
   readonly syncIntervalMs?: number;
+  /**
+   * `interval` on the log engine (Linux): one syncfs per filesystem per
+   * round covers every partition of the process (default true); false
+   * fdatasyncs each partition's files on its own. Other backends ignore it.
+   */
+  readonly sharedSync?: boolean;
 }
 
 export type BatchOp =

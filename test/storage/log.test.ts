@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogBackend, LogPartitionStore, type LogBackendOptions } from '../../src/storage/log.js';
+import { createLogBackend, logSharedSyncStats, LogPartitionStore, type LogBackendOptions } from '../../src/storage/log.js';
 import { nativeLog } from '../../src/native/addon.js';
 import type { StorageBackend } from '../../src/storage/backend.js';
 import { check } from '../helpers/seed.js';
@@ -444,6 +444,36 @@ test('durability always: concurrent writes all resolve and survive reopen; sync 
     assert.is(s.count(), 64);
     assert.is(str(s.getSync!(b('k63'))), 'v63');
     await again.close();
+  }
+});
+
+test('durability interval: the partitions of a process share one syncfs per round, and every write gets synced', async () => {
+  const partitions = 16;
+  const backend = await createLogBackend({ dir: tempDir(), autoMerge: false, durability: 'interval', syncIntervalMs: 25 });
+  try {
+    const stores = (await Promise.all(Array.from({ length: partitions }, (_, p) => backend.open(p)))) as LogPartitionStore[];
+    const before = logSharedSyncStats();
+    for (let round = 0; round < 3; round++) {
+      for (const [p, store] of stores.entries()) await store.put(b(`k${p}.${round}`), b('v'));
+      // Every partition's last write is reported synced by a periodic round, unasked.
+      const deadline = Date.now() + 20_000;
+      const pending = (): LogPartitionStore[] =>
+        stores.filter((s) => {
+          const x = s.stats().extra as { writeSeq: number; syncedSeq: number };
+          return x.syncedSeq < x.writeSeq;
+        });
+      while (pending().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.is(pending().length, 0, `round ${round}: partitions with unsynced writes`);
+    }
+    const after = logSharedSyncStats();
+    const storeSyncs = after.storeSyncs - before.storeSyncs;
+    const syncfsCalls = after.syncfsCalls - before.syncfsCalls;
+    assert.ok(storeSyncs >= partitions * 3, `every partition synced each round (${storeSyncs})`);
+    // Shared: far fewer syncfs calls than partitions synced (one per filesystem per round).
+    assert.ok(syncfsCalls * 4 <= storeSyncs, `${syncfsCalls} syncfs calls for ${storeSyncs} partition syncs`);
+    assert.is(after.errors - before.errors, 0);
+  } finally {
+    await backend.close();
   }
 });
 
