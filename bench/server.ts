@@ -343,6 +343,8 @@ interface Options {
   readonly quick: boolean;
   /** A compiled CLI (dist/src/cli/main.js) to run instead of src/cli/main.ts under tsx. */
   readonly nodeEntry: string | undefined;
+  /** --node-args '--single-threaded-gc ...': V8/Node flags for every ringkv node (A/B runs). */
+  readonly nodeArgs: readonly string[];
   readonly ops: readonly ('get' | 'put')[];
   /** Rounds over all targets, interleaved; tables show the median round. */
   readonly rounds: number;
@@ -389,6 +391,7 @@ const main = async (): Promise<void> => {
     profile: flag('profile'),
     seed: num('seed', 1),
     nodeEntry: opt('node-entry'),
+    nodeArgs: (opt('node-args') ?? '').split(/\s+/).filter((a) => a !== ''),
     rounds: Math.max(1, num('rounds', quick ? 1 : 3)),
     ops: (opt('ops') ?? 'get,put').split(',').map((x) => {
       if (x !== 'get' && x !== 'put') throw new Error(`--ops takes get, put or get,put; got ${x}`);
@@ -442,7 +445,7 @@ const main = async (): Promise<void> => {
           ? { extraArgs: ['--auth'], login, setup: (dir: string) => void addUser(dir, login.user, 'readwrite', new Secret(login.password)) }
           : {}),
         ...(tlsCaPem !== undefined ? { extraArgs: tlsArgs, clientTls: { ca: tlsCaPem } } : {}),
-        ...(profDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
+        nodeArgs: [...o.nodeArgs, ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [])],
         ...(o.nodeEntry !== undefined ? { entry: o.nodeEntry } : {}),
       });
       servers.push({ label: `ringkv ${name}`, target: 'ringkv', spawned, profDir, ...(login !== undefined ? { login } : {}), ...(tlsCaPem !== undefined ? { tlsCaPem } : {}) });
