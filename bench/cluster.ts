@@ -22,8 +22,8 @@ import { fmtRate, fmtUs, summarize, type LatencySummary } from './lib/latency.js
 import { cpuTimeMs, spawnRingkvNode, type Spawned } from './lib/procs.js';
 import { environment, markdownTable, textTable, writeResults, type Row } from './lib/report.js';
 import { flag, numFlag, strFlag } from './lib/args.js';
+import { reexecCompiled } from './lib/compiled.js';
 import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 
 /** Write and read syscalls a process made so far (/proc/PID/io): socket writes per op say how well frames coalesce. */
 const syscalls = (pid: number): { readonly writes: number; readonly reads: number; readonly sysMs: number } => {
@@ -62,9 +62,10 @@ const nodeFlags = str('node-flags', '').split(/\s+/).filter((f) => f !== '');
 // Client-driven vs any-node routing (issue 6) is measured on a cluster larger than N=3 (on 3 nodes every
 // node holds every key, so nothing is forwarded either way): --routing-nodes 5 by default, 0 skips it.
 const routingNodes = num('routing-nodes', quick ? 4 : 5);
-// --compiled: every node (cluster and standalone) runs the compiled CLI, as `npm start` does; the bench
-// builds it first (npm run build:ts). Under tsx (the default) the nodes also pay for esbuild's output
-// (e.g. its keepNames helper on every closure made): bench/cluster_inproc.ts measured ~11% more CPU per op.
+// --compiled (what `npm run bench:cluster` passes): the bench, its load generator and every node run as
+// plain JavaScript, as `npm start` does (bench/lib/compiled.ts builds and re-runs). Under tsx the nodes also
+// pay for esbuild's output (bench/cluster_inproc.ts measured ~11% more CPU per op) and the load generator
+// stalls. --profile-dir alone runs the nodes from dist/ as last built.
 const compiled = flag('compiled') === true || profileDir !== '';
 const profiled = {
   ...(compiled ? { entry: 'dist/src/cli/main.js' } : {}),
@@ -274,7 +275,6 @@ const runStandalone = async (): Promise<Measured> => {
 };
 
 const main = async (): Promise<void> => {
-  if (compiled) execFileSync('npm', ['run', '--silent', 'build:ts'], { stdio: 'inherit' });
   console.log(
     `bench:cluster  ${inflight} in flight, ${Math.round(getFraction * 100)}% get, ${valueBytes}-byte values, ${keys} keys, ` +
       `${warmupMs} ms warm-up + ${durationMs} ms, backend ${backend}/${durability}, nodes ${compiled ? 'compiled (dist/)' : 'under tsx'}, ${cpus().length} cpus, load ${loadavg()[0]!.toFixed(2)}`,
@@ -371,6 +371,7 @@ const main = async (): Promise<void> => {
   console.log(`wrote ${paths.join(', ')}`);
 };
 
+reexecCompiled(import.meta.url);
 main().then(
   () => process.exit(0),
   (e) => {

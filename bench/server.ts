@@ -11,6 +11,10 @@
  *     [--inflight 50] [--keys 100000] [--value-bytes 100] [--loadgen-procs 1]
  *     [--connections 1] [--backends memory,memory-auth,memory-tls,log-none,log-interval] [--no-redis]
  *     [--rounds 3] [--ops get,put] [--profile] [--node-entry dist/src/cli/main.js]
+ *     [--compiled] [--node-args '--v8-flag ...']
+ *
+ * `--compiled` (what `npm run bench:server` passes) builds and runs the bench,
+ * its load generator and the nodes as plain JavaScript (bench/lib/compiled.ts).
  *
  * `--profile` runs each node under `--cpu-prof` and prints its top functions
  * by self time (bench/results/server.<backend>.top.txt); pair it with
@@ -22,6 +26,8 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { nodeArgsFor, reexecCompiled } from './lib/compiled.js';
+import { Slots } from './lib/slots.js';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,7 +112,10 @@ const keyOf = (i: number, round: number): Buffer => Buffer.from(`k${round % 10}:
  * piling up siblings.
  */
 const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> => {
-  const keys = Array.from({ length: job.keys }, (_, i) => keyOf(i, job.round));
+  // Keys (all the same width) and contexts live in Slots, not one Buffer per key (bench/lib/slots.ts).
+  const keySlots = new Slots(job.keys, keyOf(0, job.round).length);
+  for (let i = 0; i < job.keys; i++) keySlots.set(i, keyOf(i, job.round));
+  const key = (i: number): Buffer => keySlots.at(i)!;
   const value = Buffer.alloc(job.valueBytes, 0x61);
   const rngs = Array.from({ length: job.inflight }, (_, i) => createRng(job.seed * 1000 + job.proc * 100 + i));
   const mine = Math.ceil((job.keys - job.proc) / job.procs);
@@ -123,24 +132,24 @@ const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> =
       ...job.login,
       ...(job.tlsCaPem !== undefined ? { tls: { ca: job.tlsCaPem } } : {}),
     });
-    const contexts: (Uint8Array | undefined)[] = new Array(job.keys);
+    const contexts = new Slots(job.keys, 64);
     await forEachConcurrent(mine, job.inflight, async (j) => {
       const k = myKey(j);
-      contexts[k] = (await client.put(keys[k]!, value)).context;
+      contexts.set(k, (await client.put(key(k), value)).context);
     });
-    get = (loop) => client.get(keys[rngs[loop]!.int(job.keys)]!);
+    get = (loop) => client.get(key(rngs[loop]!.int(job.keys)));
     put = async (loop) => {
       const k = myKey(rngs[loop]!.int(mine));
-      const ctx = contexts[k];
-      contexts[k] = (await client.put(keys[k]!, value, ctx === undefined ? {} : { context: ctx })).context;
+      const ctx = contexts.at(k);
+      contexts.set(k, (await client.put(key(k), value, ctx === undefined ? {} : { context: ctx })).context);
     };
     close = () => client.close();
   } else {
     const redis = new Redis({ host: '127.0.0.1', port: job.port, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true });
     await redis.connect();
-    await forEachConcurrent(mine, job.inflight, (j) => redis.set(keys[myKey(j)]!, value));
-    get = (loop) => redis.getBuffer(keys[rngs[loop]!.int(job.keys)]!);
-    put = (loop) => redis.set(keys[myKey(rngs[loop]!.int(mine))]!, value);
+    await forEachConcurrent(mine, job.inflight, (j) => redis.set(key(myKey(j)), value));
+    get = (loop) => redis.getBuffer(key(rngs[loop]!.int(job.keys)));
+    put = (loop) => redis.set(key(myKey(rngs[loop]!.int(mine))), value);
     close = async () => {
       redis.disconnect();
     };
@@ -213,7 +222,7 @@ const measure = async (target: Job['target'], server: Spawned, o: Options, round
     const readies: Promise<void>[] = [];
     const children = Array.from({ length: o.loadgenProcs }, (_, p) => {
       const job: Job = { ...base, proc: p, inflight: perProc(p) };
-      const child = track(spawn(process.execPath, ['--import', 'tsx', BENCH_FILE, '--loadgen-child', JSON.stringify(job)], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] }));
+      const child = track(spawn(process.execPath, [...nodeArgsFor(BENCH_FILE), '--loadgen-child', JSON.stringify(job)], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] }));
       clientPids.push(child.pid!);
       const lines = createInterface({ input: child.stdout! });
       let onReady!: () => void;
@@ -648,5 +657,6 @@ if (childArg !== undefined) {
   );
 } else {
   // A bench that hangs on a shared machine is worse than one that fails: bound the whole run.
+  reexecCompiled(import.meta.url);
   mainWithDeadline('bench:server', 600_000, main);
 }

@@ -8,12 +8,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type ClientTlsOptions } from '../../src/client/index.js';
 
 /** The repository root (bench/lib/ is two levels down). */
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export { repoRoot } from './root.js';
+import { isCompiledRun } from './compiled.js';
+import { repoRoot } from './root.js';
 
 const children = new Set<ChildProcess>();
 
@@ -197,7 +199,8 @@ export const spawnRingkvNode = async (o: RingkvNodeOptions): Promise<Spawned> =>
   o.setup?.(dir);
   const args = [
     ...(o.nodeArgs ?? []),
-    ...(o.entry === undefined ? ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts')] : [o.entry]),
+    // A compiled bench (--compiled) runs compiled nodes too, unless told otherwise.
+    ...(o.entry !== undefined ? [o.entry] : isCompiledRun() ? [join(repoRoot, 'dist/src/cli/main.js')] : ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts')]),
     'start',
     '--port',
     String(port),

@@ -6,12 +6,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from './root.js';
 import { execFileSync } from 'node:child_process';
 
 export type Cell = string | number;
 export type Row = readonly Cell[];
 
-const resultsDir = new URL('../results/', import.meta.url).pathname;
+const resultsDir = join(repoRoot, 'bench', 'results');
 
 const cellText = (c: Cell): string => (typeof c === 'number' ? (Number.isInteger(c) ? String(c) : c.toFixed(2)) : c);
 

@@ -24,6 +24,7 @@
  * Writes bench/results/ycsb-<workload>-<target>-<time>.json and appends a
  * row to bench/results/ycsb.md.
  */
+import { reexecCompiled } from '../lib/compiled.js';
 import { cpus, loadavg } from 'node:os';
 import { parseOptions, UsageError, type DriverOptions } from './options.js';
 import { modeText, printPhase, saveRun } from './results.js';
@@ -93,4 +94,5 @@ const main = async (): Promise<number> => {
 };
 
 // Bound the whole run: a wedged target must not hold the shared machine.
+reexecCompiled(import.meta.url);
 mainWithDeadline('ycsb', 900_000, main);
