@@ -134,7 +134,7 @@ export interface ClusterNodeApi extends KvService {
   /** Stops timers and in-flight background work (does not close the replica or transport). */
   stop(): Promise<void>;
   /** The handler the transport calls for peer requests (also installed by start()). */
-  handlePeer(from: NodeId, request: PeerRequest): Promise<PeerReply>;
+  handlePeer(from: NodeId, request: PeerRequest): PeerReply | Promise<PeerReply>;
   status(): ClusterStatus;
   /** 64-bit FNV-1a of the ring's owners, for HELLO_OK and RING. */
   ringVersion(): bigint;

@@ -660,10 +660,15 @@ export class ClusterNode implements ClusterNodeApi {
 
   // ------------------------------------------------------------------ peers
 
-  handlePeer(from: NodeId, request: PeerRequest): Promise<PeerReply> {
+  handlePeer(from: NodeId, request: PeerRequest): PeerReply | Promise<PeerReply> {
     if (this.hintStore === undefined) return Promise.reject(new KvError('KV_UNAVAILABLE', 'node is starting'));
     if (request.type === 'FORWARD' && this.ringChanges === 0) this.coordinatedOnFirstRing ||= this.heard;
-    return this.handler.handle(from, request);
+    try {
+      return this.handler.handle(from, request);
+    } catch (e) {
+      // A PeerHandler never throws: a synchronous failure becomes a rejection.
+      return Promise.reject(e);
+    }
   }
 
   // ------------------------------------------------------------------ introspection

@@ -23,8 +23,12 @@ export interface Clock {
   setTimer(ms: number, fn: () => void): Timer;
 }
 
-/** Handles a request from a peer and answers it (a rejected promise becomes an ERROR reply). */
-export type PeerHandler = (from: NodeId, request: PeerRequest) => Promise<PeerReply>;
+/**
+ * Handles a request from a peer and answers it (a rejected promise becomes an
+ * ERROR reply). It may answer at once (a replica read of a synchronous store:
+ * no promise, no microtask hop); it never throws.
+ */
+export type PeerHandler = (from: NodeId, request: PeerRequest) => PeerReply | Promise<PeerReply>;
 
 /**
  * Node-to-node messaging. Requests are matched to replies; delivery is not

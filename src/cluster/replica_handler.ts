@@ -14,6 +14,9 @@ import type { Gossiper } from './gossip.js';
 
 const EMPTY = new Uint8Array(0);
 
+const replicaGetReply = (bytes: Uint8Array | undefined): PeerReply =>
+  bytes === undefined ? { type: 'REPLICA_GET_REPLY', found: false, object: EMPTY } : { type: 'REPLICA_GET_REPLY', found: true, object: bytes };
+
 export interface ReplicaHandlerDeps {
   readonly self: NodeId;
   readonly replica: Replica;
@@ -33,18 +36,23 @@ export interface ReplicaHandlerDeps {
 export class ReplicaHandler {
   constructor(private readonly d: ReplicaHandlerDeps) {}
 
-  async handle(from: NodeId, request: PeerRequest): Promise<PeerReply> {
+  /**
+   * Answers a peer's request; a replica read of a partition open on a
+   * synchronous store is answered at once (no promise: a client GET makes
+   * two of these). May throw (the node turns that into a rejection).
+   */
+  handle(from: NodeId, request: PeerRequest): PeerReply | Promise<PeerReply> {
+    if (request.type !== 'REPLICA_GET') return this.handleAsync(from, request);
+    this.checkPartition(request.partition, request.key);
+    // The stored bytes are an encoded object already (the codec is
+    // canonical): sent as they are, not decoded and encoded again. The
+    // coordinator decodes (and checks) what it receives.
+    const bytes = this.d.replica.readStored(request.key);
+    return bytes instanceof Promise ? bytes.then(replicaGetReply) : replicaGetReply(bytes);
+  }
+
+  private async handleAsync(from: NodeId, request: Exclude<PeerRequest, { type: 'REPLICA_GET' }>): Promise<PeerReply> {
     switch (request.type) {
-      case 'REPLICA_GET': {
-        this.checkPartition(request.partition, request.key);
-        // The stored bytes are an encoded object already (the codec is
-        // canonical): sent as they are, not decoded and encoded again. The
-        // coordinator decodes (and checks) what it receives.
-        const bytes = await this.d.replica.readStored(request.key);
-        return bytes === undefined
-          ? { type: 'REPLICA_GET_REPLY', found: false, object: EMPTY }
-          : { type: 'REPLICA_GET_REPLY', found: true, object: bytes };
-      }
       case 'REPLICA_PUT': {
         await this.store(request.partition, request.key, request.object, request.hintFor);
         return { type: 'ACK', count: 1 };

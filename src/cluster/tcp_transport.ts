@@ -495,24 +495,39 @@ export class TcpTransport implements Transport {
    * Runs one inbound node request (called by the server for a role-`node`
    * connection) and returns the frame to answer with. Never rejects.
    */
-  async handleInbound(from: NodeId, m: NodeMessage): Promise<NodeMessage | ErrorMessage> {
+  /** The reply to a peer's request: at once when the handler answered at once, else a promise (never rejected). */
+  handleInbound(from: NodeId, m: NodeMessage): NodeMessage | ErrorMessage | Promise<NodeMessage | ErrorMessage> {
     const decoded = this.codec.decodeRequest(m);
     if (E.isLeft(decoded)) return errorMessage(m.streamId, decoded.left);
     const handler = this.handler;
     if (handler === undefined || this.closed) {
       return errorMessage(m.streamId, new KvError('KV_UNAVAILABLE', this.closed ? 'node is stopping' : 'node is starting'));
     }
-    this.inboundInFlight++;
+    const request = decoded.right;
+    let reply: PeerReply | Promise<PeerReply>;
     try {
-      const reply = await handler(from, decoded.right);
-      return this.codec.replyToMessage(m.streamId, reply, decoded.right.type);
+      reply = handler(from, request);
     } catch (e) {
-      const err = isKvError(e) ? e : new KvError('KV_INTERNAL', `peer request failed: ${String(e)}`, { cause: e });
-      if (err.code === 'KV_INTERNAL') this.log('error', `peer request from ${from} failed: ${(e as Error)?.stack ?? String(e)}`);
-      return errorMessage(m.streamId, err);
-    } finally {
-      this.inboundInFlight--;
+      return this.inboundError(from, m.streamId, e);
     }
+    if (!(reply instanceof Promise)) return this.codec.replyToMessage(m.streamId, reply, request.type);
+    this.inboundInFlight++;
+    return reply.then(
+      (r) => {
+        this.inboundInFlight--;
+        return this.codec.replyToMessage(m.streamId, r, request.type);
+      },
+      (e: unknown) => {
+        this.inboundInFlight--;
+        return this.inboundError(from, m.streamId, e);
+      },
+    );
+  }
+
+  private inboundError(from: NodeId, streamId: number, e: unknown): ErrorMessage {
+    const err = isKvError(e) ? e : new KvError('KV_INTERNAL', `peer request failed: ${String(e)}`, { cause: e });
+    if (err.code === 'KV_INTERNAL') this.log('error', `peer request from ${from} failed: ${(e as Error)?.stack ?? String(e)}`);
+    return errorMessage(streamId, err);
   }
 
   async close(): Promise<void> {

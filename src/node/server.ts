@@ -78,8 +78,8 @@ export interface ServerOptions {
 }
 
 export interface PeerEndpoint {
-  /** Never rejects: failures come back as an ERROR message for the stream. */
-  handleInbound(from: string, m: NodeMessage): Promise<NodeMessage | ErrorMessage>;
+  /** The reply, at once when it can be; never throws or rejects: failures come back as an ERROR message for the stream. */
+  handleInbound(from: string, m: NodeMessage): NodeMessage | ErrorMessage | Promise<NodeMessage | ErrorMessage>;
 }
 
 const errorReply = (streamId: number, e: KvError): Reply => errorMessage(streamId, e);
@@ -277,21 +277,25 @@ class Connection {
       this.reply(errorReply(m.streamId, new KvError('KV_UNSUPPORTED', 'this node runs standalone (no cluster)')));
       return;
     }
+    this.server.stats.add('peerRequestsIn');
+    const answer = peers.handleInbound(from, m);
+    // Answered at once (a replica read): written with this batch's flush, no promise.
+    if (!(answer instanceof Promise)) {
+      this.reply(answer);
+      return;
+    }
     this.inFlight++;
     this.server.inFlight++;
-    this.server.stats.add('peerRequestsIn');
-    peers
-      .handleInbound(from, m)
-      .then(
-        (reply) => this.reply(reply),
-        (e) => this.reply(errorReply(m.streamId, isKvError(e) ? e : new KvError('KV_INTERNAL', String(e)))),
-      )
-      .finally(() => {
-        this.inFlight--;
-        this.server.inFlight--;
-        this.scheduleFlush();
-        this.server.maybeDrained();
-      });
+    answer.then(
+      (reply) => {
+        this.reply(reply);
+        this.settled();
+      },
+      (e: unknown) => {
+        this.reply(errorReply(m.streamId, isKvError(e) ? e : new KvError('KV_INTERNAL', String(e))));
+        this.settled();
+      },
+    );
   }
 
   private handle(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' | 'AAE_EXCHANGE' | 'AAE_STATUS' }>): void {

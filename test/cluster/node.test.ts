@@ -39,7 +39,8 @@ const keyWhere = (c: TestCluster, pred: (pref: readonly NodeId[]) => boolean, pr
   throw new Error('no such key');
 };
 
-const codeOf = async (p: Promise<unknown>): Promise<string> => {
+/** How a call ended: 'ok' or its KvError code (the call may answer at once or with a promise). */
+const codeOf = async (p: unknown): Promise<string> => {
   try {
     await p;
     return 'ok';
@@ -301,6 +302,10 @@ test('bad peer input is refused with KV_BAD_ARGUMENT and applies nothing', async
   ];
   assert.is(await codeOf(n1.handlePeer('n2', { type: 'REPLICA_PUT_BATCH', items: batch })), 'KV_BAD_ARGUMENT');
   assert.equal(await localValues(c, 'n1', other), [], 'no item of a refused batch is applied');
+  // A replica read is answered at once; a wrong partition still comes back as a rejection, never a throw.
+  const wrong = n1.handlePeer('n2', { type: 'REPLICA_GET', partition: (p + 1) % 2 ** c.config.partitionBits, key });
+  assert.ok(wrong instanceof Promise, 'a refused read is a rejected promise');
+  assert.is(await codeOf(wrong), 'KV_BAD_ARGUMENT');
   const reply = await n1.handlePeer('n2', { type: 'REPLICA_GET', partition: p, key });
   assert.is(reply.type, 'REPLICA_GET_REPLY');
   await c.stopAll();

@@ -237,7 +237,7 @@ export class SimTransport implements Transport {
     const from = this.node;
     let result: Promise<PeerReply>;
     try {
-      result = target.handler(from, message);
+      result = Promise.resolve(target.handler(from, message));
     } catch (e) {
       result = Promise.reject(e);
     }
