@@ -222,49 +222,60 @@ export class Coordinator {
       settle(); // fewer healthy targets than W: fail fast, write nothing
       if (answered) return;
       const self = targets.find((t) => t.node === d.self)!;
-      const local = (): Promise<Stored> => {
-        let stored: Promise<Stored>;
-        try {
-          stored = d.replica.coordinateStored(key, write);
-        } catch (e) {
-          return Promise.reject(e);
-        }
+      // The local write: finished at once on a synchronous store (Replica.coordinateStoredNow),
+      // so the replica requests go out in this turn, without a promise in between.
+      const local = (): Stored | Promise<Stored> => {
+        const stored = d.replica.coordinateStoredNow(key, write);
         // A fallback coordinator keeps a hint before its copy counts as an ack.
         const hintFor = self.hintFor;
-        return hintFor === undefined ? stored : stored.then((s) => d.addHint(hintFor, partition, key).then(() => s));
+        return hintFor === undefined ? stored : Promise.resolve(stored).then((s) => d.addHint(hintFor, partition, key).then(() => s));
       };
-      local().then(
-        ({ object: obj, bytes: object }) => {
-          contextBytes = encodeContext(D.join(obj));
-          Q.addReply(state, d.self, obj);
-          settle();
-          this.doubleWrite(partition, key, object, targets);
-          for (const t of targets) {
-            if (t.node === d.self) continue;
-            const timeoutMs = Math.min(d.config.peerTimeoutMs, Math.max(1, deadlineMs - d.clock.now()));
-            d.request(t.node, { type: 'REPLICA_PUT', partition, key, object, hintFor: t.hintFor ?? '' }, timeoutMs)
-              .then(
-                (rep) => {
-                  if (rep.type === 'ACK') Q.addReply(state, t.node);
-                  else Q.addFailure(state, t.node, 'KV_INTERNAL');
-                  settle();
-                },
-                (e: unknown) => {
-                  Q.addFailure(state, t.node, codeOf(e));
-                  settle();
-                },
-              )
-              .catch(internal);
-          }
-        },
-        (e: unknown) => {
-          // Without the local object there is nothing to replicate: the write failed here.
-          if (answered) return;
-          answered = true;
-          timer.cancel();
-          reject(isKvError(e) ? e : new KvError('KV_INTERNAL', `local write failed: ${String(e)}`, { cause: e }));
-        },
-      ).catch(internal);
+      const replicate = ({ object: obj, bytes: object }: Stored): void => {
+        contextBytes = encodeContext(D.join(obj));
+        Q.addReply(state, d.self, obj);
+        settle();
+        this.doubleWrite(partition, key, object, targets);
+        for (const t of targets) {
+          if (t.node === d.self) continue;
+          const timeoutMs = Math.min(d.config.peerTimeoutMs, Math.max(1, deadlineMs - d.clock.now()));
+          d.request(t.node, { type: 'REPLICA_PUT', partition, key, object, hintFor: t.hintFor ?? '' }, timeoutMs)
+            .then(
+              (rep) => {
+                if (rep.type === 'ACK') Q.addReply(state, t.node);
+                else Q.addFailure(state, t.node, 'KV_INTERNAL');
+                settle();
+              },
+              (e: unknown) => {
+                Q.addFailure(state, t.node, codeOf(e));
+                settle();
+              },
+            )
+            .catch(internal);
+        }
+      };
+      const localFailed = (e: unknown): void => {
+        // Without the local object there is nothing to replicate: the write failed here.
+        if (answered) return;
+        answered = true;
+        timer.cancel();
+        reject(isKvError(e) ? e : new KvError('KV_INTERNAL', `local write failed: ${String(e)}`, { cause: e }));
+      };
+      let stored: Stored | Promise<Stored>;
+      try {
+        stored = local();
+      } catch (e) {
+        localFailed(e);
+        return;
+      }
+      if (stored instanceof Promise) {
+        stored.then(replicate, localFailed).catch(internal);
+        return;
+      }
+      try {
+        replicate(stored);
+      } catch (e) {
+        internal(e);
+      }
     });
   }
 

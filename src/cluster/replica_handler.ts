@@ -14,6 +14,9 @@ import type { Gossiper } from './gossip.js';
 
 const EMPTY = new Uint8Array(0);
 
+/** The acknowledgement of one write (never mutated: shared by every reply). */
+const ACK: PeerReply = Object.freeze({ type: 'ACK', count: 1 });
+
 const replicaGetReply = (bytes: Uint8Array | undefined): PeerReply =>
   bytes === undefined ? { type: 'REPLICA_GET_REPLY', found: false, object: EMPTY } : { type: 'REPLICA_GET_REPLY', found: true, object: bytes };
 
@@ -42,6 +45,7 @@ export class ReplicaHandler {
    * two of these). May throw (the node turns that into a rejection).
    */
   handle(from: NodeId, request: PeerRequest): PeerReply | Promise<PeerReply> {
+    if (request.type === 'REPLICA_PUT') return this.replicaPut(request);
     if (request.type !== 'REPLICA_GET') return this.handleAsync(from, request);
     this.checkPartition(request.partition, request.key);
     // The stored bytes are an encoded object already (the codec is
@@ -51,12 +55,23 @@ export class ReplicaHandler {
     return bytes instanceof Promise ? bytes.then(replicaGetReply) : replicaGetReply(bytes);
   }
 
-  private async handleAsync(from: NodeId, request: Exclude<PeerRequest, { type: 'REPLICA_GET' }>): Promise<PeerReply> {
+  /**
+   * A replica write from a coordinator: on a primary, into a synchronous
+   * store with no key locked, it is merged and acknowledged at once
+   * (Replica.mergeNow); a hinted write, a copy this node keeps for others
+   * (adopt) or a store that must wait go the asynchronous way.
+   */
+  private replicaPut(request: Extract<PeerRequest, { type: 'REPLICA_PUT' }>): PeerReply | Promise<PeerReply> {
+    const { partition, key, object, hintFor } = request;
+    if ((hintFor !== '' && hintFor !== this.d.self) || !this.d.primariesOf(partition).includes(this.d.self)) {
+      return this.store(partition, key, object, hintFor).then(() => ACK);
+    }
+    const merged = this.d.replica.mergeNow(key, this.decode(partition, key, object), object);
+    return merged instanceof Promise ? merged.then(() => ACK) : ACK;
+  }
+
+  private async handleAsync(from: NodeId, request: Exclude<PeerRequest, { type: 'REPLICA_GET' | 'REPLICA_PUT' }>): Promise<PeerReply> {
     switch (request.type) {
-      case 'REPLICA_PUT': {
-        await this.store(request.partition, request.key, request.object, request.hintFor);
-        return { type: 'ACK', count: 1 };
-      }
       case 'REPLICA_PUT_BATCH': {
         // Checked whole before anything is applied, so a bad item does not leave the batch half done.
         const decoded = request.items.map((it) => ({ ...it, obj: this.decode(it.partition, it.key, it.object) }));

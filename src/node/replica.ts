@@ -169,23 +169,64 @@ export class Replica {
 
   /**
    * `coordinate`, finished before it returns when it can be: the partition
-   * is open on a store that reads and writes synchronously (memory) and no
-   * key is locked at all, so nothing can interleave with this
+   * is open on a store that reads and writes synchronously (memory; log
+   * unless durability is `always`) and no key is locked at all, so nothing can interleave with this
    * read-modify-write and it needs no lock (nor the promises a lock costs).
    * Otherwise it is `coordinate`. Throws, rather than rejects, on a sync
    * failure.
    */
   coordinateNow(key: Uint8Array, write: D.Pending<Tagged>): Obj | Promise<Obj> {
-    const store = this.stores[this.partitionOf(key)] as (PartitionStore & Peekable & SyncWritable) | undefined;
-    if (store === undefined || store.peekSync === undefined || store.putSync === undefined || this.locks.size !== 0) {
-      return this.coordinate(key, write);
-    }
-    const before = store.peekSync(key);
+    const store = this.syncStore(key);
+    if (store === undefined) return this.coordinate(key, write);
+    return this.updateSync(store, key, write, objectOf);
+  }
+
+  /** `coordinateStored`, finished before it returns when it can be (see `coordinateNow`). Throws on a sync failure. */
+  coordinateStoredNow(key: Uint8Array, write: D.Pending<Tagged>): Stored | Promise<Stored> {
+    const store = this.syncStore(key);
+    if (store === undefined) return this.coordinateStored(key, write);
+    return this.updateSync(store, key, write, storedOf);
+  }
+
+  private updateSync<T>(store: SyncStore, key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): T {
+    // The memory backend lends its bytes (peekSync): they stay valid, a put replaces them.
+    const before = store.peekSync !== undefined ? store.peekSync(key) : store.getSync(key);
     const next = D.update(write, this.replicaId, decodeStored(key, before) ?? D.empty);
     const after = encodeObject(next);
     store.putSync(key, after);
     this.observer?.(this.partitionOf(key), key, before, after);
-    return next;
+    return out(next, after);
+  }
+
+  /**
+   * `merge`, finished before it returns when it can be (as `coordinateNow`):
+   * a replica write from a peer then needs no lock, promise or microtask.
+   * Throws, rather than rejects, on a sync failure.
+   */
+  mergeNow(key: Uint8Array, incoming: Obj, incomingBytes?: Uint8Array): Obj | Promise<Obj> {
+    const store = this.syncStore(key);
+    if (store === undefined) return this.merge(key, incoming, incomingBytes);
+    const before = store.getSync(key);
+    const local = decodeStored(key, before);
+    const merged = local === null ? incoming : D.sync(local, incoming);
+    if (local !== null && D.equals(merged, local, bytesEqual)) return merged;
+    const after = merged === incoming && incomingBytes !== undefined ? incomingBytes : encodeObject(merged);
+    store.putSync(key, after);
+    this.observer?.(this.partitionOf(key), key, before, after);
+    return merged;
+  }
+
+  /**
+   * The partition's store when a read-modify-write of `key` may run
+   * synchronously: the partition is open, its store reads and writes
+   * synchronously (memory; log unless durability is `always`), and no key is
+   * locked at all, so nothing can interleave with it.
+   */
+  private syncStore(key: Uint8Array): SyncStore | undefined {
+    if (this.locks.size !== 0) return undefined;
+    const store = this.stores[this.partitionOf(key)] as (PartitionStore & Peekable & SyncWritable) | undefined;
+    if (store === undefined || store.getSync === undefined || store.putSync === undefined) return undefined;
+    return store as SyncStore;
   }
 
   private async coordinateAsync<T>(key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): Promise<T> {
@@ -306,6 +347,9 @@ interface Peekable {
 interface SyncWritable {
   readonly putSync?: (key: Uint8Array, value: Uint8Array) => void;
 }
+
+/** A store a read-modify-write can run on synchronously (Replica.syncStore). */
+type SyncStore = PartitionStore & Peekable & Required<SyncWritable> & Pick<Required<PartitionStore>, 'getSync'>;
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a === b) return true;
