@@ -10,6 +10,7 @@
  * incarnation in `<data>/INCARNATION`, one higher at every start so a
  * restarted node's 'up' overrides gossip that still says 'down'.
  */
+import { LoopStats } from './loop_stats.js';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -237,6 +238,9 @@ export const ringBodyFor = (cluster: ClusterNodeApi, partitionBits: number, n: n
   return encodeRingBody(ringBodyOf({ qBits: partitionBits, owners: ring.owners }, n, version, (id) => addresses.get(id) ?? ''));
 };
 
+/** Seconds per event-loop statistics window (the eventLoop* figures of STATS). */
+const LOOP_WINDOW_S = 10;
+
 export const startNode = async (config: NodeConfig, log: LogFn = () => undefined): Promise<RunningNode> => {
   const unsafe = unsafeReason(config);
   if (unsafe !== null) throw new KvError('KV_BAD_ARGUMENT', unsafe);
@@ -399,7 +403,17 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
   } else {
     ready = new StandaloneService(replica);
   }
-  const ticker = setInterval(() => stats.tick(), 1000);
+  // Event-loop delay and utilization over the last 10 s (src/node/loop_stats.ts).
+  const loop = new LoopStats();
+  stats.gauge('eventLoopDelayP50Ms', () => loop.window().delayP50Ms);
+  stats.gauge('eventLoopDelayP99Ms', () => loop.window().delayP99Ms);
+  stats.gauge('eventLoopDelayMaxMs', () => loop.window().delayMaxMs);
+  stats.gauge('eventLoopUtilization', () => loop.window().utilization);
+  let ticks = 0;
+  const ticker = setInterval(() => {
+    stats.tick();
+    if (++ticks % LOOP_WINDOW_S === 0) loop.roll();
+  }, 1000);
   ticker.unref();
   // Issue 6: a leaving node exits once it owns nothing and has handed every hint off, a few
   // gossip rounds later, so the committed ring it announced reaches the others first.
@@ -433,6 +447,7 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     close: () =>
       (closing ??= (async () => {
         clearInterval(ticker);
+        loop.stop();
         clearInterval(leaveWatch);
         // Timers first (no new gossip or handoff), then let client and peer
         // requests in flight finish (they may still need the transport).

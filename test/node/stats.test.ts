@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import { LoopStats } from '../../src/node/loop_stats.js';
 import * as assert from 'uvu/assert';
 import { NodeStats } from '../../src/node/stats.js';
 
@@ -39,6 +40,26 @@ test('errors, counters and gauges are reported; reset clears counts', () => {
   assert.equal(snap.gauges, { connections: 4 });
   s.reset();
   assert.equal((s.snapshot(0) as { errors: object }).errors, {});
+});
+
+test('event-loop stats: a blocked loop shows as delay and utilization in the next window', async () => {
+  const loop = new LoopStats();
+  try {
+    assert.equal(loop.window(), { delayP50Ms: 0, delayP99Ms: 0, delayMaxMs: 0, utilization: 0 }, 'zeros before the first window');
+    await new Promise((r) => setTimeout(r, 50)); // let the monitor's timer run
+    const until = performance.now() + 80;
+    while (performance.now() < until); // block the loop for 80 ms
+    await new Promise((r) => setTimeout(r, 30));
+    loop.roll();
+    const w = loop.window();
+    // The 80 ms block delays the monitor's 10 ms timer by at least ~70 ms (more on a busy machine, never less).
+    assert.ok(w.delayMaxMs >= 60, `max delay ${w.delayMaxMs} ms`);
+    assert.ok(w.utilization > 0.3 && w.utilization <= 1, `utilization ${w.utilization}`);
+    loop.roll();
+    assert.ok(loop.window().delayMaxMs < w.delayMaxMs || loop.window().delayMaxMs === 0, 'a new window starts empty of the old block');
+  } finally {
+    loop.stop();
+  }
 });
 
 test.run();
