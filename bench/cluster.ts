@@ -10,6 +10,7 @@
  *   npm run bench:cluster [-- --duration-ms 5000] [--warmup-ms 1000]
  *     [--inflight 50] [--keys 10000] [--value-bytes 100] [--get-fraction 0.5]
  *     [--backend log] [--durability interval] [--routing-nodes 5] [--quick]
+ *     [--node-flags '--shared-sync false'] [--cluster-only] [--profile-dir DIR]
  *
  * Targets (issue 5): ≥ 60k ops/s and p99.9 ≤ 10 ms for the cluster.
  * Writes bench/results/cluster.json and bench/results/cluster.md. Every
