@@ -1,13 +1,17 @@
 /**
- * The `memory` backend: every partition is a Map in this process.
+ * The `memory` backend: every partition is a MemoryTable in this process
+ * (memory_table.ts: a Map from key to slot, values in append-only slabs off
+ * the garbage collector's way).
  *
- * It is the reference implementation of the contract (the conformance suite's
- * model is a Map too) and the store the simulated cluster runs on, so it
- * favours obviously-correct over clever. Nothing survives the process; data
- * does survive closing and reopening a partition of the same backend object,
- * as it would on a disk, so handoff and restart paths behave alike in tests.
+ * It is the reference implementation of the contract and the store the
+ * simulated cluster runs on. Nothing survives the process; data does survive
+ * closing and reopening a partition of the same backend object, as it would
+ * on a disk, so handoff and restart paths behave alike in tests. Keys are
+ * identified by their latin1 string: one char per byte, so the string is a
+ * lossless, cheap identity and JS string order equals unsigned byte order.
  */
 import { KvError } from '../errors.js';
+import { MemoryTable } from './memory_table.js';
 import { asBuffer, bytesArg, closedError, nextTurn, partitionArg } from './args.js';
 import type {
   BackendCapabilities,
@@ -31,15 +35,6 @@ export const MEMORY_MAX_VALUE_BYTES = 16 * 1024 * 1024;
 /** Entries visited between yields to the event loop during a fold. */
 const FOLD_YIELD_EVERY = 4096;
 
-/** One partition's data; outlives the store objects opened on it. */
-interface Table {
-  // Keyed by the key's latin1 string: one char per byte, so the string is a
-  // lossless, cheap identity (the key needs no Buffer of its own) and JS
-  // string order equals unsigned byte order.
-  readonly map: Map<string, Buffer>;
-  liveBytes: number;
-}
-
 const EMPTY = Buffer.alloc(0);
 
 const closed = closedError;
@@ -51,7 +46,7 @@ class MemoryPartitionStore implements PartitionStore {
 
   constructor(
     readonly partition: number,
-    private readonly table: Table,
+    private readonly table: MemoryTable,
     private readonly caps: BackendCapabilities,
     private readonly onClose: (store: MemoryPartitionStore) => void,
   ) {}
@@ -80,25 +75,17 @@ class MemoryPartitionStore implements PartitionStore {
   }
 
   #put(key: Uint8Array, value: Uint8Array): void {
-    const id = asBuffer(key).toString('latin1');
-    const old = this.table.map.get(id);
-    // A copy, because the caller may reuse its buffer once put returns.
-    const copy = Buffer.from(value);
-    this.table.map.set(id, copy);
-    this.table.liveBytes += old === undefined ? id.length + copy.length : copy.length - old.length;
+    // The table copies the value, so the caller may reuse its buffer once put returns.
+    this.table.put(asBuffer(key).toString('latin1'), value);
   }
 
   #delete(key: Uint8Array): void {
-    const id = asBuffer(key).toString('latin1');
-    const old = this.table.map.get(id);
-    if (old === undefined) return;
-    this.table.map.delete(id);
-    this.table.liveBytes -= id.length + old.length;
+    this.table.delete(asBuffer(key).toString('latin1'));
   }
 
   getSync(key: Uint8Array): Uint8Array | undefined {
     this.#alive();
-    const value = this.table.map.get(asBuffer(this.#key(key)).toString('latin1'));
+    const value = this.table.get(asBuffer(this.#key(key)).toString('latin1'));
     // A copy, so a caller mutating what it got cannot change the store.
     return value === undefined ? undefined : Buffer.from(value);
   }
@@ -106,12 +93,13 @@ class MemoryPartitionStore implements PartitionStore {
   /**
    * The stored bytes themselves, no copy: for a caller that only reads them
    * before its next await (the node's GET path copies them into the reply
-   * frame). Never mutate the result. It stays valid, because a put replaces
-   * a key's buffer and never writes into it. Not part of PartitionStore.
+   * frame). Never mutate the result. It stays valid and unchanged, because
+   * the table never writes bytes twice (a put appends). Not part of
+   * PartitionStore.
    */
   peekSync(key: Uint8Array): Uint8Array | undefined {
     this.#alive();
-    return this.table.map.get(asBuffer(this.#key(key)).toString('latin1'));
+    return this.table.get(asBuffer(this.#key(key)).toString('latin1'));
   }
 
   /**
@@ -156,12 +144,12 @@ class MemoryPartitionStore implements PartitionStore {
   async fold(visit: (key: Uint8Array, value: Uint8Array) => boolean | void, options?: FoldOptions): Promise<number> {
     this.#alive();
     if (typeof visit !== 'function') throw new KvError('KV_BAD_ARGUMENT', 'visit must be a function');
-    // The snapshot: values are never mutated in place (put replaces them),
-    // so holding the references is enough to ignore later writes.
+    // The snapshot: stored bytes are never written twice (a put appends),
+    // so holding views of them is enough to ignore later writes.
     // (Sorting the bare ids with the default comparator is about twice as
     // fast as sorting [id, value] pairs with a custom one.)
-    const ids = [...this.table.map.keys()].sort();
-    const values = ids.map((id) => this.table.map.get(id) as Buffer);
+    const ids = [...this.table.index.keys()].sort();
+    const values = ids.map((id) => this.table.get(id) as Buffer);
     const keysOnly = options?.keysOnly === true;
     let visited = 0;
     for (let i = 0; i < ids.length; i++) {
@@ -180,12 +168,12 @@ class MemoryPartitionStore implements PartitionStore {
 
   count(): number {
     this.#alive();
-    return this.table.map.size;
+    return this.table.size;
   }
 
   stats(): PartitionStats {
     this.#alive();
-    return { keys: this.table.map.size, liveBytes: this.table.liveBytes, deadBytes: 0 };
+    return { keys: this.table.size, liveBytes: this.table.liveBytes, deadBytes: this.table.deadBytes };
   }
 
   async sync(): Promise<void> {
@@ -205,7 +193,7 @@ class MemoryPartitionStore implements PartitionStore {
 }
 
 class MemoryBackend implements StorageBackend {
-  readonly #tables = new Map<number, Table>();
+  readonly #tables = new Map<number, MemoryTable>();
   readonly #stores = new Map<number, MemoryPartitionStore>();
   #open = true;
 
@@ -218,7 +206,7 @@ class MemoryBackend implements StorageBackend {
     if (existing !== undefined) return existing;
     let table = this.#tables.get(p);
     if (table === undefined) {
-      table = { map: new Map(), liveBytes: 0 };
+      table = new MemoryTable();
       this.#tables.set(p, table);
     }
     const store = new MemoryPartitionStore(p, table, this.capabilities, (s) => {
@@ -239,7 +227,7 @@ class MemoryBackend implements StorageBackend {
   async partitions(): Promise<number[]> {
     if (!this.#open) throw closed('memory backend');
     return [...this.#tables.entries()]
-      .filter(([, t]) => t.map.size > 0)
+      .filter(([, t]) => t.size > 0)
       .map(([p]) => p)
       .sort((a, b) => a - b);
   }
