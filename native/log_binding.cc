@@ -5,9 +5,11 @@
 // stable KV_* codes in StatusCode(), and nowhere else.
 #include <napi.h>
 
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "log_store.h"
 
@@ -421,42 +423,39 @@ Napi::Value LogCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(box->store->count()));
 }
 
+// A JS object of named counters (u64 as Number: exact below 2^53).
+static Napi::Object Counters(Napi::Env env, std::initializer_list<std::pair<const char*, uint64_t>> fields) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& f : fields) o.Set(f.first, Napi::Number::New(env, static_cast<double>(f.second)));
+  return o;
+}
+
 Napi::Value LogStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   StoreBox* box;
   if (!BoxArg(info, &box)) return env.Undefined();
   return Guard(env, [&]() -> Napi::Value {
     log::StoreStats s = box->store->stats();
-    Napi::Object o = Napi::Object::New(env);
-    auto set = [&](const char* name, uint64_t v) { o.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
-    set("keys", s.keys);
-    set("liveBytes", s.live_bytes);
-    set("deadBytes", s.dead_bytes);
-    set("files", s.files);
-    set("merges", s.merges);
-    set("recoveredRecords", s.recovered_records);
-    set("droppedRecords", s.dropped_records);
-    set("keydirBytes", s.keydir_bytes);
-    set("hintFilesLoaded", s.hint_files_loaded);
-    set("truncatedBytes", s.truncated_bytes);
-    set("writeSeq", s.write_seq);
-    set("syncedSeq", s.synced_seq);
-    return o;
+    return Counters(env, {{"keys", s.keys},
+                          {"liveBytes", s.live_bytes},
+                          {"deadBytes", s.dead_bytes},
+                          {"files", s.files},
+                          {"merges", s.merges},
+                          {"recoveredRecords", s.recovered_records},
+                          {"droppedRecords", s.dropped_records},
+                          {"keydirBytes", s.keydir_bytes},
+                          {"hintFilesLoaded", s.hint_files_loaded},
+                          {"truncatedBytes", s.truncated_bytes},
+                          {"writeSeq", s.write_seq},
+                          {"syncedSeq", s.synced_seq}});
   });
 }
 
 // logSharedSyncStats() -> { rounds, syncfsCalls, storeSyncs, errors }: the
 // process-wide interval sync (log_store.cc, IntervalSyncer).
 Napi::Value LogSharedSyncStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   log::SharedSyncStats s = log::shared_sync_stats();
-  Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* name, uint64_t v) { o.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
-  set("rounds", s.rounds);
-  set("syncfsCalls", s.syncfs_calls);
-  set("storeSyncs", s.store_syncs);
-  set("errors", s.errors);
-  return o;
+  return Counters(info.Env(), {{"rounds", s.rounds}, {"syncfsCalls", s.syncfs_calls}, {"storeSyncs", s.store_syncs}, {"errors", s.errors}});
 }
 
 // logClose(h) -> Promise<void>. From the call on, every other function
