@@ -242,14 +242,8 @@ class IntervalSyncer {
       std::map<uint64_t, bool> ok;  // by filesystem
       for (const Item& it : items) {
         if (ok.count(it.store->dev_) != 0) continue;
-        bool good = false;
-        int fd = ::open(it.store->dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd >= 0) {
-          good = ::syncfs(fd) == 0;
-          int err = errno;
-          ::close(fd);
-          errno = err;
-        }
+        int fd = fs_fd(it.store);
+        bool good = fd >= 0 && ::syncfs(fd) == 0;
         if (!good) {
           stats_.errors++;
           std::fprintf(stderr, "ringkv log: syncfs for %s failed: %s (retried next round)\n", it.store->dir_.c_str(),
@@ -279,9 +273,22 @@ class IntervalSyncer {
     }
   }
 
+  // One descriptor per filesystem, kept open for the life of the process:
+  // syncfs reports a writeback error that happened since the descriptor was
+  // opened (Linux >= 5.8), so a descriptor opened per round would miss an
+  // error the kernel's own writeback hit between rounds.
+  int fs_fd(const Store* s) {
+    auto found = fs_fds_.find(s->dev_);
+    if (found != fs_fds_.end()) return found->second;
+    int fd = ::open(s->dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) fs_fds_[s->dev_] = fd;
+    return fd;
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Store*> stores_;
+  std::map<uint64_t, int> fs_fds_;  // by st_dev
   bool running_ = false;
   SharedSyncStats stats_{};
 };
