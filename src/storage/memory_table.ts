@@ -19,8 +19,13 @@
  * slabs (compaction, per partition); old views keep their old slab alive.
  */
 
-/** Slab size; values larger than BIG_VALUE_BYTES get a Buffer of their own. */
+/**
+ * Largest slab; a table's slabs start at MIN_SLAB_BYTES and double, so a
+ * partition with a few keys holds kilobytes, not a whole slab. Values larger
+ * than BIG_VALUE_BYTES get a Buffer of their own.
+ */
 const SLAB_BYTES = 256 * 1024;
+const MIN_SLAB_BYTES = 4096;
 const BIG_VALUE_BYTES = SLAB_BYTES / 8;
 /** `slabOf` marker: the value is in `big`. */
 const BIG = 0xffff;
@@ -39,6 +44,7 @@ export class MemoryTable {
   private slabs: Buffer[] = [];
   private slab: Buffer = EMPTY;
   private used = 0;
+  private nextSlabBytes = MIN_SLAB_BYTES;
   private slabOf = new Uint16Array(1024);
   private offsetOf = new Uint32Array(1024);
   private lengthOf = new Uint32Array(1024);
@@ -113,16 +119,19 @@ export class MemoryTable {
       this.big[slot] = n === 0 ? EMPTY : Buffer.from(value);
       return;
     }
-    if (this.used + n > this.slab.length) this.newSlab();
+    if (this.used + n > this.slab.length) this.newSlab(n);
     this.slab.set(value, this.used);
     this.slabOf[slot] = this.slabs.length - 1;
     this.offsetOf[slot] = this.used;
     this.used += n;
   }
 
-  private newSlab(): void {
+  /** Starts a slab with room for at least `need` bytes; each is twice the last, up to SLAB_BYTES. */
+  private newSlab(need: number): void {
     if (this.slabs.length >= BIG - 1) throw new RangeError('memory table: too many slabs');
-    this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    const size = Math.max(need, this.nextSlabBytes);
+    this.nextSlabBytes = Math.min(SLAB_BYTES, size * 2);
+    this.slab = Buffer.allocUnsafeSlow(size);
     this.slabs.push(this.slab);
     this.used = 0;
   }
@@ -151,12 +160,14 @@ export class MemoryTable {
     this.slabs = [];
     this.slab = EMPTY;
     this.used = 0;
+    // Sized for what is live at once (doubling from the minimum would take many small slabs).
+    this.nextSlabBytes = Math.min(SLAB_BYTES, Math.max(MIN_SLAB_BYTES, this.liveBytes));
     for (const slot of this.index.values()) {
       const s = this.slabOf[slot]!;
       if (s === BIG) continue;
       const at = this.offsetOf[slot]!;
       const n = this.lengthOf[slot]!;
-      if (this.used + n > this.slab.length) this.newSlab();
+      if (this.used + n > this.slab.length) this.newSlab(n);
       old[s]!.copy(this.slab, this.used, at, at + n);
       this.slabOf[slot] = this.slabs.length - 1;
       this.offsetOf[slot] = this.used;
