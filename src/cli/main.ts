@@ -81,6 +81,7 @@ options for start (also RINGKV_* environment variables, or --config file.json):
   --tls-cert <file> --tls-key <file>  serve TLS only (clients and peers) with this PEM certificate/key
   --tls-ca <file>          CA (PEM) that verifies peers and, with client auth, clients
   --tls-client-auth <mode> none | require (mutual TLS: clients and peers need a CA-signed certificate)
+                           SIGHUP re-reads the TLS files (certificate rotation; open connections keep theirs)
   --auth                   clients must log in as a user of <data>/users.json (see \`ringkv user\`)
   --cluster-secret-file <file>  nodes prove to each other they hold this secret (or RINGKV_CLUSTER_SECRET;
                            the same on every node, at least 16 bytes: openssl rand -hex 32 > file)
@@ -224,7 +225,23 @@ const start = async (args: readonly string[]): Promise<number> => {
   const decoded = decodeConfig({ flags, env: process.env, file: values.config ?? process.env['RINGKV_CONFIG'] });
   if (E.isLeft(decoded)) throw new UsageError(decoded.left.message);
   const { startNode } = await import('../node/node.js');
+  // SIGHUP: read the TLS files again (certificate rotation without a restart).
+  // Installed first: by default SIGHUP would end a node that is still starting.
+  let running: Awaited<ReturnType<typeof startNode>> | undefined;
+  process.on('SIGHUP', () => {
+    const at = new Date().toISOString();
+    if (running === undefined) {
+      console.log(`${at} info SIGHUP: the node is still starting; send it again once it is up`);
+      return;
+    }
+    try {
+      if (!running.reloadTls()) console.log(`${at} info SIGHUP: no TLS configured, nothing to reload`);
+    } catch (e) {
+      console.error(`${at} error SIGHUP: TLS files not reloaded, the old ones stay in use: ${(e as Error).message}`);
+    }
+  });
   const node = await startNode(decoded.right, log(values.quiet === true));
+  running = node;
   const stop = (signal: string) => {
     console.log(`${new Date().toISOString()} info ${signal}: finishing in-flight requests, syncing, closing`);
     node.close().then(

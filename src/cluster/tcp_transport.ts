@@ -412,7 +412,8 @@ export class TcpTransport implements Transport {
   readonly clusterKey: ClusterKey | undefined;
   /** Peers that failed to prove they hold the cluster secret. */
   authFailures = 0;
-  readonly tls: ClientTlsOptions | undefined;
+  /** Used for each new link; replaced when the node's certificate is rotated (setTls). */
+  tls: ClientTlsOptions | undefined;
   private readonly addresses = new Map<NodeId, string>();
   private readonly links = new Map<string, PeerLink>();
   private handler: PeerHandler | undefined;

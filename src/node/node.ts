@@ -32,7 +32,7 @@ import { Replica } from './replica.js';
 import { NodeServer } from './server.js';
 import { StandaloneService, type KvService } from './service.js';
 import { NodeStats } from './stats.js';
-import { loadTlsMaterial } from './tls.js';
+import { loadTlsMaterial, type TlsMaterial } from './tls.js';
 import type { ClientTlsOptions } from '../client/tls.js';
 import { partitionOf } from '../native/addon.js';
 import { decodeObject } from '../core/context_codec.js';
@@ -53,6 +53,14 @@ export interface RunningNode {
   readonly cluster: ClusterNodeApi | undefined;
   /** Resolves when this node left the cluster (issue 6: after `leave`, every partition handed off). */
   readonly left: Promise<void>;
+  /**
+   * Reads the TLS certificate, key and CA files again (a rotated
+   * certificate, `ringkv start` on SIGHUP): new client connections and new
+   * links to peers use them; open ones keep theirs. Throws KV_BAD_ARGUMENT,
+   * keeping the old material, when the files are unreadable or do not fit
+   * together; false when the node runs without TLS.
+   */
+  reloadTls(): boolean;
   /** Finishes in-flight requests, syncs and closes storage. Idempotent. */
   close(): Promise<void>;
 }
@@ -238,6 +246,9 @@ export const ringBodyFor = (cluster: ClusterNodeApi, partitionBits: number, n: n
   return encodeRingBody(ringBodyOf({ qBits: partitionBits, owners: ring.owners }, n, version, (id) => addresses.get(id) ?? ''));
 };
 
+/** The node's own certificate doubles as its client certificate toward peers. */
+const clientTlsOf = (m: TlsMaterial): ClientTlsOptions => ({ cert: m.cert, key: m.key, ...(m.ca !== undefined ? { ca: m.ca } : {}) });
+
 /** Seconds per event-loop statistics window (the eventLoop* figures of STATS). */
 const LOOP_WINDOW_S = 10;
 
@@ -302,8 +313,7 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
         maxFrameBytes: config.limits.maxFrameBytes,
         log,
         ...(key !== undefined ? { clusterKey: key } : {}),
-        // The node's own certificate doubles as its client certificate toward peers.
-        ...(tls !== undefined ? { tls: { cert: tls.cert, key: tls.key, ...(tls.ca !== undefined ? { ca: tls.ca } : {}) } } : {}),
+        ...(tls !== undefined ? { tls: clientTlsOf(tls) } : {}),
       })
     : undefined;
   const server = new NodeServer({
@@ -444,6 +454,15 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     stats,
     cluster,
     left,
+    reloadTls: () => {
+      if (tls === undefined) return false;
+      const next = loadTlsMaterial(config); // throws, and nothing changes, when the new files are unusable
+      if (next === undefined) return false;
+      server.setTls(next);
+      if (transport !== undefined) transport.tls = clientTlsOf(next);
+      log('info', 'TLS certificate, key and CA reloaded: new connections use them');
+      return true;
+    },
     close: () =>
       (closing ??= (async () => {
         clearInterval(ticker);

@@ -481,6 +481,17 @@ export class NodeServer {
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
+  /**
+   * New TLS material (rotated certificate, key or CA) for connections
+   * accepted from now on; open connections keep the session they have.
+   * False when the server does not speak TLS.
+   */
+  setTls(m: TlsMaterial): boolean {
+    if (this.tlsServer === undefined) return false;
+    this.tlsServer.setSecureContext({ cert: m.cert, key: m.key, ...(m.ca !== undefined ? { ca: m.ca } : {}) });
+    return true;
+  }
+
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);

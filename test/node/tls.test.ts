@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -253,6 +253,47 @@ test('a TLS flood beyond the limit is closed before any handshake; the TLS clien
   await c.ping();
   sockets.forEach((s) => s.destroy());
   await c.close();
+});
+
+test('certificate rotation: reloadTls (SIGHUP) serves new connections with the new files; bad files keep the old ones', async () => {
+  const live = join(dir, 'live');
+  mkdirSync(live, { recursive: true });
+  const files = { cert: join(live, 'node.crt'), key: join(live, 'node.key'), ca: join(live, 'ca.crt') };
+  const install = (p: DevPki): void => {
+    copyFileSync(p.nodes['n1']!.cert, files.cert);
+    copyFileSync(p.nodes['n1']!.key, files.key);
+    copyFileSync(p.ca, files.ca);
+  };
+  install(pki);
+  const node = await tlsNode({ tlsCert: files.cert, tlsKey: files.key, tlsCa: files.ca });
+  const before = createClient({ nodes: [node.address], tls: { ca: pem(pki.ca) }, retries: 0 });
+  await before.put('k', 'v');
+  try {
+    install(rogue); // the "new" CA and certificate
+    assert.is(node.reloadTls(), true);
+    const after = createClient({ nodes: [node.address], tls: { ca: pem(rogue.ca) }, retries: 0, connectTimeoutMs: 2000 });
+    assert.equal((await after.get('k'))!.values.map(String), ['v'], 'a new connection is served with the new certificate');
+    const stale = createClient({ nodes: [node.address], tls: { ca: pem(pki.ca) }, retries: 0, connectTimeoutMs: 2000 });
+    assert.is(await codeOf(stale.ping()), 'KV_AUTH', 'a client that trusts only the old CA is refused on a new connection');
+    await stale.close();
+    await before.ping(); // the connection opened before the rotation keeps its session
+
+    writeFileSync(files.key, 'not a key');
+    try {
+      node.reloadTls();
+      assert.unreachable('unusable files must be refused');
+    } catch (e) {
+      assert.is((e as { code?: string }).code, 'KV_BAD_ARGUMENT');
+    }
+    const still = createClient({ nodes: [node.address], tls: { ca: pem(rogue.ca) }, retries: 0, connectTimeoutMs: 2000 });
+    await still.ping(); // the last good material stays in use
+    await Promise.all([after.close(), still.close()]);
+  } finally {
+    await before.close();
+  }
+  const plain = await startTestNode();
+  started.push(plain);
+  assert.is(plain.reloadTls(), false, 'nothing to reload without TLS');
 });
 
 test.run();
