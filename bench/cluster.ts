@@ -23,7 +23,7 @@ import { fmtRate, fmtUs, summarize, type LatencySummary } from './lib/latency.js
 import { cpuTimeMs, spawnRingkvNode, type Spawned } from './lib/procs.js';
 import { environment, markdownTable, textTable, writeResults, type Row } from './lib/report.js';
 import { flag, numFlag, strFlag } from './lib/args.js';
-import { reexecCompiled } from './lib/compiled.js';
+import { isCompiledRun, reexecCompiled } from './lib/compiled.js';
 import { readFileSync } from 'node:fs';
 
 /** Write and read syscalls a process made so far (/proc/PID/io): socket writes per op say how well frames coalesce. */
@@ -66,10 +66,12 @@ const routingNodes = num('routing-nodes', quick ? 4 : 5);
 // --compiled (what `npm run bench:cluster` passes): the bench, its load generator and every node run as
 // plain JavaScript, as `npm start` does (bench/lib/compiled.ts builds and re-runs). Under tsx the nodes also
 // pay for esbuild's output (bench/cluster_inproc.ts measured ~11% more CPU per op) and the load generator
-// stalls. --profile-dir alone runs the nodes from dist/ as last built.
-const compiled = flag('compiled') === true || profileDir !== '';
+// stalls. In a compiled run spawnRingkvNode starts the nodes from dist/ by itself; --profile-dir under tsx
+// also runs them from dist/, as last built (readable profiles).
+const distNodes = profileDir === '' || isCompiledRun() ? {} : { entry: 'dist/src/cli/main.js' };
+const compiled = isCompiledRun() || profileDir !== '';
 const profiled = {
-  ...(compiled ? { entry: 'dist/src/cli/main.js' } : {}),
+  ...distNodes,
   ...(profileDir === '' ? {} : { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] }),
 };
 
@@ -265,7 +267,7 @@ const runCluster = async (nodeCount: number, withRouted: boolean): Promise<{ rea
 };
 
 const runStandalone = async (): Promise<Measured> => {
-  const node = await spawnRingkvNode({ backend, durability, ...(compiled ? { entry: 'dist/src/cli/main.js' } : {}), extraArgs: nodeFlags });
+  const node = await spawnRingkvNode({ backend, durability, ...distNodes, extraArgs: nodeFlags });
   const client = createClient({ nodes: [`127.0.0.1:${node.port}`], timeoutMs: 5000 });
   try {
     return await load('standalone: 1 node, N=R=W=1', [client], [node.pid]);

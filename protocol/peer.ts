@@ -84,6 +84,13 @@ export const REPLY_TYPE: { readonly [K in PeerRequestType]: Exclude<PeerReplyTyp
 export const ADMIN_OPS = { leave: 1, remove: 2 } as const;
 const ADMIN_OP_OF: readonly ('leave' | 'remove' | undefined)[] = [undefined, 'leave', 'remove'];
 
+/** The request a reply type answers, for the replies that answer exactly one (ACK answers several). */
+const REQUEST_OF_REPLY: ReadonlyMap<string, PeerRequestType> = (() => {
+  const answers = new Map<string, PeerRequestType[]>();
+  for (const [request, reply] of Object.entries(REPLY_TYPE) as [PeerRequestType, string][]) answers.set(reply, [...(answers.get(reply) ?? []), request]);
+  return new Map([...answers].filter(([, requests]) => requests.length === 1).map(([reply, requests]) => [reply, requests[0]!]));
+})();
+
 const REQUEST_OF_OPCODE: ReadonlyMap<number, PeerRequestType> = new Map(
   (Object.entries(PeerOpcode) as [PeerRequestType, number][]).map(([t, o]) => [o, t]),
 );
@@ -532,30 +539,10 @@ const replyOpcode = (m: PeerReply, inReplyTo: PeerRequestType | undefined): numb
     if (REPLY_TYPE[inReplyTo] !== m.type) throw bad(`${m.type} does not answer ${inReplyTo}`);
     return PeerOpcode[inReplyTo];
   }
-  switch (m.type) {
-    case 'REPLICA_GET_REPLY':
-      return PeerOpcode.REPLICA_GET;
-    case 'FORWARD_REPLY':
-      return PeerOpcode.FORWARD;
-    case 'GOSSIP_REPLY':
-      return PeerOpcode.GOSSIP;
-    case 'AAE_TREE_REPLY':
-      return PeerOpcode.AAE_TREE;
-    case 'AAE_SEGMENTS_REPLY':
-      return PeerOpcode.AAE_SEGMENTS;
-    case 'AAE_FETCH_REPLY':
-      return PeerOpcode.AAE_FETCH;
-    case 'AAE_TOMB_CHECK_REPLY':
-      return PeerOpcode.AAE_TOMB_CHECK;
-    case 'RING_EXCHANGE_REPLY':
-      return PeerOpcode.RING_EXCHANGE;
-    case 'TRANSFER_CHUNK':
-      return PeerOpcode.TRANSFER_FETCH;
-    case 'ACK':
-      throw bad('ACK answers REPLICA_PUT, REPLICA_PUT_BATCH, AAE_REAP or ADMIN: say which (inReplyTo)');
-    default:
-      throw bad(`unknown peer message type ${String((m as { type: unknown }).type)}`);
-  }
+  const request = REQUEST_OF_REPLY.get(m.type);
+  if (request !== undefined) return PeerOpcode[request];
+  if (m.type === 'ACK') throw bad('ACK answers REPLICA_PUT, REPLICA_PUT_BATCH, AAE_REAP or ADMIN: say which (inReplyTo)');
+  throw bad(`unknown peer message type ${String((m as { type: unknown }).type)}`);
 };
 
 /**

@@ -136,6 +136,8 @@ export const clusterStats = (s: ClusterStatus, memberCount: number): Record<stri
   if (s.ringEpoch !== undefined) out['cluster.ring_epoch'] = s.ringEpoch;
   if (s.ringPending !== undefined) out['cluster.ring_pending'] = s.ringPending ? 1 : 0;
   if (s.transfersPending !== undefined) out['cluster.transfers_pending'] = s.transfersPending;
+  // Transfer source and target as indexes into the sorted member ids (STATS carries numbers only).
+  const ids = s.members.map((m) => m.id);
   for (const t of s.transfers ?? []) {
     const at = `cluster.transfer.${t.partition}.`;
     out[at + 'keys'] = t.keys;
@@ -143,8 +145,6 @@ export const clusterStats = (s: ClusterStatus, memberCount: number): Record<stri
     out[at + 'bytes'] = t.bytes;
     out[at + 'bytes_per_sec'] = t.bytesPerSec;
     out[at + 'eta_ms'] = t.etaMs;
-    // Source and target as indexes into the sorted member ids (STATS carries numbers only).
-    const ids = s.members.map((m) => m.id);
     out[at + 'source'] = ids.indexOf(t.source);
     out[at + 'target'] = ids.indexOf(t.target);
   }

@@ -155,8 +155,7 @@ export class Replica {
       // put replaces it), and encodeObject copies them into the new object.
       const peek = (store as Peekable).peekSync;
       const before = peek !== undefined ? peek.call(store, key) : store.getSync(key);
-      const local = decodeStored(key, before) ?? D.empty;
-      const next = D.update(write, this.replicaId, local);
+      const next = this.nextVersion(key, before, write);
       const after = encodeObject(next);
       const observer = this.observer;
       if (observer === undefined) return store.put(key, after).then(() => out(next, after));
@@ -191,7 +190,7 @@ export class Replica {
   private updateSync<T>(store: SyncStore, key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): T {
     // The memory backend lends its bytes (peekSync): they stay valid, a put replaces them.
     const before = store.peekSync !== undefined ? store.peekSync(key) : store.getSync(key);
-    const next = D.update(write, this.replicaId, decodeStored(key, before) ?? D.empty);
+    const next = this.nextVersion(key, before, write);
     const after = encodeObject(next);
     store.putSync(key, after);
     this.observer?.(this.partitionOf(key), key, before, after);
@@ -207,10 +206,8 @@ export class Replica {
     const store = this.syncStore(key);
     if (store === undefined) return this.merge(key, incoming, incomingBytes);
     const before = store.getSync(key);
-    const local = decodeStored(key, before);
-    const merged = local === null ? incoming : D.sync(local, incoming);
-    if (local !== null && D.equals(merged, local, bytesEqual)) return merged;
-    const after = merged === incoming && incomingBytes !== undefined ? incomingBytes : encodeObject(merged);
+    const { merged, after } = this.mergeStep(key, before, incoming, incomingBytes);
+    if (after === undefined) return merged;
     store.putSync(key, after);
     this.observer?.(this.partitionOf(key), key, before, after);
     return merged;
@@ -229,9 +226,27 @@ export class Replica {
     return store as SyncStore;
   }
 
+  /** A client write as the next dot of this replica on top of the stored `before` (absent: a new key). */
+  private nextVersion(key: Uint8Array, before: Uint8Array | undefined, write: D.Pending<Tagged>): Obj {
+    return D.update(write, this.replicaId, decodeStored(key, before) ?? D.empty);
+  }
+
+  /**
+   * `incoming` synced into the stored `before`, and the bytes to store:
+   * undefined when `before` holds all of it already (nothing to write), and
+   * `incomingBytes` when the merge is `incoming` itself (the codec is
+   * canonical, so no second encoding).
+   */
+  private mergeStep(key: Uint8Array, before: Uint8Array | undefined, incoming: Obj, incomingBytes: Uint8Array | undefined): { readonly merged: Obj; readonly after: Uint8Array | undefined } {
+    const local = decodeStored(key, before);
+    const merged = local === null ? incoming : D.sync(local, incoming);
+    if (local !== null && D.equals(merged, local, bytesEqual)) return { merged, after: undefined };
+    return { merged, after: merged === incoming && incomingBytes !== undefined ? incomingBytes : encodeObject(merged) };
+  }
+
   private async coordinateAsync<T>(key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): Promise<T> {
     const before = await this.readBytes(key);
-    const next = D.update(write, this.replicaId, decodeStored(key, before) ?? D.empty);
+    const next = this.nextVersion(key, before, write);
     const after = encodeObject(next);
     await this.write(key, after, before);
     return out(next, after);
@@ -287,10 +302,8 @@ export class Replica {
       // The common case runs without an await inside the lock: an open partition on a store that reads synchronously.
       if (store === undefined || store.getSync === undefined) return this.mergeAsync(key, incoming, incomingBytes);
       const before = store.getSync(key);
-      const local = decodeStored(key, before);
-      const merged = local === null ? incoming : D.sync(local, incoming);
-      if (local !== null && D.equals(merged, local, bytesEqual)) return merged;
-      const after = merged === incoming && incomingBytes !== undefined ? incomingBytes : encodeObject(merged);
+      const { merged, after } = this.mergeStep(key, before, incoming, incomingBytes);
+      if (after === undefined) return merged;
       const observer = this.observer;
       return store.put(key, after).then(() => {
         observer?.(partition, key, before, after);
@@ -301,10 +314,8 @@ export class Replica {
 
   private async mergeAsync(key: Uint8Array, incoming: Obj, incomingBytes: Uint8Array | undefined): Promise<Obj> {
     const before = await this.readBytes(key);
-    const local = decodeStored(key, before);
-    const merged = local === null ? incoming : D.sync(local, incoming);
-    if (local !== null && D.equals(merged, local, bytesEqual)) return merged;
-    await this.write(key, merged === incoming && incomingBytes !== undefined ? incomingBytes : encodeObject(merged), before);
+    const { merged, after } = this.mergeStep(key, before, incoming, incomingBytes);
+    if (after !== undefined) await this.write(key, after, before);
     return merged;
   }
 

@@ -157,14 +157,7 @@ export class LogPartitionStore implements PartitionStore {
       config.durability === 'always'
         ? undefined
         : (key, value) => {
-            try {
-              this.check();
-              keyArg(key);
-              valueArg(value);
-              nativeLog.logPut(this.handle, key, value);
-            } catch (e) {
-              throw toKvError(e);
-            }
+            this.append(key, value);
           };
     this.config = config;
     this.partition = config.partition;
@@ -289,12 +282,21 @@ export class LogPartitionStore implements PartitionStore {
 
   put(key: Uint8Array, value: Uint8Array): Promise<void> {
     try {
+      return this.written(this.append(key, value));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Checks and appends a record; its write sequence number. Throws a KvError. */
+  private append(key: Uint8Array, value: Uint8Array): number {
+    try {
       this.check();
       keyArg(key);
       valueArg(value);
-      return this.written(nativeLog.logPut(this.handle, key, value));
+      return nativeLog.logPut(this.handle, key, value);
     } catch (e) {
-      return Promise.reject(toKvError(e));
+      throw toKvError(e);
     }
   }
 

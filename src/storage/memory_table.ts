@@ -90,13 +90,6 @@ export class MemoryTable {
     return true;
   }
 
-  /** Every key with a view of its value, in unspecified order (the caller sorts). */
-  entries(): [string, Buffer][] {
-    const out: [string, Buffer][] = [];
-    for (const [id, slot] of this.index) out.push([id, this.view(slot)]);
-    return out;
-  }
-
   private view(slot: number): Buffer {
     const s = this.slabOf[slot]!;
     if (s === BIG) return this.big[slot]!;
