@@ -417,6 +417,109 @@ export const decodeObjectE = (bytes: Uint8Array, options?: ObjectDecodeOptions):
   return d.ok ? E.right(d.value) : E.left(d.reason);
 };
 
+// ---------------------------------------------------------------- the common write, on bytes
+
+/** Where the last `varintAt` stopped (module scratch: the fast path allocates nothing to return two numbers). */
+let varintEnd = 0;
+
+/** The canonical varint at `pos` (its end in `varintEnd`), or -1 where the decoders would refuse it. */
+const varintAt = (b: Uint8Array, pos: number): number => {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 8; i++) {
+    if (pos >= b.length) return -1;
+    const byte = b[pos++] as number;
+    result += (byte & 0x7f) * mul;
+    if ((byte & 0x80) === 0) {
+      if ((byte === 0 && i > 0) || result > Number.MAX_SAFE_INTEGER) return -1;
+      varintEnd = pos;
+      return result;
+    }
+    mul *= 0x80;
+  }
+  return -1;
+};
+
+export interface SupersedingWrite {
+  /** encodeObject of the new clock: [(id, c + 1, [value])]. */
+  readonly object: Uint8Array;
+  /** encodeContext of its join: [(id, c + 1)]. */
+  readonly context: Uint8Array;
+}
+
+/**
+ * The write nearly every client makes, done on bytes: its context is exactly
+ * the clock of the stored object `before`, and that object is one entry of
+ * this replica `id` (c, any values), or the key is absent and the context
+ * empty (c = 0). Then `update({context, value}, id, before)` is
+ * [(id, c + 1, [value])], whose context is [(id, c + 1)]; this encodes both
+ * without decoding a clock or building one.
+ *
+ * For anything else (siblings of other replicas, a stale, newer or foreign
+ * context, bytes that do not decode) it answers undefined and the caller
+ * takes the general path (decode, `update`, encode); when it answers, its
+ * bytes are the general path's, byte for byte (test/core/context_codec.test.ts).
+ *
+ * `idBytes`: `id` in UTF-8. The new sibling is the byte `head` (0..255; -1:
+ * none) followed by `value`, so a caller that tags values need not build the
+ * tagged copy first.
+ */
+export const encodeSupersedingWrite = (
+  before: Uint8Array | undefined,
+  context: Uint8Array,
+  idBytes: Uint8Array,
+  head: number,
+  value: Uint8Array,
+): SupersedingWrite | undefined => {
+  if (idBytes.length === 0 || idBytes.length > defaultLimits.maxIdBytes) return undefined;
+  let counter = 0;
+  if (before === undefined) {
+    if (context.length !== 0 && !(context.length === 2 && context[0] === CONTEXT_TAG && context[1] === 0)) return undefined;
+  } else {
+    // Header: tag, one entry, the id (ours), its counter and value count.
+    if (before.length < 4 || before[0] !== OBJECT_TAG || before[1] !== 1) return undefined;
+    const idLen = varintAt(before, 2);
+    if (idLen !== idBytes.length) return undefined;
+    const idAt = varintEnd;
+    if (idAt + idLen > before.length) return undefined;
+    for (let i = 0; i < idLen; i++) if (before[idAt + i] !== idBytes[i]) return undefined;
+    counter = varintAt(before, idAt + idLen);
+    if (counter < 1) return undefined;
+    const counterEnd = varintEnd;
+    const count = varintAt(before, counterEnd);
+    if (count < 0 || count > counter || count > defaultLimits.maxValues) return undefined;
+    // The rest must decode too (the general path refuses an object that does not).
+    let pos = varintEnd;
+    for (let v = 0; v < count; v++) {
+      const len = varintAt(before, pos);
+      if (len < 0 || len > before.length - varintEnd) return undefined;
+      pos = varintEnd + len;
+    }
+    if (pos !== before.length) return undefined;
+    // The context is [(id, counter)]: the same bytes as the object's header after its tag.
+    if (context.length !== counterEnd || context[0] !== CONTEXT_TAG) return undefined;
+    for (let i = 1; i < counterEnd; i++) if (context[i] !== before[i]) return undefined;
+  }
+  const next = counter + 1;
+  if (next > Number.MAX_SAFE_INTEGER) return undefined;
+  const n = head < 0 ? value.length : value.length + 1;
+  const idHeader = 1 + varintBytes(idBytes.length) + idBytes.length + varintBytes(next);
+  const object = allocOut(1 + idHeader + 1 + varintBytes(n) + n);
+  object[0] = OBJECT_TAG;
+  object[1] = 1;
+  let pos = writeVarint(object, 2, idBytes.length);
+  object.set(idBytes, pos);
+  pos = writeVarint(object, pos + idBytes.length, next);
+  object[pos++] = 1;
+  pos = writeVarint(object, pos, n);
+  if (head >= 0) object[pos++] = head;
+  object.set(value, pos);
+  const ctx = allocOut(1 + idHeader);
+  ctx[0] = CONTEXT_TAG;
+  ctx.set(object.subarray(1, 1 + idHeader), 1);
+  return { object, context: ctx };
+};
+
 // ---------------------------------------------------------------- object view (the read path)
 
 /** What a read replies with, taken straight from an object's bytes. */

@@ -10,7 +10,7 @@
  * a per-key lock, so two concurrent writes to one key never lose each other.
  */
 import * as D from '../core/dvvset.js';
-import { decodeObject, encodeObject, objectView, type ObjectView } from '../core/context_codec.js';
+import { decodeObject, encodeObject, encodeSupersedingWrite, objectView, type ObjectView } from '../core/context_codec.js';
 import { KvError } from '../errors.js';
 import { partitionOfUnchecked } from '../native/addon.js';
 import type { PartitionStore, StorageBackend } from '../storage/backend.js';
@@ -24,6 +24,7 @@ export type Tagged = Uint8Array;
 export type Obj = D.Clock<Tagged>;
 
 const TOMBSTONE: Tagged = new Uint8Array([TAG_TOMBSTONE]);
+const EMPTY_BYTES = new Uint8Array(0);
 
 export const tagValue = (value: Uint8Array): Tagged => {
   // From Buffer's pool: a fresh Uint8Array over 64 bytes costs ~10x (its own ArrayBuffer).
@@ -72,6 +73,8 @@ export interface ReplicaOptions {
 export class Replica {
   readonly backend: StorageBackend;
   readonly replicaId: string;
+  /** replicaId in UTF-8, for the write done on bytes (`supersedeNow`). */
+  private readonly replicaIdBytes: Uint8Array;
   readonly partitionBits: number;
   private readonly stores: (PartitionStore | undefined)[];
   private readonly opening = new Map<number, Promise<PartitionStore>>();
@@ -82,6 +85,7 @@ export class Replica {
   constructor(options: ReplicaOptions) {
     this.backend = options.backend;
     this.replicaId = options.replicaId;
+    this.replicaIdBytes = new TextEncoder().encode(options.replicaId);
     if (!Number.isInteger(options.partitionBits) || options.partitionBits < 1 || options.partitionBits > 32) {
       throw new KvError('KV_BAD_ARGUMENT', `partitionBits must be an integer in 1..32, got ${String(options.partitionBits)}`);
     }
@@ -195,6 +199,28 @@ export class Replica {
     store.putSync(key, after);
     this.observer?.(this.partitionOf(key), key, before, after);
     return out(next, after);
+  }
+
+  /**
+   * A client write that supersedes the whole stored object, done on bytes
+   * (encodeSupersedingWrite): the object is this replica's single entry and
+   * the client's context is its clock, or the key is absent and the write
+   * blind. That is nearly every write of a standalone node, and it then
+   * costs no decode, clock or encode. Answers the reply's context bytes, or
+   * undefined when it did nothing: another case, or a store that cannot do
+   * it synchronously (see `coordinateNow`); the caller then takes the
+   * general path. `value` null is a delete (a tombstone). Throws on a sync
+   * store failure.
+   */
+  supersedeNow(key: Uint8Array, context: Uint8Array, value: Uint8Array | null): Uint8Array | undefined {
+    const store = this.syncStore(key);
+    if (store === undefined) return undefined;
+    const before = store.peekSync !== undefined ? store.peekSync(key) : store.getSync(key);
+    const w = value === null ? encodeSupersedingWrite(before, context, this.replicaIdBytes, TAG_TOMBSTONE, EMPTY_BYTES) : encodeSupersedingWrite(before, context, this.replicaIdBytes, TAG_VALUE, value);
+    if (w === undefined) return undefined;
+    store.putSync(key, w.object);
+    this.observer?.(this.partitionOf(key), key, before, w.object);
+    return w.context;
   }
 
   /**

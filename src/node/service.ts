@@ -100,6 +100,9 @@ export class StandaloneService implements KvService {
 
   write(key: Uint8Array, value: Uint8Array | null, context: Uint8Array, w: number, _timeoutMs = 0): WriteResult | Promise<WriteResult> {
     checkQuorum('w', w);
+    // The usual write (its context is the stored clock, or a new key) is done on bytes.
+    const superseded = this.replica.supersedeNow(key, context, value);
+    if (superseded !== undefined) return { context: superseded };
     const ctx = clientContext(context);
     const obj = this.replica.coordinateNow(key, D.newWithContext(ctx, value === null ? tombstone() : tagValue(value)));
     return obj instanceof Promise ? obj.then(writeResult) : writeResult(obj);

@@ -160,4 +160,80 @@ test('equal clocks encode to equal bytes; the Either forms agree', () => {
   assert.ok(E.isLeft(C.decodeObjectE(Uint8Array.of(0x21))));
 });
 
+// ---- encodeSupersedingWrite: the common write on bytes is the general path's write
+
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const headArb = fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 255 }));
+const withHead = (head: number, value: Uint8Array): Uint8Array => (head < 0 ? value : Uint8Array.of(head, ...value));
+
+/** The general path: decode, update, encode (what the replica does without the fast path). */
+const generalWrite = (before: D.Clock<Uint8Array> | undefined, ctx: D.Context, id: string, sibling: Uint8Array) => {
+  const next = D.update(D.newWithContext(ctx, sibling), id, before ?? D.empty);
+  return { object: C.encodeObject(next), context: C.encodeContext(D.join(next)) };
+};
+
+const agreesWithGeneral = (before: D.Clock<Uint8Array> | undefined, ctxBytes: Uint8Array, ctx: D.Context, id: string, head: number, value: Uint8Array): boolean => {
+  const fast = C.encodeSupersedingWrite(before === undefined ? undefined : C.encodeObject(before), ctxBytes, utf8(id), head, value);
+  if (fast === undefined) return false;
+  const general = generalWrite(before, ctx, id, withHead(head, value));
+  assert.ok(bytesEq(fast.object, general.object), 'object bytes differ');
+  assert.ok(bytesEq(fast.context, general.context), 'context bytes differ');
+  return true;
+};
+
+test('encodeSupersedingWrite: the common cases take the fast path, with the general path\'s bytes', () => {
+  const valueArb = fc.uint8Array({ maxLength: 300 });
+  check(
+    fc.property(idArb, counterArb, fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 3 }), headArb, valueArb, (id, counter, values, head, value) => {
+      fc.pre(counter < Number.MAX_SAFE_INTEGER);
+      // A key this replica wrote last (any values, siblings of its own included), written with its context.
+      const before: D.Clock<Uint8Array> = [{ id, counter, values: values.slice(0, counter) }];
+      const ctx = D.join(before);
+      assert.ok(agreesWithGeneral(before, C.encodeContext(ctx), ctx, id, head, value), 'a superseding write missed the fast path');
+      // A new key, blind write: empty context bytes, or the encoded empty context.
+      assert.ok(agreesWithGeneral(undefined, new Uint8Array(0), D.emptyContext, id, head, value));
+      assert.ok(agreesWithGeneral(undefined, C.encodeContext(D.emptyContext), D.emptyContext, id, head, value));
+    }),
+    500,
+  );
+});
+
+test('encodeSupersedingWrite: whenever it answers, it answers what the general path does', () => {
+  check(
+    fc.property(fc.option(clockArb, { nil: undefined }), contextArb, fc.boolean(), idArb, headArb, fc.uint8Array({ maxLength: 60 }), (before, otherCtx, useJoin, id, head, value) => {
+      // Half the time the context is the object's own clock (the usual client), else anything.
+      const ctx = useJoin && before !== undefined ? D.join(before) : otherCtx;
+      const ctxBytes = C.encodeContext(ctx);
+      const fast = C.encodeSupersedingWrite(before === undefined ? undefined : C.encodeObject(before), ctxBytes, utf8(id), head, value);
+      if (fast !== undefined) agreesWithGeneral(before, ctxBytes, ctx, id, head, value);
+      // Siblings of another replica or a context that covers less always go the general way.
+      const others = before?.some((e) => e.id !== id) ?? false;
+      if (others) assert.is(fast, undefined);
+    }),
+    2000,
+  );
+});
+
+test('encodeSupersedingWrite: bytes that do not decode never take the fast path; it never throws', () => {
+  const id = utf8('n1');
+  const good = C.encodeObject([{ id: 'n1', counter: 3, values: [Uint8Array.of(1, 2)] }]);
+  const goodCtx = C.encodeContext([{ id: 'n1', counter: 3 }]);
+  assert.ok(C.encodeSupersedingWrite(good, goodCtx, id, 0, Uint8Array.of(9)) !== undefined);
+  assert.is(C.encodeSupersedingWrite(good.subarray(0, good.length - 1), goodCtx, id, 0, Uint8Array.of(9)), undefined, 'truncated value');
+  assert.is(C.encodeSupersedingWrite(Uint8Array.of(...good, 0), goodCtx, id, 0, Uint8Array.of(9)), undefined, 'trailing byte');
+  assert.is(C.encodeSupersedingWrite(good, C.encodeContext([{ id: 'n1', counter: 2 }]), id, 0, Uint8Array.of(9)), undefined, 'stale context');
+  assert.is(C.encodeSupersedingWrite(good, C.encodeContext([{ id: 'n1', counter: 4 }]), id, 0, Uint8Array.of(9)), undefined, 'newer context');
+  assert.is(C.encodeSupersedingWrite(good, new Uint8Array(0), id, 0, Uint8Array.of(9)), undefined, 'blind write on a stored key makes a sibling');
+  assert.is(C.encodeSupersedingWrite(undefined, goodCtx, id, 0, Uint8Array.of(9)), undefined, 'a context for an absent key');
+  // Non-minimal counter varint in the stored object: the decoder refuses it, so must the fast path.
+  assert.is(C.encodeSupersedingWrite(Uint8Array.of(0x21, 1, 2, 0x6e, 0x31, 0x83, 0x00, 1, 1, 5), Uint8Array.of(0x11, 1, 2, 0x6e, 0x31, 0x83, 0x00), id, 0, Uint8Array.of(9)), undefined);
+  check(
+    fc.property(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 12 }), (junk, ctx) => {
+      const fast = C.encodeSupersedingWrite(junk, ctx, id, 0, Uint8Array.of(9));
+      if (fast !== undefined) assert.ok(C.decodeObject(junk).ok && C.decodeContext(ctx).ok);
+    }),
+    2000,
+  );
+});
+
 test.run();
