@@ -86,8 +86,8 @@ const errorReply = (streamId: number, e: KvError): Reply => errorMessage(streamI
 
 const getReply = (streamId: number, res: ReadResult): Reply => ({ op: 'GET_REPLY', streamId, found: res.found, context: res.context, siblings: res.siblings });
 
-const opName = (op: Message['op']): OpName =>
-  op === 'GET' ? 'get' : op === 'PUT' ? 'put' : op === 'DELETE' ? 'delete' : op === 'PING' ? 'ping' : op === 'STATS' ? 'stats' : 'other';
+const OP_NAMES: readonly OpName[] = ['get', 'put', 'delete', 'ping', 'stats', 'other'];
+const opIndex = (op: Message['op']): number => (op === 'GET' ? 0 : op === 'PUT' ? 1 : op === 'DELETE' ? 2 : op === 'PING' ? 3 : op === 'STATS' ? 4 : 5);
 
 class Connection {
   private readonly decoder: FrameDecoder;
@@ -104,6 +104,10 @@ class Connection {
   private flushQueued = false;
   private waitingDrain = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** When the chunk being decoded was read (performance.now()). */
+  private batchStart = 0;
+  /** Requests of this chunk answered synchronously, by OP_NAMES index: recorded once per chunk. */
+  private readonly batchDone = new Int32Array(OP_NAMES.length);
 
   constructor(
     private readonly server: NodeServer,
@@ -142,21 +146,29 @@ class Connection {
     if (this.closing) return;
     this.server.bytesIn += chunk.length;
     this.decoder.push(chunk);
+    this.batchStart = performance.now();
+    const open = this.serveFrames();
+    this.recordBatch();
+    if (open) this.flush();
+  }
+
+  /** Serves every whole frame buffered; false when the connection is closing (nothing more to write). */
+  private serveFrames(): boolean {
     for (;;) {
       let frame;
       try {
         frame = this.decoder.next();
       } catch (e) {
         this.fail(isKvError(e) ? e : new KvError('KV_BAD_FRAME', String(e)));
-        return;
+        return false;
       }
-      if (frame === undefined) break;
+      if (frame === undefined) return true;
       const decoded = decodeMessage(frame, this.server.wireLimits);
       if (E.isLeft(decoded)) {
         const err = decoded.left;
         if (closesConnection(err) || !this.helloDone) {
           this.fail(err);
-          return;
+          return false;
         }
         this.server.stats.error(err.code);
         this.reply(errorReply(frame.streamId, err));
@@ -169,9 +181,27 @@ class Connection {
         continue;
       }
       this.onMessage(decoded.right);
-      if (this.closing) return;
+      if (this.closing) return false;
     }
-    this.flush();
+  }
+
+  /**
+   * Records the requests of this chunk answered synchronously, with one
+   * clock read for all of them: each gets the chunk's time, from its bytes
+   * being read to the last reply made (an upper bound of its own; replies go
+   * out every PIPELINE_FRAMES, so early ones left sooner). Two clock reads
+   * per request were ~3% of a GET's server time.
+   */
+  private recordBatch(): void {
+    const done = this.batchDone;
+    let us = -1;
+    for (let i = 0; i < done.length; i++) {
+      const n = done[i]!;
+      if (n === 0) continue;
+      if (us < 0) us = (performance.now() - this.batchStart) * 1000;
+      this.server.stats.recordMany(OP_NAMES[i]!, us, n);
+      done[i] = 0;
+    }
   }
 
   private onMessage(m: Message): void {
@@ -299,7 +329,6 @@ class Connection {
   }
 
   private handle(m: Extract<Message, { op: 'GET' | 'PUT' | 'DELETE' | 'PING' | 'STATS' | 'RING' | 'AAE_EXCHANGE' | 'AAE_STATUS' }>): void {
-    const started = performance.now();
     let result: Reply | Promise<Reply>;
     try {
       result = this.server.execute(m);
@@ -308,9 +337,12 @@ class Connection {
       return;
     }
     if (!(result instanceof Promise)) {
-      this.done(m.op, started, result);
+      this.batchDone[opIndex(m.op)]!++;
+      this.reply(result);
       return;
     }
+    // Its bytes were read when this chunk was.
+    const started = this.batchStart;
     this.inFlight++;
     this.server.inFlight++;
     // One `then` with the bookkeeping in both arms: `.then().finally()` cost
@@ -329,7 +361,7 @@ class Connection {
 
   // Methods rather than closures made per request: a synchronous GET allocates none.
   private done(op: Message['op'], started: number, reply: Reply): void {
-    this.server.stats.record(opName(op), (performance.now() - started) * 1000);
+    this.server.stats.record(OP_NAMES[opIndex(op)]!, (performance.now() - started) * 1000);
     this.reply(reply);
   }
 

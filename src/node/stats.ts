@@ -56,9 +56,14 @@ export class NodeStats {
 
   /** Records one completed operation and its latency. */
   record(op: OpName, latencyUs: number): void {
-    this.counts.set(op, (this.counts.get(op) ?? 0) + 1);
-    this.latency.get(op)!.recordValue(Math.max(1, Math.min(60_000_000, Math.round(latencyUs))));
-    this.opsThisSecond++;
+    this.recordMany(op, latencyUs, 1);
+  }
+
+  /** Records `count` operations that completed with the same latency (a batch answered together). */
+  recordMany(op: OpName, latencyUs: number, count: number): void {
+    this.counts.set(op, (this.counts.get(op) ?? 0) + count);
+    this.latency.get(op)!.recordValueWithCount(Math.max(1, Math.min(60_000_000, Math.round(latencyUs))), count);
+    this.opsThisSecond += count;
   }
 
   error(code: string): void {
