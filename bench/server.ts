@@ -11,7 +11,7 @@
  *     [--inflight 50] [--keys 100000] [--value-bytes 100] [--loadgen-procs 1]
  *     [--connections 1] [--backends memory,memory-auth,memory-tls,log-none,log-interval] [--no-redis]
  *     [--rounds 3] [--ops get,put] [--profile] [--node-entry dist/src/cli/main.js]
- *     [--compiled] [--node-args '--v8-flag ...']
+ *     [--compiled] [--node-args '--v8-flag ...'] [--loadgen-args '--v8-flag ...']
  *
  * `--compiled` (what `npm run bench:server` passes) builds and runs the bench,
  * its load generator and the nodes as plain JavaScript (bench/lib/compiled.ts).
@@ -223,7 +223,7 @@ const measure = async (target: Job['target'], server: Spawned, o: Options, round
     const readies: Promise<void>[] = [];
     const children = Array.from({ length: o.loadgenProcs }, (_, p) => {
       const job: Job = { ...base, proc: p, inflight: perProc(p) };
-      const child = track(spawn(process.execPath, [...nodeArgsFor(BENCH_FILE), '--loadgen-child', JSON.stringify(job)], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] }));
+      const child = track(spawn(process.execPath, [...o.loadgenArgs, ...nodeArgsFor(BENCH_FILE), '--loadgen-child', JSON.stringify(job)], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] }));
       clientPids.push(child.pid!);
       const lines = createInterface({ input: child.stdout! });
       let onReady!: () => void;
@@ -232,6 +232,7 @@ const measure = async (target: Job['target'], server: Spawned, o: Options, round
         lines.on('line', (l) => {
           if (l === 'READY') onReady();
           else if (l.startsWith('RESULT ')) resolve(JSON.parse(l.slice(7)) as JobOut);
+          else if (o.loadgenArgs.length > 0) process.stderr.write(`[loadgen ${p}] ${l}\n`);
         });
         child.once('exit', (code) => reject(new Error(`load generator ${p} exited with ${code} before its result`)));
       });
@@ -355,6 +356,8 @@ interface Options {
   readonly nodeEntry: string | undefined;
   /** --node-args '--single-threaded-gc ...': V8/Node flags for every ringkv node (A/B runs). */
   readonly nodeArgs: readonly string[];
+  /** --loadgen-args '--trace-gc ...': V8/Node flags for every load-generator child (stderr and stdout lines other than READY/RESULT go to the terminal). */
+  readonly loadgenArgs: readonly string[];
   /**
    * --in-process-loadgen: drive the load from the bench process itself (one
    * generator). By default every target is loaded by fresh child processes:
@@ -410,6 +413,7 @@ const main = async (): Promise<void> => {
     seed: num('seed', 1),
     nodeEntry: opt('node-entry'),
     nodeArgs: (opt('node-args') ?? '').split(/\s+/).filter((a) => a !== ''),
+    loadgenArgs: (opt('loadgen-args') ?? '').split(/\s+/).filter((a) => a !== ''),
     inProcessLoadgen: flag('in-process-loadgen'),
     rounds: Math.max(1, num('rounds', quick ? 1 : 3)),
     ops: (opt('ops') ?? 'get,put').split(',').map((x) => {
