@@ -130,6 +130,17 @@ const unexpected = (reply: Reply): ClientError => new ClientError('KV_BAD_FRAME'
 // Node's shared pool (one Buffer object each); Uint8Array#slice would
 // allocate an ArrayBuffer per copy, and one copy cut into views costs a
 // Buffer per view on top.
+/**
+ * A copy of `b` in a Buffer of its own (small ones from Buffer's pool):
+ * what the caller gets must not pin or alias the socket chunk a reply was
+ * decoded from. Buffer.from's type dispatch made it ~1.4x slower.
+ */
+const copyBytes = (b: Uint8Array): Buffer => {
+  const out = Buffer.allocUnsafe(b.length);
+  out.set(b);
+  return out;
+};
+
 const toGetResult = (reply: Reply): GetResult => {
   if (reply.op !== 'GET_REPLY') throw unexpected(reply);
   const src = reply.siblings;
@@ -138,11 +149,11 @@ const toGetResult = (reply: Reply): GetResult => {
   const values: Buffer[] = [];
   for (let i = 0; i < n; i++) {
     const s = src[i]!;
-    const value = Buffer.from(s.value);
+    const value = copyBytes(s.value);
     siblings[i] = { value, tombstone: s.tombstone };
     if (!s.tombstone) values.push(value);
   }
-  return { values, siblings, context: Buffer.from(reply.context) };
+  return { values, siblings, context: copyBytes(reply.context) };
 };
 
 const asReply = (reply: Reply): Reply => reply;
@@ -153,7 +164,7 @@ const toPresentGetResult = (reply: Reply): GetResult | undefined => {
 };
 
 /** A copy of a reply's context (see toGetResult). */
-const copyContext = (context: Uint8Array): Uint8Array => Buffer.from(context);
+const copyContext = (context: Uint8Array): Uint8Array => copyBytes(context);
 
 const toPutResult = (reply: Reply): WriteResult => {
   if (reply.op !== 'PUT_REPLY') throw unexpected(reply);
