@@ -304,6 +304,14 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
     if (ready === undefined) throw new KvError('KV_UNAVAILABLE', 'node is starting');
     return ready;
   };
+  /** Once ready, the server calls the real service's methods directly (no check or forwarding call per request). */
+  const serveWith = (s: KvService): void => {
+    ready = s;
+    service.get = s.get.bind(s);
+    service.put = s.put.bind(s);
+    if (s.write !== undefined) service.write = s.write.bind(s);
+    service.stats = s.stats.bind(s);
+  };
   const transport = clustered
     ? new TcpTransport({
         nodeId,
@@ -409,9 +417,9 @@ export const startNode = async (config: NodeConfig, log: LogFn = () => undefined
       log,
     });
     await cluster.start();
-    ready = cluster;
+    serveWith(cluster);
   } else {
-    ready = new StandaloneService(replica);
+    serveWith(new StandaloneService(replica));
   }
   // Event-loop delay and utilization over the last 10 s (src/node/loop_stats.ts).
   const loop = new LoopStats();
