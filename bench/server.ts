@@ -175,6 +175,8 @@ const phaseSpanMs = (job: Pick<Job, 'warmupMs' | 'durationMs'>): number => job.w
 // ---- child mode: one load-generator process ----
 
 const childMain = async (job: Job): Promise<void> => {
+  // Stopped by SIGTERM once its result is in: exit normally, so --loadgen-args '--cpu-prof' writes its profile.
+  process.on('SIGTERM', () => process.exit(0));
   const lines = createInterface({ input: process.stdin });
   const it = lines[Symbol.asyncIterator]();
   const out = await runJob(job, async () => {
