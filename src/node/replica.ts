@@ -62,6 +62,21 @@ export interface Stored {
 const objectOf = (object: Obj): Obj => object;
 const storedOf = (object: Obj, bytes: Uint8Array): Stored => ({ object, bytes });
 
+/**
+ * The stored bytes of `key` for a read-modify-write whose result is `out`.
+ * The memory backend lends them (peekSync) when nothing made from them
+ * outlives the write: they are unchanged through this one write (the
+ * observer is told them after it), not through the key's next (MemoryTable
+ * may reuse the region). A Stored result keeps the object, whose values
+ * would be views of them, for as long as the cluster's quorum waits, so it
+ * gets a copy.
+ */
+const lentOrCopied = <T>(store: PartitionStore & Peekable, out: (object: Obj, bytes: Uint8Array) => T, key: Uint8Array): Uint8Array | undefined => {
+  const peek = store.peekSync;
+  if (peek !== undefined && out === (objectOf as unknown)) return peek.call(store, key);
+  return store.getSync!(key);
+};
+
 export interface ReplicaOptions {
   readonly backend: StorageBackend;
   /** This replica's id in clocks; must never be reused by a node that lost its data. */
@@ -154,11 +169,7 @@ export class Replica {
     return this.locks.runEager(key, () => {
       const store = this.stores[partition];
       if (store === undefined || store.getSync === undefined) return this.coordinateAsync(key, write, out);
-      // peekSync (memory) lends the stored bytes instead of copying them: the
-      // decoded values are views of a buffer the store never writes into (a
-      // put replaces it), and encodeObject copies them into the new object.
-      const peek = (store as Peekable).peekSync;
-      const before = peek !== undefined ? peek.call(store, key) : store.getSync(key);
+      const before = lentOrCopied(store, out, key);
       const next = this.nextVersion(key, before, write);
       const after = encodeObject(next);
       const observer = this.observer;
@@ -192,8 +203,7 @@ export class Replica {
   }
 
   private updateSync<T>(store: SyncStore, key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): T {
-    // The memory backend lends its bytes (peekSync): they stay valid, a put replaces them.
-    const before = store.peekSync !== undefined ? store.peekSync(key) : store.getSync(key);
+    const before = lentOrCopied(store, out, key);
     const next = this.nextVersion(key, before, write);
     const after = encodeObject(next);
     store.putSync(key, after);

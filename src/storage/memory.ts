@@ -93,9 +93,10 @@ class MemoryPartitionStore implements PartitionStore {
   /**
    * The stored bytes themselves, no copy: for a caller that only reads them
    * before its next await (the node's GET path copies them into the reply
-   * frame). Never mutate the result. It stays valid and unchanged, because
-   * the table never writes bytes twice (a put appends). Not part of
-   * PartitionStore.
+   * frame), or through one write of the key (a read-modify-write tells its
+   * observer the bytes before and after). Never mutate the result. It stays
+   * unchanged through the key's next write, not the one after (that may
+   * reuse the region: MemoryTable). Not part of PartitionStore.
    */
   peekSync(key: Uint8Array): Uint8Array | undefined {
     this.#alive();
@@ -144,24 +145,31 @@ class MemoryPartitionStore implements PartitionStore {
   async fold(visit: (key: Uint8Array, value: Uint8Array) => boolean | void, options?: FoldOptions): Promise<number> {
     this.#alive();
     if (typeof visit !== 'function') throw new KvError('KV_BAD_ARGUMENT', 'visit must be a function');
-    // The snapshot: stored bytes are never written twice (a put appends),
-    // so holding views of them is enough to ignore later writes.
+    // The snapshot: views of the stored bytes, which stay unchanged while
+    // the table is pinned (below), so later writes are ignored.
     // (Sorting the bare ids with the default comparator is about twice as
     // fast as sorting [id, value] pairs with a custom one.)
     const ids = [...this.table.index.keys()].sort();
     const values = ids.map((id) => this.table.get(id) as Buffer);
     const keysOnly = options?.keysOnly === true;
     let visited = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i] as string;
-      const value = values[i] as Buffer;
-      if (visited > 0 && visited % FOLD_YIELD_EVERY === 0) {
-        await nextTurn();
-        this.#alive();
+    // Writes during the fold append (not into spare regions), so the snapshot's views keep their bytes.
+    const table = this.table;
+    table.pin();
+    try {
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as string;
+        const value = values[i] as Buffer;
+        if (visited > 0 && visited % FOLD_YIELD_EVERY === 0) {
+          await nextTurn();
+          this.#alive();
+        }
+        visited++;
+        // Hand out copies: a visitor that mutates must not corrupt the store.
+        if (visit(Buffer.from(id, 'latin1'), keysOnly ? EMPTY : Buffer.from(value)) === false) break;
       }
-      visited++;
-      // Hand out copies: a visitor that mutates must not corrupt the store.
-      if (visit(Buffer.from(id, 'latin1'), keysOnly ? EMPTY : Buffer.from(value)) === false) break;
+    } finally {
+      table.unpin();
     }
     return visited;
   }
