@@ -10,7 +10,7 @@
  *   npm run bench:server [-- --quick] [--duration-ms 5000] [--warmup-ms 1000]
  *     [--inflight 50] [--keys 100000] [--value-bytes 100] [--loadgen-procs 1]
  *     [--connections 1] [--backends memory,memory-auth,memory-tls,log-none,log-interval] [--no-redis]
- *     [--rounds 3] [--ops get,put] [--profile] [--node-entry dist/src/cli/main.js]
+ *     [--rounds 3] [--ops get,put,ping] [--profile] [--node-entry dist/src/cli/main.js]
  *     [--compiled] [--node-args '--v8-flag ...'] [--loadgen-args '--v8-flag ...']
  *
  * `--compiled` (what `npm run bench:server` passes) builds and runs the bench,
@@ -75,8 +75,8 @@ interface Job {
   readonly proc: number;
   readonly procs: number;
   readonly seed: number;
-  /** Phases to measure (both by default; one alone makes a cleaner --profile). */
-  readonly ops: readonly ('get' | 'put')[];
+  /** Phases to measure (all by default; one alone makes a cleaner --profile). */
+  readonly ops: readonly Phase[];
   /** 1-based round number: picks this round's key space. */
   readonly round: number;
   /** Log in (a node started with --auth). */
@@ -93,10 +93,15 @@ interface PhaseOut {
   readonly firstError: string | undefined;
 }
 
-interface JobOut {
-  readonly get: PhaseOut;
-  readonly put: PhaseOut;
-}
+/**
+ * The measured phases, in the order they run: GET, PUT, then PING, the
+ * transport floor (a frame each way, no storage work: what any request costs
+ * before it does anything).
+ */
+type Phase = 'get' | 'put' | 'ping';
+const PHASES: readonly Phase[] = ['get', 'put', 'ping'];
+
+type JobOut = Record<Phase, PhaseOut>;
 
 /**
  * 20-byte keys, as the issue asks: `k<round digit>:` and 17 digits. Every
@@ -123,6 +128,7 @@ const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> =
 
   let get: (i: number) => Promise<unknown>;
   let put: (i: number) => Promise<unknown>;
+  let ping: (i: number) => Promise<unknown>;
   let close: () => Promise<void>;
   if (job.target === 'ringkv') {
     const client = createClient({
@@ -143,6 +149,7 @@ const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> =
       const ctx = contexts.at(k);
       contexts.set(k, (await client.put(key(k), value, ctx === undefined ? {} : { context: ctx })).context);
     };
+    ping = () => client.ping();
     close = () => client.close();
   } else {
     const redis = new Redis({ host: '127.0.0.1', port: job.port, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true });
@@ -150,6 +157,7 @@ const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> =
     await forEachConcurrent(mine, job.inflight, (j) => redis.set(key(myKey(j)), value));
     get = (loop) => redis.getBuffer(key(rngs[loop]!.int(job.keys)));
     put = (loop) => redis.set(key(myKey(rngs[loop]!.int(mine))), value);
+    ping = () => redis.ping();
     close = async () => {
       redis.disconnect();
     };
@@ -161,9 +169,11 @@ const runJob = async (job: Job, ready: () => Promise<number>): Promise<JobOut> =
       return { ops: r.ops, errors: r.errors, elapsedMs: r.elapsedMs, histogram: encodeHistogram(r.histogram), firstError: r.firstError };
     };
     const skipped: PhaseOut = { ops: 0, errors: 0, elapsedMs: job.durationMs, histogram: encodeHistogram(newHistogram()), firstError: undefined };
-    const g = job.ops.includes('get') ? await phase(get, startAtEpochMs) : skipped;
-    const p = job.ops.includes('put') ? await phase(put, startAtEpochMs + phaseSpanMs(job)) : skipped;
-    return { get: g, put: p };
+    // Every phase has its slot on the wall-clock schedule, run or not, so all processes agree on it.
+    const run = { get, put, ping };
+    const out = {} as Record<Phase, PhaseOut>;
+    for (const [slot, ph] of PHASES.entries()) out[ph] = job.ops.includes(ph) ? await phase(run[ph], startAtEpochMs + slot * phaseSpanMs(job)) : skipped;
+    return out;
   } finally {
     await close();
   }
@@ -203,7 +213,7 @@ interface Measured {
 const BENCH_FILE = fileURLToPath(import.meta.url);
 
 /** Runs GET then PUT against one server; samples server and load-generator CPU over each measured window. */
-const measure = async (target: Job['target'], server: Spawned, o: Options, round: number, login?: Job['login'], tlsCaPem?: string): Promise<{ get: Measured; put: Measured }> => {
+const measure = async (target: Job['target'], server: Spawned, o: Options, round: number, login?: Job['login'], tlsCaPem?: string): Promise<Record<Phase, Measured>> => {
   const base = {
     ...(login !== undefined ? { login } : {}),
     ...(tlsCaPem !== undefined ? { tlsCaPem } : {}),
@@ -261,7 +271,7 @@ const measure = async (target: Job['target'], server: Spawned, o: Options, round
     }
     return sum;
   };
-  // CPU samples at the edges of both measured windows, on the same wall-clock schedule as the loops.
+  // CPU samples at the edges of every measured window, on the same wall-clock schedule as the loops.
   const samples: { server: number | undefined; client: number | undefined }[] = [];
   const at = (t: number) =>
     new Promise<void>((r) =>
@@ -271,17 +281,18 @@ const measure = async (target: Job['target'], server: Spawned, o: Options, round
       }, Math.max(0, t - Date.now())),
     );
   const span = phaseSpanMs(o);
+  const lastSlot = Math.max(...o.ops.map((ph) => PHASES.indexOf(ph)));
   const sampling = (async () => {
-    await at(startAt + o.warmupMs);
-    await at(startAt + o.warmupMs + o.durationMs);
-    await at(startAt + span + o.warmupMs);
-    await at(startAt + span + o.warmupMs + o.durationMs);
+    for (let slot = 0; slot <= lastSlot; slot++) {
+      await at(startAt + slot * span + o.warmupMs);
+      await at(startAt + slot * span + o.warmupMs + o.durationMs);
+    }
   })();
   const results = await Promise.all(outs);
   await sampling;
   const pct = (a: number | undefined, b: number | undefined): number | undefined =>
     a === undefined || b === undefined ? undefined : Math.round(((b - a) / o.durationMs) * 1000) / 10;
-  const merge = (which: 'get' | 'put', s0: number): Measured => {
+  const merge = (which: Phase, s0: number): Measured => {
     const h = newHistogram();
     let ops = 0;
     let errors = 0;
@@ -303,7 +314,7 @@ const measure = async (target: Job['target'], server: Spawned, o: Options, round
       ...(firstError !== undefined ? { firstError } : {}),
     };
   };
-  return { get: merge('get', 0), put: merge('put', 2) };
+  return { get: merge('get', 0), put: merge('put', 2), ping: merge('ping', 4) };
 };
 
 // ---- redis-benchmark ----
@@ -368,7 +379,7 @@ interface Options {
    * memory at 109.8k ops/s, 6.0 µs/op against 170.0k, 3.3 µs/op fresh.
    */
   readonly inProcessLoadgen: boolean;
-  readonly ops: readonly ('get' | 'put')[];
+  readonly ops: readonly Phase[];
   /** Rounds over all targets, interleaved; tables show the median round. */
   readonly rounds: number;
 }
@@ -393,9 +404,11 @@ interface Row {
   /** The round with the median ops/s. */
   readonly get: Measured;
   readonly put: Measured;
+  readonly ping: Measured;
   /** ops/s of every round, in order. */
   readonly getRounds: readonly number[];
   readonly putRounds: readonly number[];
+  readonly pingRounds: readonly number[];
 }
 
 const main = async (): Promise<void> => {
@@ -418,9 +431,9 @@ const main = async (): Promise<void> => {
     loadgenArgs: (opt('loadgen-args') ?? '').split(/\s+/).filter((a) => a !== ''),
     inProcessLoadgen: flag('in-process-loadgen'),
     rounds: Math.max(1, num('rounds', quick ? 1 : 3)),
-    ops: (opt('ops') ?? 'get,put').split(',').map((x) => {
-      if (x !== 'get' && x !== 'put') throw new Error(`--ops takes get, put or get,put; got ${x}`);
-      return x;
+    ops: (opt('ops') ?? 'get,put,ping').split(',').map((x) => {
+      if (!(PHASES as readonly string[]).includes(x)) throw new Error(`--ops takes a list of get, put, ping; got ${x}`);
+      return x as Phase;
     }),
   };
   o.backends.forEach(backendSpec);
@@ -439,7 +452,7 @@ const main = async (): Promise<void> => {
   const servers: Server[] = [];
   /** Certificates for the memory-tls target, made once per run with openssl. */
   let pki: DevPki | undefined;
-  const perRound = new Map<string, { get: Measured; put: Measured }[]>();
+  const perRound = new Map<string, Record<Phase, Measured>[]>();
   const rbRounds: Record<string, RedisBenchRow>[] = [];
   const profiles: Record<string, SelfTime[]> = {};
   let redisNote: string | undefined;
@@ -486,7 +499,7 @@ const main = async (): Promise<void> => {
         process.stdout.write(`round ${round}/${o.rounds}: ${s.label} (pid ${s.spawned.pid}) ... `);
         const m = await measure(s.target, s.spawned, o, round, s.login, s.tlsCaPem);
         perRound.set(s.label, [...(perRound.get(s.label) ?? []), m]);
-        console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, ${s.target === 'redis' ? 'SET' : 'PUT'} ${fmtRate(m.put.opsPerSec)}/s`);
+        console.log(`GET ${fmtRate(m.get.opsPerSec)}/s, ${s.target === 'redis' ? 'SET' : 'PUT'} ${fmtRate(m.put.opsPerSec)}/s, PING ${fmtRate(m.ping.opsPerSec)}/s`);
       }
       const redis = servers.find((s) => s.target === 'redis');
       if (redis !== undefined) {
@@ -527,7 +540,15 @@ const main = async (): Promise<void> => {
   const medianRound = (ms: readonly Measured[]): Measured => [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor((ms.length - 1) / 2)]!;
   const rows: Row[] = servers.map((s) => {
     const rs = perRound.get(s.label) ?? [];
-    return { target: s.label, get: medianRound(rs.map((r) => r.get)), put: medianRound(rs.map((r) => r.put)), getRounds: rs.map((r) => r.get.opsPerSec), putRounds: rs.map((r) => r.put.opsPerSec) };
+    return {
+      target: s.label,
+      get: medianRound(rs.map((r) => r.get)),
+      put: medianRound(rs.map((r) => r.put)),
+      ping: medianRound(rs.map((r) => r.ping)),
+      getRounds: rs.map((r) => r.get.opsPerSec),
+      putRounds: rs.map((r) => r.put.opsPerSec),
+      pingRounds: rs.map((r) => r.ping.opsPerSec),
+    };
   });
   const redisBench: Record<string, RedisBenchRow> | undefined =
     rbRounds.length === 0
@@ -539,7 +560,7 @@ const main = async (): Promise<void> => {
           }),
         );
   /** Median over rounds of the per-round ratio: each ratio compares runs made minutes apart at most. */
-  const ratioOf = (label: string, op: 'get' | 'put', base: (round: number) => number | undefined): number | undefined => {
+  const ratioOf = (label: string, op: Phase, base: (round: number) => number | undefined): number | undefined => {
     const rs = perRound.get(label) ?? [];
     const ratios = rs.flatMap((r, i) => {
       const b = base(i);
@@ -548,7 +569,7 @@ const main = async (): Promise<void> => {
     return ratios.length === 0 ? undefined : Math.round(median(ratios) * 100) / 100;
   };
   const vsBench = (label: string, op: 'get' | 'put') => ratioOf(label, op, (i) => rbRounds[i]?.[op === 'get' ? 'GET' : 'SET']?.opsPerSec);
-  const vsIoredis = (label: string, op: 'get' | 'put') => ratioOf(label, op, (i) => perRound.get('redis (ioredis, same loadgen)')?.[i]?.[op].opsPerSec);
+  const vsIoredis = (label: string, op: Phase) => ratioOf(label, op, (i) => perRound.get('redis (ioredis, same loadgen)')?.[i]?.[op].opsPerSec);
 
   // ---- report ----
   const table: string[] = [];
@@ -558,6 +579,7 @@ const main = async (): Promise<void> => {
     for (const [op, m, rounds] of [
       ['get', r.get, r.getRounds],
       ['put', r.put, r.putRounds],
+      ['ping', r.ping, r.pingRounds],
     ] as const) {
       if (!o.ops.includes(op)) continue;
       const l = m.latency;
@@ -565,10 +587,10 @@ const main = async (): Promise<void> => {
       // CPU time per op holds up on a contended machine better than ops/s does.
       const perOp = (v: number | undefined) => (v === undefined || m.opsPerSec === 0 ? '–' : `${(((v / 100) * 1e6) / m.opsPerSec).toFixed(1)} µs`);
       const isRingkv = r.target.startsWith('ringkv');
-      const opName = op === 'get' ? 'GET' : isRingkv ? 'PUT' : 'SET';
+      const opName = op === 'get' ? 'GET' : op === 'ping' ? 'PING' : isRingkv ? 'PUT' : 'SET';
       table.push(
         `| ${r.target} | ${opName} | ${fmtRate(m.opsPerSec)} | ${rounds.map(fmtRate).join(', ')} | ${fmtUs(l.p50Us)} | ${fmtUs(l.p99Us)} | ${fmtUs(l.p999Us)} | ${fmtUs(l.maxUs)} | ${cpu(m.serverCpuPct)} | ${cpu(m.clientCpuPct)} | ${perOp(m.serverCpuPct)} | ${perOp(m.clientCpuPct)} | ` +
-          `${isRingkv ? (vsBench(r.target, op)?.toFixed(2) ?? '–') : '–'} | ${isRingkv ? (vsIoredis(r.target, op)?.toFixed(2) ?? '–') : '–'} |` +
+          `${isRingkv && op !== 'ping' ? (vsBench(r.target, op)?.toFixed(2) ?? '–') : '–'} | ${isRingkv ? (vsIoredis(r.target, op)?.toFixed(2) ?? '–') : '–'} |` +
           (m.errors > 0 ? ` ${m.errors} errors: ${m.firstError}` : ''),
       );
     }
@@ -582,7 +604,7 @@ const main = async (): Promise<void> => {
   }
   const mem = rows.find((r) => r.target === 'ringkv memory');
   const targets: string[] = [];
-  if (mem !== undefined && o.ops.length === 2) {
+  if (mem !== undefined && o.ops.includes('get') && o.ops.includes('put')) {
     const met = (b: boolean) => (b ? 'met' : 'NOT met');
     targets.push(`- GET ≥ ${fmtRate(TARGETS.opsPerSec)}/s (memory): ${fmtRate(mem.get.opsPerSec)}/s — ${met(mem.get.opsPerSec >= TARGETS.opsPerSec)}`);
     targets.push(`- PUT ≥ ${fmtRate(TARGETS.opsPerSec)}/s (memory): ${fmtRate(mem.put.opsPerSec)}/s — ${met(mem.put.opsPerSec >= TARGETS.opsPerSec)}`);
@@ -593,6 +615,20 @@ const main = async (): Promise<void> => {
     } else targets.push(`- ≥ 1.0× Redis: not measured (${redisNote ?? 'no redis-benchmark numbers'})`);
     const worst = Math.max(mem.get.latency.p999Us, mem.put.latency.p999Us);
     targets.push(`- p99.9 ≤ ${fmtUs(TARGETS.p999Us)} (memory): GET ${fmtUs(mem.get.latency.p999Us)}, PUT ${fmtUs(mem.put.latency.p999Us)} — ${met(worst <= TARGETS.p999Us)}`);
+    // Server and load generator share the machine's cores, so their CPU per request bounds the rate
+    // whatever the scheduling: the ceiling below is what the cores give at 100% use by these two.
+    const budgetUs = (cpus().length * 1e6) / TARGETS.opsPerSec;
+    const ceiling = (op: Phase): string => {
+      const m = mem[op];
+      if (m.serverCpuPct === undefined || m.clientCpuPct === undefined || m.opsPerSec === 0) return `${op.toUpperCase()} –`;
+      const server = (m.serverCpuPct / 100) * 1e6 / m.opsPerSec;
+      const client = (m.clientCpuPct / 100) * 1e6 / m.opsPerSec;
+      return `${op.toUpperCase()} ${fmtRate((cpus().length * 1e6) / (server + client))}/s (${server.toFixed(1)} + ${client.toFixed(1)} µs)`;
+    };
+    targets.push(
+      `- CPU ceiling on ${cpus().length} cores (server + load-generator CPU per request; the rate these cores give at 100% use): ${(['get', 'put', 'ping'] as const).filter((op) => o.ops.includes(op)).map(ceiling).join(', ')}; ` +
+        `${fmtRate(TARGETS.opsPerSec)}/s needs ≤ ${budgetUs.toFixed(1)} µs per request in total`,
+    );
   }
   // Issue #9: authentication happens once per connection, so the same load with auth on should run at ~1.0x.
   const withAuth = rows.find((r) => r.target === 'ringkv memory-auth');
