@@ -45,7 +45,7 @@ const BIG_VALUE_BYTES = SLAB_BYTES / 8;
 const BIG = 0xffff;
 /** `spareSlabOf` marker: the slot has no spare region. */
 const NO_SPARE = 0xffff;
-/** Compaction runs when dead bytes exceed live ones and this much. */
+/** Compaction runs when lost bytes (neither current nor spare) exceed live ones and this much. */
 const COMPACT_MIN_DEAD_BYTES = 4 * SLAB_BYTES;
 
 const EMPTY = Buffer.alloc(0);
