@@ -5,7 +5,7 @@
  */
 import * as M from '../core/membership.js';
 import * as RP from '../core/ring_plan.js';
-import { preferenceList, type Ring } from '../core/ring.js';
+import type { Ring } from '../core/ring.js';
 import type { NodeId } from '../core/types.js';
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
@@ -80,23 +80,14 @@ export class RingState {
     return this.value;
   }
 
-  /**
-   * The ring partition p routes by: the current ring until the plan commits.
-   * (core/ring_plan `routeRing` could switch each partition as soon as its
-   * transfers are done; routing then sends requests to a joining node that
-   * is still busy receiving, and foreground throughput during a join fell to
-   * a tenth in bench:membership. The switch is committed for all at once.)
-   */
-  routeRing(_p: number): Ring {
-    return this.value.current;
+  /** The ring partition p routes by (the current one until the plan commits: core/ring_plan `routeRing`). */
+  routeRing(p: number): Ring {
+    return RP.routeRing(this.value, p, this.n);
   }
 
   /** Nodes entering p's preference list while a plan is pending: they get every write too (double-write). */
   extraTargets(p: number): readonly NodeId[] {
-    const r = this.value;
-    if (r.next === null) return [];
-    const cur = preferenceList(r.current, p, this.n);
-    return preferenceList(r.next, p, this.n).filter((x) => !cur.includes(x));
+    return RP.extraTargets(this.value, p, this.n);
   }
 
   holdersOf(p: number): readonly NodeId[] {

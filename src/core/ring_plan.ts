@@ -136,27 +136,20 @@ export const plannedTransfers = (r: ClusterRing, n: number): readonly PlannedTra
 export const pendingTransfers = (r: ClusterRing, n: number): readonly PlannedTransfer[] =>
   plannedTransfers(r, n).filter((t) => !r.done.includes(transferKey(t.partition, t.target)));
 
-/** True when every node entering p's preference list has received p (or nothing moves). */
-export const partitionSwitched = (r: ClusterRing, p: PartitionId, n: number): boolean => {
-  if (r.next === null) return true;
-  const was = preferenceList(r.current, p, n);
-  for (const target of preferenceList(r.next, p, n)) {
-    if (!was.includes(target) && !r.done.includes(transferKey(p, target))) return false;
-  }
-  return true;
-};
+/**
+ * The ring whose preference list partition p follows now: the current ring
+ * until the plan commits, when every partition switches at once. Switching a
+ * partition as soon as its own transfers were done sent requests to a joining
+ * node still busy receiving the others, and foreground throughput during a
+ * join fell to a tenth (bench:membership).
+ */
+export const routeRing = (r: ClusterRing, _p: PartitionId, _n: number): Ring => r.current;
 
-/** The ring whose preference list partition p follows now. */
-export const routeRing = (r: ClusterRing, p: PartitionId, n: number): Ring =>
-  r.next !== null && partitionSwitched(r, p, n) ? r.next : r.current;
-
-/** Nodes that also get every write to p while the plan is pending (the other ring's list minus the routed one). */
+/** Nodes that also get every write to p while the plan is pending: those entering p's list (next minus current). */
 export const extraTargets = (r: ClusterRing, p: PartitionId, n: number): readonly NodeId[] => {
   if (r.next === null) return [];
-  const routed = routeRing(r, p, n);
-  const other = routed === r.next ? r.current : r.next;
-  const list = preferenceList(routed, p, n);
-  return preferenceList(other, p, n).filter((x) => !list.includes(x));
+  const cur = preferenceList(r.current, p, n);
+  return preferenceList(r.next, p, n).filter((x) => !cur.includes(x));
 };
 
 /** Nodes that must keep p's data: its current and (while pending) next preference lists. */
