@@ -71,11 +71,11 @@ const storedOf = (object: Obj, bytes: Uint8Array): Stored => ({ object, bytes })
  * would be views of them, for as long as the cluster's quorum waits, so it
  * gets a copy.
  */
-const lentOrCopied = <T>(store: PartitionStore & Peekable, out: (object: Obj, bytes: Uint8Array) => T, key: Uint8Array): Uint8Array | undefined => {
-  const peek = store.peekSync;
-  if (peek !== undefined && out === (objectOf as unknown)) return peek.call(store, key);
-  return store.getSync!(key);
-};
+const lentOrCopied = <T>(store: ReadStore, out: (object: Obj, bytes: Uint8Array) => T, key: Uint8Array): Uint8Array | undefined =>
+  out === (objectOf as unknown) ? lent(store, key) : store.getSync(key);
+
+/** The stored bytes of `key`, lent by a store that can (peekSync), else a copy. */
+const lent = (store: ReadStore, key: Uint8Array): Uint8Array | undefined => (store.peekSync !== undefined ? store.peekSync(key) : store.getSync(key));
 
 export interface ReplicaOptions {
   readonly backend: StorageBackend;
@@ -169,7 +169,7 @@ export class Replica {
     return this.locks.runEager(key, () => {
       const store = this.stores[partition];
       if (store === undefined || store.getSync === undefined) return this.coordinateAsync(key, write, out);
-      const before = lentOrCopied(store, out, key);
+      const before = lentOrCopied(store as ReadStore, out, key);
       const next = this.nextVersion(key, before, write);
       const after = encodeObject(next);
       const observer = this.observer;
@@ -190,24 +190,26 @@ export class Replica {
    * failure.
    */
   coordinateNow(key: Uint8Array, write: D.Pending<Tagged>): Obj | Promise<Obj> {
-    const store = this.syncStore(key);
+    const partition = this.partitionOf(key);
+    const store = this.syncStore(partition);
     if (store === undefined) return this.coordinate(key, write);
-    return this.updateSync(store, key, write, objectOf);
+    return this.updateSync(store, partition, key, write, objectOf);
   }
 
   /** `coordinateStored`, finished before it returns when it can be (see `coordinateNow`). Throws on a sync failure. */
   coordinateStoredNow(key: Uint8Array, write: D.Pending<Tagged>): Stored | Promise<Stored> {
-    const store = this.syncStore(key);
+    const partition = this.partitionOf(key);
+    const store = this.syncStore(partition);
     if (store === undefined) return this.coordinateStored(key, write);
-    return this.updateSync(store, key, write, storedOf);
+    return this.updateSync(store, partition, key, write, storedOf);
   }
 
-  private updateSync<T>(store: SyncStore, key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): T {
+  private updateSync<T>(store: SyncStore, partition: number, key: Uint8Array, write: D.Pending<Tagged>, out: (object: Obj, bytes: Uint8Array) => T): T {
     const before = lentOrCopied(store, out, key);
     const next = this.nextVersion(key, before, write);
     const after = encodeObject(next);
     store.putSync(key, after);
-    this.observer?.(this.partitionOf(key), key, before, after);
+    this.observer?.(partition, key, before, after);
     return out(next, after);
   }
 
@@ -223,13 +225,14 @@ export class Replica {
    * store failure.
    */
   supersedeNow(key: Uint8Array, context: Uint8Array, value: Uint8Array | null): Uint8Array | undefined {
-    const store = this.syncStore(key);
+    const partition = this.partitionOf(key);
+    const store = this.syncStore(partition);
     if (store === undefined) return undefined;
-    const before = store.peekSync !== undefined ? store.peekSync(key) : store.getSync(key);
-    const w = value === null ? encodeSupersedingWrite(before, context, this.replicaIdBytes, TAG_TOMBSTONE, EMPTY_BYTES) : encodeSupersedingWrite(before, context, this.replicaIdBytes, TAG_VALUE, value);
+    const before = lent(store, key);
+    const w = encodeSupersedingWrite(before, context, this.replicaIdBytes, value === null ? TAG_TOMBSTONE : TAG_VALUE, value ?? EMPTY_BYTES);
     if (w === undefined) return undefined;
     store.putSync(key, w.object);
-    this.observer?.(this.partitionOf(key), key, before, w.object);
+    this.observer?.(partition, key, before, w.object);
     return w.context;
   }
 
@@ -239,13 +242,14 @@ export class Replica {
    * Throws, rather than rejects, on a sync failure.
    */
   mergeNow(key: Uint8Array, incoming: Obj, incomingBytes?: Uint8Array): Obj | Promise<Obj> {
-    const store = this.syncStore(key);
+    const partition = this.partitionOf(key);
+    const store = this.syncStore(partition);
     if (store === undefined) return this.merge(key, incoming, incomingBytes);
     const before = store.getSync(key);
     const { merged, after } = this.mergeStep(key, before, incoming, incomingBytes);
     if (after === undefined) return merged;
     store.putSync(key, after);
-    this.observer?.(this.partitionOf(key), key, before, after);
+    this.observer?.(partition, key, before, after);
     return merged;
   }
 
@@ -255,9 +259,9 @@ export class Replica {
    * synchronously (memory; log unless durability is `always`), and no key is
    * locked at all, so nothing can interleave with it.
    */
-  private syncStore(key: Uint8Array): SyncStore | undefined {
+  private syncStore(partition: number): SyncStore | undefined {
     if (this.locks.size !== 0) return undefined;
-    const store = this.stores[this.partitionOf(key)] as (PartitionStore & Peekable & SyncWritable) | undefined;
+    const store = this.stores[partition] as (PartitionStore & Peekable & SyncWritable) | undefined;
     if (store === undefined || store.getSync === undefined || store.putSync === undefined) return undefined;
     return store as SyncStore;
   }
@@ -314,11 +318,9 @@ export class Replica {
   readView(key: Uint8Array): ObjectView | null | Promise<ObjectView | null> {
     const store = this.store(this.partitionOf(key));
     if (!(store instanceof Promise)) {
-      // The memory backend can lend its own bytes (peekSync): the view's
+      // The memory backend lends its own bytes (peekSync): the view's
       // values are then the store's, so callers must not mutate them.
-      const peek = (store as Peekable).peekSync;
-      if (peek !== undefined) return viewStored(key, peek.call(store, key));
-      if (store.getSync !== undefined) return viewStored(key, store.getSync(key));
+      if (store.getSync !== undefined) return viewStored(key, lent(store as ReadStore, key));
     }
     return Promise.resolve(store).then((s) => s.get(key).then((bytes) => viewStored(key, bytes)));
   }
@@ -395,8 +397,11 @@ interface SyncWritable {
   readonly putSync?: (key: Uint8Array, value: Uint8Array) => void;
 }
 
+/** A store that reads synchronously (and may lend its bytes). */
+type ReadStore = PartitionStore & Peekable & Pick<Required<PartitionStore>, 'getSync'>;
+
 /** A store a read-modify-write can run on synchronously (Replica.syncStore). */
-type SyncStore = PartitionStore & Peekable & Required<SyncWritable> & Pick<Required<PartitionStore>, 'getSync'>;
+type SyncStore = ReadStore & Required<SyncWritable>;
 
 const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a === b) return true;
