@@ -125,15 +125,12 @@ const toBytes = (name: string, v: Bytes): Uint8Array => {
 
 const unexpected = (reply: Reply): ClientError => new ClientError('KV_BAD_FRAME', `unexpected reply ${reply.op}`);
 
-// Copies: decoded reply bytes are views of the socket's chunk; a kept 100-byte
-// value must not pin a 64 KiB chunk. Buffer.from copies a small array into
-// Node's shared pool (one Buffer object each); Uint8Array#slice would
-// allocate an ArrayBuffer per copy, and one copy cut into views costs a
-// Buffer per view on top.
 /**
- * A copy of `b` in a Buffer of its own (small ones from Buffer's pool):
- * what the caller gets must not pin or alias the socket chunk a reply was
- * decoded from. Buffer.from's type dispatch made it ~1.4x slower.
+ * A copy of `b` in a Buffer of its own: decoded reply bytes are views of the
+ * socket's chunk, and a kept 100-byte value must not pin or alias a 64 KiB
+ * chunk. Small copies come from Buffer's shared pool (Uint8Array#slice would
+ * allocate an ArrayBuffer per copy; one copy cut into views costs a Buffer
+ * per view on top); Buffer.from's type dispatch made it ~1.4x slower.
  */
 const copyBytes = (b: Uint8Array): Buffer => {
   const out = Buffer.allocUnsafe(b.length);

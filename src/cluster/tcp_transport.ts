@@ -412,7 +412,7 @@ export class TcpTransport implements Transport {
   readonly clusterKey: ClusterKey | undefined;
   /** Peers that failed to prove they hold the cluster secret. */
   authFailures = 0;
-  /** Used for each new link; replaced when the node's certificate is rotated (setTls). */
+  /** Used for each new link; replaced when the node's certificate is rotated (RunningNode.reloadTls). */
   tls: ClientTlsOptions | undefined;
   private readonly addresses = new Map<NodeId, string>();
   private readonly links = new Map<string, PeerLink>();
@@ -494,9 +494,9 @@ export class TcpTransport implements Transport {
 
   /**
    * Runs one inbound node request (called by the server for a role-`node`
-   * connection) and returns the frame to answer with. Never rejects.
+   * connection) and returns the frame to answer with: at once when the
+   * handler answered at once, else a promise. Never throws or rejects.
    */
-  /** The reply to a peer's request: at once when the handler answered at once, else a promise (never rejected). */
   handleInbound(from: NodeId, m: NodeMessage): NodeMessage | ErrorMessage | Promise<NodeMessage | ErrorMessage> {
     const decoded = this.codec.decodeRequest(m);
     if (E.isLeft(decoded)) return errorMessage(m.streamId, decoded.left);

@@ -10,7 +10,6 @@
  * incarnation in `<data>/INCARNATION`, one higher at every start so a
  * restarted node's 'up' overrides gossip that still says 'down'.
  */
-import { LoopStats } from './loop_stats.js';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -32,6 +31,7 @@ import { Replica } from './replica.js';
 import { NodeServer } from './server.js';
 import { StandaloneService, type KvService } from './service.js';
 import { NodeStats } from './stats.js';
+import { LoopStats } from './loop_stats.js';
 import { loadTlsMaterial, type TlsMaterial } from './tls.js';
 import type { ClientTlsOptions } from '../client/tls.js';
 import { partitionOf } from '../native/addon.js';
@@ -89,8 +89,10 @@ const replicaIdFor = (dataDir: string, nodeId: string): string => {
  * Taken (read and deleted) at start, before the node serves: a crash later
  * leaves no file, so the next start rebuilds the trees from the data.
  */
+const TREES_FILE = 'AAE_TREES';
+
 const takeSavedTrees = (dataDir: string): Uint8Array | undefined => {
-  const file = join(dataDir, 'AAE_TREES');
+  const file = join(dataDir, TREES_FILE);
   if (!existsSync(file)) return undefined;
   const bytes = readFileSync(file);
   rmSync(file, { force: true });
@@ -98,7 +100,7 @@ const takeSavedTrees = (dataDir: string): Uint8Array | undefined => {
 };
 
 const saveTrees = (dataDir: string, bytes: Uint8Array): void => {
-  const file = join(dataDir, 'AAE_TREES');
+  const file = join(dataDir, TREES_FILE);
   writeFileSync(file + '.tmp', bytes);
   renameSync(file + '.tmp', file);
 };

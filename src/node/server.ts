@@ -512,7 +512,6 @@ export class NodeServer {
     this.log('warn', more > 0 ? `${msg} (and ${more} more failed logins since the last report)` : msg);
   }
 
-  /** Starts listening; resolves with the bound port (useful with port 0). */
   /**
    * New TLS material (rotated certificate, key or CA) for connections
    * accepted from now on; open connections keep the session they have.
@@ -524,6 +523,7 @@ export class NodeServer {
     return true;
   }
 
+  /** Starts listening; resolves with the bound port (useful with port 0). */
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(e);

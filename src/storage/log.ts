@@ -500,7 +500,6 @@ const positiveInt = (name: string, v: unknown, min: number, max: number): number
 
 const partitionDir = (dir: string, partition: number): string => join(dir, `p${partition}`);
 
-/** Opens the log backend rooted at `options.dir` (created if needed). */
 /**
  * Counters of the process-wide periodic sync: with durability `interval` on
  * Linux, every partition of the process is covered by one syncfs per
@@ -508,6 +507,7 @@ const partitionDir = (dir: string, partition: number): string => join(dir, `p${p
  */
 export const logSharedSyncStats = (): LogSharedSyncStats => nativeLog.logSharedSyncStats();
 
+/** Opens the log backend rooted at `options.dir` (created if needed). */
 export const createLogBackend = async (options: LogBackendOptions): Promise<StorageBackend> => {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
   if (typeof options.dir !== 'string' || options.dir.length === 0) throw new TypeError('dir must be a non-empty string');

@@ -1,7 +1,7 @@
 /**
  * The `memory` backend: every partition is a MemoryTable in this process
- * (memory_table.ts: a Map from key to slot, values in append-only slabs off
- * the garbage collector's way).
+ * (memory_table.ts: a Map from key to slot, values in slabs off the garbage
+ * collector's way, an overwrite reusing the key's spare region).
  *
  * It is the reference implementation of the contract and the store the
  * simulated cluster runs on. Nothing survives the process; data does survive

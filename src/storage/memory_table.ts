@@ -129,17 +129,16 @@ export class MemoryTable {
     if (this.pins > 0 || spare === NO_SPARE || n === 0 || n > spareCap || 2 * n < spareCap || this.slabOf[slot] === BIG) return false;
     const at = this.spareOffsetOf[slot]!;
     this.slabs[spare]!.set(value, at);
-    const cap = spareCap;
     const oldCap = this.capOf[slot]!;
     // Slack of the new current region is lost; the old current region becomes the spare.
-    this.lostBytes += cap - n - (oldCap - this.lengthOf[slot]!);
-    this.spareBytes += oldCap - cap;
+    this.lostBytes += spareCap - n - (oldCap - this.lengthOf[slot]!);
+    this.spareBytes += oldCap - spareCap;
     this.spareSlabOf[slot] = this.slabOf[slot]!;
     this.spareOffsetOf[slot] = this.offsetOf[slot]!;
     this.spareCapOf[slot] = oldCap;
     this.slabOf[slot] = spare;
     this.offsetOf[slot] = at;
-    this.capOf[slot] = cap;
+    this.capOf[slot] = spareCap;
     this.lengthOf[slot] = n;
     return true;
   }
