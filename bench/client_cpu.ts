@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
+import { median } from './lib/timing.js';
 import { flag } from './lib/args.js';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -63,10 +64,6 @@ const startFake = async (): Promise<{ port: number; stop: () => Promise<void> }>
 
 const keyOf = (i: number): Buffer => Buffer.from(`key:${String(i).padStart(16, '0')}`);
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 // Young-generation collections per op: a count that follows the bytes allocated per request and,
 // unlike CPU time, hardly moves when other processes compete for the cores.

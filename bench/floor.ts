@@ -28,6 +28,8 @@ import { closedLoop, forEachConcurrent } from './lib/loadgen.js';
 import { fmtRate, fmtUs, summarize } from './lib/latency.js';
 import { cpuTimeMs, repoRoot, stopProcess, track } from './lib/procs.js';
 import { nodeArgsFor, reexecCompiled } from './lib/compiled.js';
+import { numFlag } from './lib/args.js';
+import { median } from './lib/timing.js';
 import { createRng } from './ycsb/random.js';
 
 reexecCompiled(import.meta.url);
@@ -36,11 +38,6 @@ const GET = 1;
 const PUT = 2;
 /** Frames per write, as ringkv's PIPELINE_FRAMES. */
 const BATCH = 16;
-
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
 
 // ---- server (child process) ----
 
@@ -57,7 +54,7 @@ const serve = (): void => {
       frames = 0;
     };
     socket.on('data', (chunk: Buffer) => {
-      let buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      const buf = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       let at = 0;
       while (buf.length - at >= 4) {
         const len = buf.readUInt32LE(at);
@@ -87,7 +84,6 @@ const serve = (): void => {
         if (++frames >= BATCH) flush();
       }
       pending = at === buf.length ? Buffer.alloc(0) : buf.subarray(at);
-      buf = pending;
       flush();
     });
     socket.on('error', () => undefined);
@@ -156,10 +152,10 @@ class FloorClient {
 }
 
 const main = async (): Promise<void> => {
-  const rounds = arg('rounds', 3);
-  const durationMs = arg('duration-ms', 3000);
-  const warmupMs = arg('warmup-ms', 1000);
-  const keys = arg('keys', 100_000);
+  const rounds = numFlag('rounds', 3);
+  const durationMs = numFlag('duration-ms', 3000);
+  const warmupMs = numFlag('warmup-ms', 1000);
+  const keys = numFlag('keys', 100_000);
   const inflight = 50;
   const child = track(spawn(process.execPath, [...nodeArgsFor(fileURLToPath(import.meta.url)), '--server'], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const port = await new Promise<number>((resolve) => {
@@ -207,7 +203,6 @@ const main = async (): Promise<void> => {
     socket.destroy();
     await stopProcess(child, 1000);
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const summary = Object.fromEntries(
     Object.entries(results).map(([name, r]) => {
       const serverUs = median(r.serverUs);

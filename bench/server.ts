@@ -28,6 +28,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { createInterface } from 'node:readline';
 import { nodeArgsFor, reexecCompiled } from './lib/compiled.js';
 import { Slots } from './lib/slots.js';
+import { median } from './lib/timing.js';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -532,10 +533,6 @@ const main = async (): Promise<void> => {
     }
     rmSync(s.profDir, { recursive: true, force: true });
   }
-  const median = (xs: readonly number[]): number => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v.length === 0 ? NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
-  };
   /** The round with the median ops/s stands for the target (its latencies come along). */
   const medianRound = (ms: readonly Measured[]): Measured => [...ms].sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor((ms.length - 1) / 2)]!;
   const rows: Row[] = servers.map((s) => {

@@ -24,6 +24,12 @@ export const timeSync = (ops: number, body: (i: number) => void): Sample => {
   return { ops, elapsedNs: nowNs() - started };
 };
 
+/** The median of `xs` (the mean of the two middle ones for an even count); NaN for none. */
+export const median = (xs: readonly number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length === 0 ? NaN : v.length % 2 === 1 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+};
+
 /**
  * Runs `warmup` untimed rounds (JIT, caches), then `rounds` timed ones, and
  * keeps the median round: one slow round from a neighbour's burst should not
